@@ -1,0 +1,415 @@
+package bus
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// SpecVersion is the CloudEvents version of the envelope.
+const SpecVersion = "1.0"
+
+// ContentType is the datacontenttype of every event.
+const ContentType = "application/json"
+
+// Type is an event type such as "viber.task.started". It is stable: tools
+// filter on it and schemas/<type>.json describes it.
+type Type string
+
+// The task event types. See the payload type of each for its data.
+const (
+	TypeCreated           Type = "viber.task.created"
+	TypeAssigned          Type = "viber.task.assigned"
+	TypeStarted           Type = "viber.task.started"
+	TypeMessage           Type = "viber.task.message"
+	TypePlan              Type = "viber.task.plan"
+	TypeToolCall          Type = "viber.task.tool_call"
+	TypeToolResult        Type = "viber.task.tool_result"
+	TypeApprovalRequested Type = "viber.task.approval_requested"
+	TypeApprovalDecided   Type = "viber.task.approval_decided"
+	TypeInput             Type = "viber.task.input"
+	TypeCancelRequested   Type = "viber.task.cancel_requested"
+	TypeCompleted         Type = "viber.task.completed"
+	TypeFailed            Type = "viber.task.failed"
+	TypeCancelled         Type = "viber.task.cancelled"
+)
+
+const typePrefix = "viber.task."
+
+// Short is the last part of the type ("started"), used as the last subject
+// token of the event.
+func (t Type) Short() string { return strings.TrimPrefix(string(t), typePrefix) }
+
+// Terminal reports whether an event of this type ends a task's turn: after
+// completed, failed or cancelled nothing runs until new input arrives.
+func (t Type) Terminal() bool {
+	return t == TypeCompleted || t == TypeFailed || t == TypeCancelled
+}
+
+// Known reports whether t is one of the task event types.
+func (t Type) Known() bool {
+	_, ok := payloadFactories[t]
+	return ok
+}
+
+// Event is the envelope of every task event: CloudEvents 1.0 attributes in
+// structured JSON mode, plus seq, the event's position in its task (1 for
+// created). Data holds the JSON of the payload type named by Type.
+type Event struct {
+	// SpecVersion is always "1.0".
+	SpecVersion string `json:"specversion"`
+	// ID is the event's unique, sortable id; it is also the Nats-Msg-Id.
+	ID string `json:"id"`
+	// Type names the payload, e.g. "viber.task.started".
+	Type Type `json:"type"`
+	// Source is the writer: "vibergw/<id>", "viberd/<id>" or "viber/<user>".
+	Source string `json:"source"`
+	// Subject is the task id.
+	Subject string `json:"subject"`
+	// Time is when the writer created the event.
+	Time time.Time `json:"time"`
+	// DataContentType is always "application/json".
+	DataContentType string `json:"datacontenttype"`
+	// Seq is the position of the event in its task, from 1, without gaps.
+	Seq uint64 `json:"seq"`
+	// Data is the payload.
+	Data json.RawMessage `json:"data"`
+
+	// StreamSeq is where the event is stored in VIBER_TASKS, filled in when
+	// it is read from or written to the log. It is not part of the JSON.
+	StreamSeq uint64 `json:"-"`
+}
+
+// TaskID returns the task the event belongs to (its CloudEvents subject).
+func (e *Event) TaskID() string { return e.Subject }
+
+// Payload is implemented by the data type of every event.
+type Payload interface {
+	// EventType is the type of the events carrying this payload. It must be
+	// a constant: it is part of the wire.
+	EventType() Type
+}
+
+// NewEvent builds an event of the payload's type for a task. Seq is left
+// zero: [Log.Append] assigns it.
+func NewEvent(taskID, source string, p Payload) (*Event, error) {
+	data, err := json.Marshal(p)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s data: %w", p.EventType(), err)
+	}
+	return &Event{
+		SpecVersion:     SpecVersion,
+		ID:              NewID(),
+		Type:            p.EventType(),
+		Source:          source,
+		Subject:         taskID,
+		Time:            time.Now().UTC(),
+		DataContentType: ContentType,
+		Data:            data,
+	}, nil
+}
+
+// Decode returns the event's payload as its Go type (for example *Started).
+func (e *Event) Decode() (Payload, error) {
+	f, ok := payloadFactories[e.Type]
+	if !ok {
+		return nil, fmt.Errorf("event %s: %w %q", e.ID, ErrUnknownType, e.Type)
+	}
+	p := f()
+	if err := json.Unmarshal(e.Data, p); err != nil {
+		return nil, fmt.Errorf("event %s (%s): %w: %v", e.ID, e.Type, ErrMalformed, err)
+	}
+	return p, nil
+}
+
+// DecodeAs decodes an event's data into the payload type P, checking that
+// the event is of P's type.
+func DecodeAs[P any, PP interface {
+	*P
+	Payload
+}](e *Event) (*P, error) {
+	var p P
+	if want := PP(&p).EventType(); e.Type != want {
+		return nil, fmt.Errorf("event %s is %s, not %s: %w", e.ID, e.Type, want, ErrMalformed)
+	}
+	if err := json.Unmarshal(e.Data, &p); err != nil {
+		return nil, fmt.Errorf("event %s (%s): %w: %v", e.ID, e.Type, ErrMalformed, err)
+	}
+	return &p, nil
+}
+
+// ParseEvent decodes and checks an envelope read from the wire.
+func ParseEvent(b []byte) (*Event, error) {
+	var e Event
+	if err := json.Unmarshal(b, &e); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if err := e.Validate(); err != nil {
+		return nil, err
+	}
+	return &e, nil
+}
+
+// Validate checks the envelope's attributes (not the payload).
+func (e *Event) Validate() error {
+	var problems []string
+	if e.SpecVersion != SpecVersion {
+		problems = append(problems, fmt.Sprintf("specversion %q, want %q", e.SpecVersion, SpecVersion))
+	}
+	if e.ID == "" {
+		problems = append(problems, "no id")
+	}
+	if !e.Type.Known() {
+		problems = append(problems, fmt.Sprintf("unknown type %q", e.Type))
+	}
+	if !ValidToken(e.Subject) {
+		problems = append(problems, fmt.Sprintf("subject %q is not a task id", e.Subject))
+	}
+	if e.Source == "" {
+		problems = append(problems, "no source")
+	}
+	if len(e.Data) == 0 {
+		problems = append(problems, "no data")
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%w: %s", ErrMalformed, strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// AllTypes lists every task event type with a zero payload, in lifecycle
+// order. Schema generation and documentation walk it.
+func AllTypes() []Payload {
+	return []Payload{
+		&Created{}, &Assigned{}, &Started{}, &Message{}, &Plan{},
+		&ToolCall{}, &ToolResult{}, &ApprovalRequested{}, &ApprovalDecided{},
+		&Input{}, &CancelRequested{}, &Completed{}, &Failed{}, &Cancelled{},
+	}
+}
+
+var payloadFactories = map[Type]func() Payload{
+	TypeCreated:           func() Payload { return &Created{} },
+	TypeAssigned:          func() Payload { return &Assigned{} },
+	TypeStarted:           func() Payload { return &Started{} },
+	TypeMessage:           func() Payload { return &Message{} },
+	TypePlan:              func() Payload { return &Plan{} },
+	TypeToolCall:          func() Payload { return &ToolCall{} },
+	TypeToolResult:        func() Payload { return &ToolResult{} },
+	TypeApprovalRequested: func() Payload { return &ApprovalRequested{} },
+	TypeApprovalDecided:   func() Payload { return &ApprovalDecided{} },
+	TypeInput:             func() Payload { return &Input{} },
+	TypeCancelRequested:   func() Payload { return &CancelRequested{} },
+	TypeCompleted:         func() Payload { return &Completed{} },
+	TypeFailed:            func() Payload { return &Failed{} },
+	TypeCancelled:         func() Payload { return &Cancelled{} },
+}
+
+// Created opens a task: the goal and how it should be run.
+type Created struct {
+	// Goal is what the user asked for.
+	Goal string `json:"goal" jsonschema:"minLength=1"`
+	// Daemon pins the task to one daemon id; empty means any daemon.
+	Daemon string `json:"daemon,omitempty"`
+	// Model asks for a provider/model (e.g. "openai/gpt-4o-mini"); empty
+	// means the daemon's default.
+	Model string `json:"model,omitempty"`
+	// Skills the task needs; only daemons offering them take it.
+	Skills []string `json:"skills,omitempty"`
+	// Submitter says who asked (free text, e.g. a user or a tool name).
+	Submitter string `json:"submitter,omitempty"`
+}
+
+// EventType implements [Payload].
+func (*Created) EventType() Type { return TypeCreated }
+
+// Assigned records that a daemon took the task. A task is assigned again
+// when its daemon died and another daemon resumes it.
+type Assigned struct {
+	// Daemon is the id of the daemon that took the task.
+	Daemon string `json:"daemon" jsonschema:"minLength=1"`
+	// Attempt counts deliveries of the assignment, from 1.
+	Attempt int `json:"attempt" jsonschema:"minimum=1"`
+}
+
+// EventType implements [Payload].
+func (*Assigned) EventType() Type { return TypeAssigned }
+
+// Started records that a daemon began (or resumed) running the task.
+type Started struct {
+	// Daemon is the id of the daemon running the task.
+	Daemon string `json:"daemon" jsonschema:"minLength=1"`
+	// Provider and Model name the model that will answer.
+	Provider string `json:"provider,omitempty"`
+	Model    string `json:"model,omitempty"`
+	// Resumed is true when the daemon continues a task that already ran.
+	Resumed bool `json:"resumed,omitempty"`
+}
+
+// EventType implements [Payload].
+func (*Started) EventType() Type { return TypeStarted }
+
+// Message is a whole message of the conversation.
+type Message struct {
+	// Role is "assistant" or "user".
+	Role string `json:"role" jsonschema:"enum=assistant,enum=user"`
+	// Text is the message.
+	Text string `json:"text"`
+}
+
+// EventType implements [Payload].
+func (*Message) EventType() Type { return TypeMessage }
+
+// Plan is the checklist the agent keeps; each event replaces the previous
+// plan.
+type Plan struct {
+	// Items are the steps in order.
+	Items []PlanItem `json:"items"`
+}
+
+// PlanItem is one step of a plan.
+type PlanItem struct {
+	// Text describes the step.
+	Text string `json:"text"`
+	// Status is "pending", "in_progress" or "done".
+	Status string `json:"status" jsonschema:"enum=pending,enum=in_progress,enum=done"`
+}
+
+// EventType implements [Payload].
+func (*Plan) EventType() Type { return TypePlan }
+
+// ToolCall is the model asking to run a tool.
+type ToolCall struct {
+	// CallID identifies the call; the result and approvals refer to it.
+	CallID string `json:"call_id" jsonschema:"minLength=1"`
+	// Tool is the tool's name.
+	Tool string `json:"tool" jsonschema:"minLength=1"`
+	// Arguments is the JSON text of the arguments, as the model wrote it.
+	Arguments string `json:"arguments"`
+}
+
+// EventType implements [Payload].
+func (*ToolCall) EventType() Type { return TypeToolCall }
+
+// ToolResult is what a tool call returned (or why it did not run).
+type ToolResult struct {
+	// CallID is the call this answers.
+	CallID string `json:"call_id" jsonschema:"minLength=1"`
+	// Tool is the tool's name.
+	Tool string `json:"tool"`
+	// Output is the text given back to the model.
+	Output string `json:"output"`
+	// IsError is true when the tool failed, was refused or was interrupted.
+	IsError bool `json:"is_error,omitempty"`
+	// Truncated is true when Output was cut to the output cap.
+	Truncated bool `json:"truncated,omitempty"`
+}
+
+// EventType implements [Payload].
+func (*ToolResult) EventType() Type { return TypeToolResult }
+
+// ApprovalRequested means a tool call waits for a person's decision.
+type ApprovalRequested struct {
+	// CallID is the waiting call.
+	CallID string `json:"call_id" jsonschema:"minLength=1"`
+	// Tool and Arguments repeat the call for whoever decides.
+	Tool      string `json:"tool"`
+	Arguments string `json:"arguments"`
+	// Reason says why the policy asks.
+	Reason string `json:"reason,omitempty"`
+}
+
+// EventType implements [Payload].
+func (*ApprovalRequested) EventType() Type { return TypeApprovalRequested }
+
+// ApprovalDecided is a person's decision on a waiting call.
+type ApprovalDecided struct {
+	// CallID is the call decided on.
+	CallID string `json:"call_id" jsonschema:"minLength=1"`
+	// Approved is true to run the tool, false to refuse it.
+	Approved bool `json:"approved"`
+	// Reason is told to the model on a denial.
+	Reason string `json:"reason,omitempty"`
+	// By says who decided.
+	By string `json:"by,omitempty"`
+}
+
+// EventType implements [Payload].
+func (*ApprovalDecided) EventType() Type { return TypeApprovalDecided }
+
+// Input is a follow-up from a user.
+type Input struct {
+	// Text is the follow-up.
+	Text string `json:"text" jsonschema:"minLength=1"`
+	// Mode is "queue" (joins at the next step) or "steer" (interrupts the
+	// current model call).
+	Mode string `json:"mode" jsonschema:"enum=queue,enum=steer"`
+	// By says who sent it.
+	By string `json:"by,omitempty"`
+}
+
+// EventType implements [Payload].
+func (*Input) EventType() Type { return TypeInput }
+
+// Input modes.
+const (
+	InputQueue = "queue"
+	InputSteer = "steer"
+)
+
+// CancelRequested asks the running daemon to stop the task.
+type CancelRequested struct {
+	// Reason is free text shown to watchers.
+	Reason string `json:"reason,omitempty"`
+	// By says who asked.
+	By string `json:"by,omitempty"`
+}
+
+// EventType implements [Payload].
+func (*CancelRequested) EventType() Type { return TypeCancelRequested }
+
+// Completed ends a turn with the answer.
+type Completed struct {
+	// Result is the final answer.
+	Result string `json:"result"`
+	// Usage counts the tokens the turn used, when the provider reports them.
+	Usage *Usage `json:"usage,omitempty"`
+}
+
+// Usage counts tokens.
+type Usage struct {
+	InputTokens  int `json:"input_tokens"`
+	OutputTokens int `json:"output_tokens"`
+}
+
+// EventType implements [Payload].
+func (*Completed) EventType() Type { return TypeCompleted }
+
+// Failed ends a turn with an error.
+type Failed struct {
+	// Error says what went wrong and, where possible, what to do.
+	Error string `json:"error" jsonschema:"minLength=1"`
+	// Code is a stable machine-readable reason, e.g. "no_model".
+	Code string `json:"code,omitempty"`
+}
+
+// Failure codes used in [Failed].
+const (
+	FailNoModel    = "no_model"
+	FailModel      = "model_error"
+	FailMaxSteps   = "max_steps"
+	FailInternal   = "internal"
+	FailBadRequest = "bad_request"
+)
+
+// EventType implements [Payload].
+func (*Failed) EventType() Type { return TypeFailed }
+
+// Cancelled ends a turn because someone stopped it.
+type Cancelled struct {
+	// Reason repeats the cancel request's reason.
+	Reason string `json:"reason,omitempty"`
+}
+
+// EventType implements [Payload].
+func (*Cancelled) EventType() Type { return TypeCancelled }

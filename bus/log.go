@@ -1,0 +1,362 @@
+package bus
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"iter"
+	"sync"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Limits of the task log.
+const (
+	// MaxEventBytes is the largest encoded event the log accepts. Writers
+	// cut long tool output before it gets here.
+	MaxEventBytes = 1 << 20
+	// maxAppendAttempts bounds the optimistic-concurrency retries of one
+	// append.
+	maxAppendAttempts = 64
+	// headCacheSize bounds how many task heads a Log remembers.
+	headCacheSize = 8192
+)
+
+// head is where a task's log ends: the stream sequence of its last event and
+// that event's seq.
+type head struct {
+	streamSeq uint64
+	seq       uint64
+	lastID    string
+}
+
+// Log appends to and reads from the task log (stream VIBER_TASKS). It is
+// safe for concurrent use; one Log per connection is enough.
+type Log struct {
+	js jetstream.JetStream
+
+	streamOnce sync.Mutex
+	stream     jetstream.Stream
+
+	mu    sync.Mutex
+	heads map[string]head
+}
+
+// NewLog returns a Log over a JetStream context. The streams must exist
+// (see [Setup]).
+func NewLog(js jetstream.JetStream) *Log {
+	return &Log{js: js, heads: make(map[string]head)}
+}
+
+// JetStream returns the JetStream context the log uses.
+func (l *Log) JetStream() jetstream.JetStream { return l.js }
+
+func (l *Log) taskStream(ctx context.Context) (jetstream.Stream, error) {
+	l.streamOnce.Lock()
+	defer l.streamOnce.Unlock()
+	if l.stream != nil {
+		return l.stream, nil
+	}
+	s, err := l.js.Stream(ctx, TaskStream)
+	if err != nil {
+		return nil, fmt.Errorf("open stream %s: %w", TaskStream, err)
+	}
+	l.stream = s
+	return s, nil
+}
+
+func (l *Log) cachedHead(taskID string) (head, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	h, ok := l.heads[taskID]
+	return h, ok
+}
+
+func (l *Log) setHead(taskID string, h head) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if cur, ok := l.heads[taskID]; ok && cur.streamSeq > h.streamSeq {
+		return
+	}
+	if len(l.heads) >= headCacheSize {
+		clear(l.heads)
+	}
+	l.heads[taskID] = h
+}
+
+func (l *Log) forgetHead(taskID string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.heads, taskID)
+}
+
+// Last returns the last event of a task, or ErrTaskNotFound.
+func (l *Log) Last(ctx context.Context, taskID string) (*Event, error) {
+	if !ValidToken(taskID) {
+		return nil, fmt.Errorf("task id %q: %w", taskID, ErrTaskNotFound)
+	}
+	s, err := l.taskStream(ctx)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := s.GetLastMsgForSubject(ctx, TaskFilter(taskID))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil, fmt.Errorf("task %s: %w", taskID, ErrTaskNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read last event of task %s: %w", taskID, err)
+	}
+	ev, err := ParseEvent(raw.Data)
+	if err != nil {
+		return nil, fmt.Errorf("last event of task %s: %w", taskID, err)
+	}
+	ev.StreamSeq = raw.Sequence
+	l.setHead(taskID, head{streamSeq: raw.Sequence, seq: ev.Seq, lastID: ev.ID})
+	return ev, nil
+}
+
+func (l *Log) loadHead(ctx context.Context, taskID string) (head, error) {
+	ev, err := l.Last(ctx, taskID)
+	if errors.Is(err, ErrTaskNotFound) {
+		return head{}, nil
+	}
+	if err != nil {
+		return head{}, err
+	}
+	return head{streamSeq: ev.StreamSeq, seq: ev.Seq, lastID: ev.ID}, nil
+}
+
+// Append stores an event at the end of its task and returns it with Seq and
+// StreamSeq set. It returns only after JetStream acknowledged the write.
+//
+// An event of type created must be the first of its task; any other event
+// needs an existing task. Appends from several writers to one task are
+// serialised with JetStream's expected-last-subject-sequence check; a writer
+// that lost the race re-reads the head and tries again. Appending an event
+// whose id is already stored returns the stored event (at-least-once
+// publishing with exactly-once storage).
+func (l *Log) Append(ctx context.Context, ev *Event) (*Event, error) {
+	if err := ev.Validate(); err != nil {
+		return nil, err
+	}
+	taskID := ev.Subject
+	subject := TaskEventSubject(taskID, ev.Type)
+	for attempt := 0; attempt < maxAppendAttempts; attempt++ {
+		h, ok := l.cachedHead(taskID)
+		if !ok {
+			var err error
+			if h, err = l.loadHead(ctx, taskID); err != nil {
+				return nil, err
+			}
+		}
+		if h.lastID == ev.ID {
+			// A previous attempt of ours was stored.
+			ev.Seq, ev.StreamSeq = h.seq, h.streamSeq
+			return ev, nil
+		}
+		if ev.Type == TypeCreated && h.seq != 0 {
+			return nil, fmt.Errorf("create task %s: it already exists: %w", taskID, ErrConflict)
+		}
+		if ev.Type != TypeCreated && h.seq == 0 {
+			return nil, fmt.Errorf("append %s: task %s: %w", ev.Type, taskID, ErrTaskNotFound)
+		}
+		ev.Seq = h.seq + 1
+		body, err := json.Marshal(ev)
+		if err != nil {
+			return nil, fmt.Errorf("encode event: %w", err)
+		}
+		if len(body) > MaxEventBytes {
+			return nil, fmt.Errorf("event %s of %d bytes (limit %d): %w", ev.Type, len(body), MaxEventBytes, ErrTooLarge)
+		}
+		msg := &nats.Msg{Subject: subject, Data: body, Header: nats.Header{}}
+		msg.Header.Set(HeaderEventType, string(ev.Type))
+		ack, err := l.js.PublishMsg(ctx, msg,
+			jetstream.WithMsgID(ev.ID),
+			jetstream.WithExpectLastSequenceForSubject(h.streamSeq, TaskFilter(taskID)))
+		if err != nil {
+			if isWrongLastSeq(err) {
+				l.forgetHead(taskID)
+				continue
+			}
+			return nil, fmt.Errorf("append %s to task %s: %w", ev.Type, taskID, err)
+		}
+		if ack.Duplicate {
+			stored, err := l.At(ctx, ack.Sequence)
+			if err != nil {
+				return nil, err
+			}
+			return stored, nil
+		}
+		ev.StreamSeq = ack.Sequence
+		l.setHead(taskID, head{streamSeq: ack.Sequence, seq: ev.Seq, lastID: ev.ID})
+		return ev, nil
+	}
+	return nil, fmt.Errorf("append %s to task %s after %d attempts: %w", ev.Type, taskID, maxAppendAttempts, ErrConflict)
+}
+
+// AppendPayload builds an event from a payload and appends it.
+func (l *Log) AppendPayload(ctx context.Context, taskID, source string, p Payload) (*Event, error) {
+	ev, err := NewEvent(taskID, source, p)
+	if err != nil {
+		return nil, err
+	}
+	return l.Append(ctx, ev)
+}
+
+// At reads the event stored at a stream sequence.
+func (l *Log) At(ctx context.Context, streamSeq uint64) (*Event, error) {
+	s, err := l.taskStream(ctx)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := s.GetMsg(ctx, streamSeq)
+	if err != nil {
+		return nil, fmt.Errorf("read event at %d: %w", streamSeq, err)
+	}
+	ev, err := ParseEvent(raw.Data)
+	if err != nil {
+		return nil, err
+	}
+	ev.StreamSeq = raw.Sequence
+	return ev, nil
+}
+
+func isWrongLastSeq(err error) bool {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant
+	}
+	return false
+}
+
+// Follow says how far a replay goes.
+type Follow int
+
+const (
+	// UntilCaughtUp delivers the events stored when the replay started and
+	// stops.
+	UntilCaughtUp Follow = iota
+	// UntilEnd delivers every event and keeps following live until the task
+	// is caught up on a terminal event (completed, failed or cancelled).
+	UntilEnd
+	// Forever keeps following until the context ends.
+	Forever
+)
+
+// ReplayOptions tune [Log.Replay].
+type ReplayOptions struct {
+	// Follow says when the replay stops; the default stops when caught up.
+	Follow Follow
+	// AfterStreamSeq skips events at or before this stream sequence (a
+	// resume point, e.g. the StreamSeq of the last event seen).
+	AfterStreamSeq uint64
+	// AfterSeq skips events whose task seq is at or below it.
+	AfterSeq uint64
+}
+
+// Replay yields a task's events in order, from the first, as typed
+// envelopes. It yields ErrTaskNotFound when the task has no events (unless a
+// resume point is given) and stops at the first error. Stopping the loop
+// early releases the consumer.
+func (l *Log) Replay(ctx context.Context, taskID string, opt ReplayOptions) iter.Seq2[*Event, error] {
+	return func(yield func(*Event, error) bool) {
+		if !ValidToken(taskID) {
+			yield(nil, fmt.Errorf("task id %q: %w", taskID, ErrTaskNotFound))
+			return
+		}
+		last, err := l.Last(ctx, taskID)
+		if errors.Is(err, ErrTaskNotFound) && opt.AfterStreamSeq > 0 {
+			err = nil
+		}
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		if opt.Follow == UntilCaughtUp && (last == nil || last.StreamSeq <= opt.AfterStreamSeq) {
+			return
+		}
+		if opt.Follow == UntilEnd && last != nil && last.Type.Terminal() && last.StreamSeq <= opt.AfterStreamSeq {
+			return
+		}
+		cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{TaskFilter(taskID)}}
+		if opt.AfterStreamSeq > 0 {
+			cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
+			cfg.OptStartSeq = opt.AfterStreamSeq + 1
+		}
+		cons, err := l.js.OrderedConsumer(ctx, TaskStream, cfg)
+		if err != nil {
+			yield(nil, fmt.Errorf("replay task %s: %w", taskID, err))
+			return
+		}
+		msgs, err := cons.Messages(jetstream.PullMaxMessages(512))
+		if err != nil {
+			yield(nil, fmt.Errorf("replay task %s: %w", taskID, err))
+			return
+		}
+		defer msgs.Stop()
+		for {
+			m, err := msgs.Next(jetstream.NextContext(ctx))
+			if err != nil {
+				if ctx.Err() != nil {
+					err = ctx.Err()
+				}
+				yield(nil, fmt.Errorf("replay task %s: %w", taskID, err))
+				return
+			}
+			ev, err := ParseEvent(m.Data())
+			if err != nil {
+				yield(nil, fmt.Errorf("replay task %s: %w", taskID, err))
+				return
+			}
+			md, err := m.Metadata()
+			if err != nil {
+				yield(nil, fmt.Errorf("replay task %s: %w", taskID, err))
+				return
+			}
+			ev.StreamSeq = md.Sequence.Stream
+			if ev.Seq > opt.AfterSeq {
+				if !yield(ev, nil) {
+					return
+				}
+			}
+			switch opt.Follow {
+			case UntilCaughtUp:
+				if ev.StreamSeq >= last.StreamSeq {
+					return
+				}
+			case UntilEnd:
+				if ev.Type.Terminal() && md.NumPending == 0 {
+					return
+				}
+			}
+		}
+	}
+}
+
+// Events replays a task until caught up and returns its events.
+func (l *Log) Events(ctx context.Context, taskID string) ([]*Event, error) {
+	var out []*Event
+	for ev, err := range l.Replay(ctx, taskID, ReplayOptions{}) {
+		if err != nil {
+			return out, err
+		}
+		out = append(out, ev)
+	}
+	return out, nil
+}
+
+// Publish stores a raw envelope exactly as given, keyed by its id, without
+// the ordering check of [Log.Append]. It exists for tools that copy events
+// between logs; writers use Append.
+func (l *Log) Publish(ctx context.Context, ev *Event) (*jetstream.PubAck, error) {
+	body, err := json.Marshal(ev)
+	if err != nil {
+		return nil, fmt.Errorf("encode event: %w", err)
+	}
+	msg := &nats.Msg{Subject: TaskEventSubject(ev.Subject, ev.Type), Data: body, Header: nats.Header{}}
+	msg.Header.Set(HeaderEventType, string(ev.Type))
+	return l.js.PublishMsg(ctx, msg, jetstream.WithMsgID(ev.ID))
+}

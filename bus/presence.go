@@ -1,0 +1,154 @@
+package bus
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Daemon states in presence.
+const (
+	DaemonOnline  = "online"
+	DaemonOffline = "offline"
+)
+
+// DaemonInfo is a daemon's presence record in the viber_daemons bucket,
+// rewritten at every heartbeat.
+type DaemonInfo struct {
+	// ID is the daemon's id (its --name), a subject token.
+	ID string `json:"id"`
+	// Name is the human name (same as ID today).
+	Name string `json:"name"`
+	// Instance changes at every start, so two processes claiming one id
+	// can be told apart.
+	Instance string `json:"instance"`
+	// Version is the daemon's build version.
+	Version string `json:"version"`
+	// Hostname is the machine's name.
+	Hostname string `json:"hostname,omitempty"`
+	// Labels are free key/value tags from the daemon's configuration.
+	Labels map[string]string `json:"labels,omitempty"`
+	// Edge is true for a daemon behind a leaf node.
+	Edge bool `json:"edge,omitempty"`
+	// Provider and Model are the daemon's default model.
+	Provider string `json:"provider,omitempty"`
+	Model    string `json:"model,omitempty"`
+	// Capacity is how many tasks it runs at once.
+	Capacity int `json:"capacity"`
+	// Running lists the tasks it runs now.
+	Running []string `json:"running"`
+	// Status is "online" or "offline" (after a clean shutdown).
+	Status string `json:"status"`
+	// Heartbeat is the interval between presence updates.
+	Heartbeat Duration `json:"heartbeat"`
+	// StartedAt and LastSeen are the daemon's start and its latest
+	// heartbeat.
+	StartedAt time.Time `json:"started_at"`
+	LastSeen  time.Time `json:"last_seen"`
+}
+
+// Online reports whether the daemon is up at time now: it said so and its
+// last heartbeat is no older than three intervals.
+func (d *DaemonInfo) Online(now time.Time) bool {
+	if d.Status != DaemonOnline {
+		return false
+	}
+	hb := time.Duration(d.Heartbeat)
+	if hb <= 0 {
+		hb = 5 * time.Second
+	}
+	return now.Sub(d.LastSeen) <= 3*hb
+}
+
+// Duration is a time.Duration that encodes as a Go duration string
+// ("5s") in JSON.
+type Duration time.Duration
+
+// MarshalJSON implements json.Marshaler.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Presence reads and writes daemon presence.
+type Presence struct {
+	kv jetstream.KeyValue
+}
+
+// OpenPresence opens the viber_daemons bucket (see [Setup]).
+func OpenPresence(ctx context.Context, js jetstream.JetStream) (*Presence, error) {
+	kv, err := js.KeyValue(ctx, DaemonBucket)
+	if err != nil {
+		return nil, fmt.Errorf("open bucket %s: %w", DaemonBucket, err)
+	}
+	return &Presence{kv: kv}, nil
+}
+
+// Put stores a daemon's record.
+func (p *Presence) Put(ctx context.Context, d *DaemonInfo) error {
+	b, err := json.Marshal(d)
+	if err != nil {
+		return err
+	}
+	if _, err := p.kv.Put(ctx, d.ID, b); err != nil {
+		return fmt.Errorf("write presence of %s: %w", d.ID, err)
+	}
+	return nil
+}
+
+// Get returns one daemon's record, or ErrDaemonNotFound.
+func (p *Presence) Get(ctx context.Context, id string) (*DaemonInfo, error) {
+	if !ValidToken(id) {
+		return nil, fmt.Errorf("daemon %q: %w", id, ErrDaemonNotFound)
+	}
+	e, err := p.kv.Get(ctx, id)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, fmt.Errorf("daemon %s: %w", id, ErrDaemonNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read presence of %s: %w", id, err)
+	}
+	var d DaemonInfo
+	if err := json.Unmarshal(e.Value(), &d); err != nil {
+		return nil, fmt.Errorf("presence of %s: %w: %v", id, ErrMalformed, err)
+	}
+	return &d, nil
+}
+
+// List returns every daemon ever registered, sorted by id.
+func (p *Presence) List(ctx context.Context) ([]*DaemonInfo, error) {
+	w, err := p.kv.WatchAll(ctx, jetstream.IgnoreDeletes())
+	if err != nil {
+		return nil, fmt.Errorf("list daemons: %w", err)
+	}
+	defer func() { _ = w.Stop() }()
+	var out []*DaemonInfo
+	for e := range w.Updates() {
+		if e == nil {
+			break
+		}
+		var d DaemonInfo
+		if err := json.Unmarshal(e.Value(), &d); err != nil {
+			continue
+		}
+		out = append(out, &d)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}

@@ -1,0 +1,129 @@
+package bus
+
+import (
+	"strings"
+)
+
+// Stream, bucket and consumer names. They are part of the wire: tools and
+// operators refer to them (for example `nats stream view VIBER_TASKS`).
+const (
+	// TaskStream is the durable task log.
+	TaskStream = "VIBER_TASKS"
+	// WorkStream holds assignments with work-queue retention.
+	WorkStream = "VIBER_WORK"
+	// DaemonBucket is the KV bucket holding daemon presence.
+	DaemonBucket = "viber_daemons"
+	// TaskBucket is the KV bucket holding the task-summary view.
+	TaskBucket = "viber_tasks"
+	// AnyWorkConsumer is the durable consumer shared by every daemon for
+	// assignments that name no daemon.
+	AnyWorkConsumer = "any"
+	// ProjectorConsumer is the gateway's durable consumer on the task log.
+	ProjectorConsumer = "projector"
+	// ServiceName is the name of the gateway's NATS micro service.
+	ServiceName = "viber"
+
+	// AnyDaemon is the assignment target that any daemon may take.
+	AnyDaemon = "any"
+)
+
+// Header names used on the wire beyond the CloudEvents JSON body.
+const (
+	// HeaderMsgID is JetStream's de-duplication header; Viber sets it to the
+	// event id.
+	HeaderMsgID = "Nats-Msg-Id"
+	// HeaderEventType repeats the envelope's type so that tools can filter
+	// without decoding the body.
+	HeaderEventType = "Viber-Event-Type"
+	// HeaderServiceError and HeaderServiceErrorCode carry a micro service
+	// error (set by nats.go/micro).
+	HeaderServiceError     = "Nats-Service-Error"
+	HeaderServiceErrorCode = "Nats-Service-Error-Code"
+)
+
+const (
+	root        = "viber"
+	taskPrefix  = root + ".task."
+	workPrefix  = root + ".work."
+	livePrefix  = root + ".live."
+	apiPrefix   = root + ".api"
+	taskAllSubj = taskPrefix + ">"
+	workAllSubj = workPrefix + ">"
+)
+
+// TaskSubjects is the subject filter of the whole task log (`viber.task.>`).
+func TaskSubjects() string { return taskAllSubj }
+
+// TaskEventSubject is where an event of the given type for a task is stored:
+// viber.task.<task_id>.<name>, with name the short form of the type
+// (e.g. "started").
+func TaskEventSubject(taskID string, t Type) string {
+	return taskPrefix + taskID + "." + t.Short()
+}
+
+// TaskFilter matches every event of one task: viber.task.<task_id>.>.
+func TaskFilter(taskID string) string { return taskPrefix + taskID + ".>" }
+
+// TaskIDFromSubject returns the task id of a task-log subject, or "" when
+// the subject is not one.
+func TaskIDFromSubject(subject string) string {
+	rest, ok := strings.CutPrefix(subject, taskPrefix)
+	if !ok {
+		return ""
+	}
+	id, _, ok := strings.Cut(rest, ".")
+	if !ok {
+		return ""
+	}
+	return id
+}
+
+// WorkSubjects is the subject filter of the work stream (`viber.work.>`).
+func WorkSubjects() string { return workAllSubj }
+
+// WorkSubject is where the assignment of a task to a target (a daemon id or
+// [AnyDaemon]) is queued: viber.work.<target>.<task_id>.
+func WorkSubject(target, taskID string) string {
+	return workPrefix + target + "." + taskID
+}
+
+// WorkFilter matches every assignment for one target: viber.work.<target>.*.
+func WorkFilter(target string) string { return workPrefix + target + ".*" }
+
+// WorkTaskFilter matches the assignment of one task for any target:
+// viber.work.*.<task_id>.
+func WorkTaskFilter(taskID string) string { return workPrefix + "*." + taskID }
+
+// DaemonWorkConsumer is the name of a daemon's own durable consumer on the
+// work stream.
+func DaemonWorkConsumer(daemonID string) string { return "daemon-" + daemonID }
+
+// LiveSubject carries token deltas of a task on core NATS only:
+// viber.live.<task_id>. Nothing published there is stored.
+func LiveSubject(taskID string) string { return livePrefix + taskID }
+
+// APISubjectPrefix is the subject prefix of the gateway's API endpoints.
+func APISubjectPrefix() string { return apiPrefix }
+
+// APISubject is the subject of one gateway API endpoint, e.g.
+// APISubject("task", "create") = viber.api.task.create.
+func APISubject(group, endpoint string) string {
+	return apiPrefix + "." + group + "." + endpoint
+}
+
+// ValidToken reports whether s can be used as one subject token: non-empty,
+// at most 64 bytes, of letters, digits, '-' and '_' only.
+func ValidToken(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_':
+		default:
+			return false
+		}
+	}
+	return true
+}

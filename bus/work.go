@@ -1,0 +1,70 @@
+package bus
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Assignment is the body of a work message: a task waiting for a daemon.
+// The daemon that pulls it reads the task's log for everything else.
+type Assignment struct {
+	// TaskID is the task to run.
+	TaskID string `json:"task_id"`
+	// Target is the daemon id the task is pinned to, or "any".
+	Target string `json:"target"`
+	// Queued is when the gateway queued the assignment.
+	Queued time.Time `json:"queued"`
+}
+
+// Assign queues a task's assignment for a target daemon id or [AnyDaemon].
+// The message id makes a repeated call within the duplicate window store
+// one message.
+func Assign(ctx context.Context, js jetstream.JetStream, taskID, target string) error {
+	if !ValidToken(taskID) || !ValidToken(target) {
+		return fmt.Errorf("assign task %q to %q: %w", taskID, target, ErrMalformed)
+	}
+	body, err := json.Marshal(Assignment{TaskID: taskID, Target: target, Queued: time.Now().UTC()})
+	if err != nil {
+		return err
+	}
+	msg := &nats.Msg{Subject: WorkSubject(target, taskID), Data: body}
+	if _, err := js.PublishMsg(ctx, msg, jetstream.WithMsgID("work-"+taskID)); err != nil {
+		return fmt.Errorf("queue assignment of task %s: %w", taskID, err)
+	}
+	return nil
+}
+
+// HasAssignment reports whether a task has an assignment in the work stream
+// (queued or held by a daemon).
+func HasAssignment(ctx context.Context, js jetstream.JetStream, taskID string) (bool, error) {
+	s, err := js.Stream(ctx, WorkStream)
+	if err != nil {
+		return false, fmt.Errorf("open stream %s: %w", WorkStream, err)
+	}
+	_, err = s.GetLastMsgForSubject(ctx, WorkTaskFilter(taskID))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("look up assignment of task %s: %w", taskID, err)
+	}
+	return true, nil
+}
+
+// ParseAssignment decodes a work message body.
+func ParseAssignment(b []byte) (*Assignment, error) {
+	var a Assignment
+	if err := json.Unmarshal(b, &a); err != nil {
+		return nil, fmt.Errorf("assignment: %w: %v", ErrMalformed, err)
+	}
+	if !ValidToken(a.TaskID) {
+		return nil, fmt.Errorf("assignment: task id %q: %w", a.TaskID, ErrMalformed)
+	}
+	return &a, nil
+}
