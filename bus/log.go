@@ -196,6 +196,42 @@ func (l *Log) Append(ctx context.Context, ev *Event) (*Event, error) {
 	return nil, fmt.Errorf("append %s to task %s after %d attempts: %w", ev.Type, taskID, maxAppendAttempts, ErrConflict)
 }
 
+// AppendAfter stores an event only if the task's last event is still prev:
+// a compare-and-set on the log. It returns ErrConflict when another event
+// came first. Writers use it to claim a task or to act on what they just
+// read (for example to cancel a task no daemon has taken yet).
+func (l *Log) AppendAfter(ctx context.Context, ev *Event, prev *Event) (*Event, error) {
+	if err := ev.Validate(); err != nil {
+		return nil, err
+	}
+	if prev == nil || prev.Subject != ev.Subject {
+		return nil, fmt.Errorf("append after: %w: previous event of another task", ErrMalformed)
+	}
+	ev.Seq = prev.Seq + 1
+	body, err := json.Marshal(ev)
+	if err != nil {
+		return nil, fmt.Errorf("encode event: %w", err)
+	}
+	msg := &nats.Msg{Subject: TaskEventSubject(ev.Subject, ev.Type), Data: body, Header: nats.Header{}}
+	msg.Header.Set(HeaderEventType, string(ev.Type))
+	ack, err := l.js.PublishMsg(ctx, msg,
+		jetstream.WithMsgID(ev.ID),
+		jetstream.WithExpectLastSequenceForSubject(prev.StreamSeq, TaskFilter(ev.Subject)))
+	if err != nil {
+		if isWrongLastSeq(err) {
+			l.forgetHead(ev.Subject)
+			return nil, fmt.Errorf("append %s to task %s: %w", ev.Type, ev.Subject, ErrConflict)
+		}
+		return nil, fmt.Errorf("append %s to task %s: %w", ev.Type, ev.Subject, err)
+	}
+	if ack.Duplicate {
+		return l.At(ctx, ack.Sequence)
+	}
+	ev.StreamSeq = ack.Sequence
+	l.setHead(ev.Subject, head{streamSeq: ack.Sequence, seq: ev.Seq, lastID: ev.ID})
+	return ev, nil
+}
+
 // AppendPayload builds an event from a payload and appends it.
 func (l *Log) AppendPayload(ctx context.Context, taskID, source string, p Payload) (*Event, error) {
 	ev, err := NewEvent(taskID, source, p)

@@ -58,7 +58,10 @@ type Summary struct {
 	// Attempts counts assignments (more than one after a daemon died).
 	Attempts int `json:"attempts,omitempty"`
 	// Turns counts started turns (follow-ups start new ones).
-	Turns     int        `json:"turns,omitempty"`
+	Turns int `json:"turns,omitempty"`
+	// TurnSeq is the seq of the event that opened the current turn: 1 for
+	// created, or the follow-up input that reopened an ended task.
+	TurnSeq   uint64     `json:"turn_seq"`
 	Events    uint64     `json:"events"`
 	LastSeq   uint64     `json:"last_seq"`
 	CreatedAt time.Time  `json:"created_at"`
@@ -96,7 +99,12 @@ func (s *Summary) Apply(ev *Event) (bool, error) {
 	switch d := p.(type) {
 	case *Created:
 		s.Goal, s.RequestedDaemon, s.Model, s.Skills = d.Goal, d.Daemon, d.Model, d.Skills
-		s.State, s.CreatedAt = StatePending, t
+		s.State, s.CreatedAt, s.TurnSeq = StatePending, t, ev.Seq
+	case *Input:
+		if s.State.Terminal() {
+			// A follow-up reopens an ended task as a new turn.
+			s.State, s.TurnSeq = StatePending, ev.Seq
+		}
 	case *Assigned:
 		s.Daemon, s.Attempts = d.Daemon, s.Attempts+1
 		if !s.State.Terminal() {
@@ -110,7 +118,7 @@ func (s *Summary) Apply(ev *Event) (bool, error) {
 				s.Model = d.Provider + "/" + d.Model
 			}
 		}
-		if !d.Resumed || s.StartedAt == nil {
+		if !d.Resumed || s.Turns == 0 {
 			s.Turns++
 		}
 		if s.StartedAt == nil || s.State.Terminal() {

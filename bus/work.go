@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -23,9 +24,10 @@ type Assignment struct {
 }
 
 // Assign queues a task's assignment for a target daemon id or [AnyDaemon].
-// The message id makes a repeated call within the duplicate window store
-// one message.
-func Assign(ctx context.Context, js jetstream.JetStream, taskID, target string) error {
+// turnSeq is the seq of the event that opened the turn (1 for created, the
+// seq of a follow-up input otherwise): repeated calls for one turn within
+// the duplicate window store one message.
+func Assign(ctx context.Context, js jetstream.JetStream, taskID, target string, turnSeq uint64) error {
 	if !ValidToken(taskID) || !ValidToken(target) {
 		return fmt.Errorf("assign task %q to %q: %w", taskID, target, ErrMalformed)
 	}
@@ -34,7 +36,7 @@ func Assign(ctx context.Context, js jetstream.JetStream, taskID, target string) 
 		return err
 	}
 	msg := &nats.Msg{Subject: WorkSubject(target, taskID), Data: body}
-	if _, err := js.PublishMsg(ctx, msg, jetstream.WithMsgID("work-"+taskID)); err != nil {
+	if _, err := js.PublishMsg(ctx, msg, jetstream.WithMsgID("work-"+taskID+"-"+strconv.FormatUint(turnSeq, 10))); err != nil {
 		return fmt.Errorf("queue assignment of task %s: %w", taskID, err)
 	}
 	return nil

@@ -1,0 +1,209 @@
+// Package openaitest runs a small HTTP server that speaks the OpenAI chat
+// completions wire format (streamed and not), so tests exercise the real
+// langchaingo client code against answers the test chooses.
+package openaitest
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Message is one message of a received request.
+type Message struct {
+	Role    string `json:"role"`
+	Content any    `json:"content"`
+}
+
+// Text returns the message's text whether content came as a string or as
+// parts.
+func (m Message) Text() string {
+	switch c := m.Content.(type) {
+	case string:
+		return c
+	case []any:
+		var b strings.Builder
+		for _, p := range c {
+			if mp, ok := p.(map[string]any); ok {
+				if s, ok := mp["text"].(string); ok {
+					b.WriteString(s)
+				}
+			}
+		}
+		return b.String()
+	}
+	return ""
+}
+
+// Request is a received chat completion request.
+type Request struct {
+	Model         string    `json:"model"`
+	Messages      []Message `json:"messages"`
+	Stream        bool      `json:"stream"`
+	Authorization string    `json:"-"`
+}
+
+// LastUser returns the text of the last user message.
+func (r *Request) LastUser() string {
+	for i := len(r.Messages) - 1; i >= 0; i-- {
+		if r.Messages[i].Role == "user" {
+			return r.Messages[i].Text()
+		}
+	}
+	return ""
+}
+
+// Reply is what the server answers to one request.
+type Reply struct {
+	// Text is the assistant's answer.
+	Text string
+	// Chunks, when set, are the streamed pieces (their concatenation
+	// should be Text).
+	Chunks []string
+	// ChunkDelay is slept between streamed chunks.
+	ChunkDelay time.Duration
+	// Hang blocks until the client goes away (a model that never answers).
+	Hang bool
+	// Status, when not 0 or 200, answers with an OpenAI error object.
+	Status int
+	// Error is the error message with Status.
+	Error string
+}
+
+// Server is a running fake.
+type Server struct {
+	// URL is the base URL to give the client, ending in /v1.
+	URL string
+
+	srv     *httptest.Server
+	reply   func(*Request) Reply
+	mu      sync.Mutex
+	reqs    []*Request
+	arrived chan *Request
+}
+
+// New starts a server answering with reply; it closes at test end.
+func New(t testing.TB, reply func(*Request) Reply) *Server {
+	t.Helper()
+	s := &Server{reply: reply, arrived: make(chan *Request, 1024)}
+	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
+	t.Cleanup(s.srv.Close)
+	s.URL = s.srv.URL + "/v1"
+	return s
+}
+
+// Echo answers every request with "echo: <last user message>".
+func Echo(r *Request) Reply { return Reply{Text: "echo: " + r.LastUser()} }
+
+// Requests returns the requests received so far.
+func (s *Server) Requests() []*Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]*Request(nil), s.reqs...)
+}
+
+// Arrived delivers each request as it arrives.
+func (s *Server) Arrived() <-chan *Request { return s.arrived }
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/chat/completions") {
+		writeError(w, http.StatusNotFound, "unknown path "+r.URL.Path)
+		return
+	}
+	var req Request
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, "bad JSON: "+err.Error())
+		return
+	}
+	req.Authorization = r.Header.Get("Authorization")
+	s.mu.Lock()
+	s.reqs = append(s.reqs, &req)
+	s.mu.Unlock()
+	select {
+	case s.arrived <- &req:
+	default:
+	}
+	rep := s.reply(&req)
+	if rep.Hang {
+		<-r.Context().Done()
+		return
+	}
+	if rep.Status != 0 && rep.Status != http.StatusOK {
+		writeError(w, rep.Status, rep.Error)
+		return
+	}
+	id := fmt.Sprintf("chatcmpl-%d", time.Now().UnixNano())
+	if !req.Stream {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{
+			"id": id, "object": "chat.completion", "created": time.Now().Unix(), "model": req.Model,
+			"choices": []any{map[string]any{
+				"index":         0,
+				"message":       map[string]any{"role": "assistant", "content": rep.Text},
+				"finish_reason": "stop",
+			}},
+			"usage": map[string]any{"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10},
+		})
+		return
+	}
+	chunks := rep.Chunks
+	if chunks == nil {
+		chunks = splitWords(rep.Text)
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	flusher, _ := w.(http.Flusher)
+	send := func(v any) {
+		b, _ := json.Marshal(v)
+		_, _ = fmt.Fprintf(w, "data: %s\n\n", b)
+		if flusher != nil {
+			flusher.Flush()
+		}
+	}
+	chunk := func(delta map[string]any, finish any) map[string]any {
+		return map[string]any{
+			"id": id, "object": "chat.completion.chunk", "created": time.Now().Unix(), "model": req.Model,
+			"choices": []any{map[string]any{"index": 0, "delta": delta, "finish_reason": finish}},
+		}
+	}
+	send(chunk(map[string]any{"role": "assistant", "content": ""}, nil))
+	for _, c := range chunks {
+		if rep.ChunkDelay > 0 {
+			select {
+			case <-r.Context().Done():
+				return
+			case <-time.After(rep.ChunkDelay):
+			}
+		}
+		send(chunk(map[string]any{"content": c}, nil))
+	}
+	send(chunk(map[string]any{}, "stop"))
+	_, _ = fmt.Fprint(w, "data: [DONE]\n\n")
+	if flusher != nil {
+		flusher.Flush()
+	}
+}
+
+func splitWords(s string) []string {
+	var out []string
+	for len(s) > 0 {
+		i := strings.IndexByte(s[1:], ' ')
+		if i < 0 {
+			out = append(out, s)
+			break
+		}
+		out = append(out, s[:i+1])
+		s = s[i+1:]
+	}
+	return out
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{"message": msg, "type": "invalid_request_error"}})
+}

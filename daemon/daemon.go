@@ -1,0 +1,312 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+	"github.com/tmc/langchaingo/llms"
+
+	"github.com/viberhq/viber/agents"
+	"github.com/viberhq/viber/bus"
+)
+
+// Config configures a Daemon.
+type Config struct {
+	// NC is the daemon's NATS connection. Required.
+	NC *nats.Conn
+	// ID is the daemon's id (viberd --name): letters, digits, '-' and '_'.
+	// Tasks pinned to it survive its restarts. Required.
+	ID string
+	// Workspace is the directory tasks work in. Required; created if
+	// missing.
+	Workspace string
+	// Capacity is how many tasks run at once (default 4).
+	Capacity int
+	// Heartbeat is the presence interval (default 5 s).
+	Heartbeat time.Duration
+	// Setup must match the gateway's (the work ack wait in particular).
+	Setup bus.SetupOptions
+	// Model says which model answers.
+	Model agents.ModelConfig
+	// LLM, when set, answers instead of a client built from Model (tests,
+	// benchmarks, embedding).
+	LLM llms.Model
+	// Version is reported in presence.
+	Version string
+	// Labels are reported in presence.
+	Labels map[string]string
+	// Edge marks a daemon behind a leaf node.
+	Edge bool
+	// Logger receives the daemon's logs.
+	Logger zerolog.Logger
+}
+
+// Validate reports every problem of the configuration at once.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.NC == nil {
+		errs = append(errs, errors.New("daemon: no NATS connection"))
+	}
+	switch {
+	case c.ID == "":
+		errs = append(errs, errors.New("daemon: no id; set --name"))
+	case c.ID == bus.AnyDaemon:
+		errs = append(errs, fmt.Errorf("daemon: %q is reserved; choose another --name", bus.AnyDaemon))
+	case !bus.ValidToken(c.ID):
+		errs = append(errs, fmt.Errorf("daemon: --name %q must be 1-64 letters, digits, '-' or '_'", c.ID))
+	}
+	if c.Workspace == "" {
+		errs = append(errs, errors.New("daemon: no workspace; set --workspace"))
+	}
+	if c.Capacity < 0 {
+		errs = append(errs, fmt.Errorf("daemon: capacity %d is negative", c.Capacity))
+	}
+	return errors.Join(errs...)
+}
+
+// Daemon runs tasks assigned through NATS.
+type Daemon struct {
+	cfg      Config
+	log      zerolog.Logger
+	source   string
+	instance string
+	js       jetstream.JetStream
+	tasks    *bus.Log
+	presence *bus.Presence
+	started  time.Time
+	host     string
+
+	mu      sync.Mutex
+	running map[string]struct{}
+	slots   chan struct{}
+	wg      sync.WaitGroup
+}
+
+// New validates the configuration and prepares the workspace.
+func New(cfg Config) (*Daemon, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Capacity == 0 {
+		cfg.Capacity = 4
+	}
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = 5 * time.Second
+	}
+	if cfg.Version == "" {
+		cfg.Version = "0.0.0-dev"
+	}
+	ws, err := filepath.Abs(cfg.Workspace)
+	if err != nil {
+		return nil, fmt.Errorf("daemon: workspace %s: %w", cfg.Workspace, err)
+	}
+	if err := os.MkdirAll(ws, 0o750); err != nil {
+		return nil, fmt.Errorf("daemon: create workspace: %w", err)
+	}
+	cfg.Workspace = ws
+	js, err := jetstream.New(cfg.NC)
+	if err != nil {
+		return nil, fmt.Errorf("daemon: %w", err)
+	}
+	host, _ := os.Hostname()
+	return &Daemon{
+		cfg:      cfg,
+		log:      cfg.Logger.With().Str("component", "daemon").Str("daemon", cfg.ID).Logger(),
+		source:   "viberd/" + cfg.ID,
+		instance: bus.NewID(),
+		js:       js,
+		tasks:    bus.NewLog(js),
+		host:     host,
+		running:  map[string]struct{}{},
+		slots:    make(chan struct{}, cfg.Capacity),
+	}, nil
+}
+
+// Run registers the daemon, pulls and runs tasks until ctx ends, then hands
+// running tasks back, marks itself offline and returns.
+func (d *Daemon) Run(ctx context.Context) error {
+	d.started = time.Now().UTC()
+	consumers, err := d.waitForWork(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	if d.presence, err = bus.OpenPresence(ctx, d.js); err != nil {
+		return err
+	}
+	if other, err := d.presence.Get(ctx, d.cfg.ID); err == nil && other.Online(time.Now()) && other.Instance != d.instance {
+		d.log.Warn().Str("host", other.Hostname).Time("last_seen", other.LastSeen).
+			Msg("another daemon with this --name looks online; if it still runs, the two share its pinned tasks")
+	}
+	if err := d.beat(ctx, bus.DaemonOnline); err != nil {
+		return err
+	}
+	d.log.Info().Str("workspace", d.cfg.Workspace).Int("capacity", d.cfg.Capacity).
+		Str("model", d.modelName()).Msg("daemon online")
+
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	var loops sync.WaitGroup
+	loops.Add(1)
+	go func() {
+		defer loops.Done()
+		d.heartbeatLoop(runCtx)
+	}()
+	for _, c := range consumers {
+		loops.Add(1)
+		go func() {
+			defer loops.Done()
+			d.pullLoop(runCtx, c)
+		}()
+	}
+	<-ctx.Done()
+	stop()
+	loops.Wait()
+	d.wg.Wait() // running tasks hand their assignments back
+	offCtx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if err := d.beat(offCtx, bus.DaemonOffline); err != nil {
+		d.log.Warn().Err(err).Msg("could not mark the daemon offline")
+	}
+	d.log.Info().Msg("daemon stopped")
+	return nil
+}
+
+func (d *Daemon) modelName() string {
+	if d.cfg.LLM != nil {
+		return "embedded"
+	}
+	return d.cfg.Model.Provider + "/" + d.cfg.Model.Model
+}
+
+// waitForWork waits until the gateway has created the work stream, then
+// ensures the daemon's own consumer and finds the shared one.
+func (d *Daemon) waitForWork(ctx context.Context) ([]jetstream.Consumer, error) {
+	delay := 250 * time.Millisecond
+	warned := false
+	for {
+		own, err := d.js.CreateOrUpdateConsumer(ctx, bus.WorkStream, bus.WorkConsumerConfig(d.cfg.ID, d.cfg.Setup))
+		if err == nil {
+			anyc, err2 := d.js.Consumer(ctx, bus.WorkStream, bus.AnyWorkConsumer)
+			if errors.Is(err2, jetstream.ErrConsumerNotFound) {
+				anyc, err2 = d.js.CreateOrUpdateConsumer(ctx, bus.WorkStream, bus.WorkConsumerConfig(bus.AnyDaemon, d.cfg.Setup))
+			}
+			if err2 == nil {
+				return []jetstream.Consumer{own, anyc}, nil
+			}
+			err = err2
+		}
+		if !errors.Is(err, jetstream.ErrStreamNotFound) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, jetstream.ErrNoStreamResponse) {
+			return nil, fmt.Errorf("daemon: set up work consumers: %w", err)
+		}
+		if !warned {
+			d.log.Warn().Err(err).Msg("waiting for the gateway to create the VIBER_WORK stream")
+			warned = true
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 5*time.Second)
+	}
+}
+
+func (d *Daemon) info(status string) *bus.DaemonInfo {
+	d.mu.Lock()
+	running := make([]string, 0, len(d.running))
+	for id := range d.running {
+		running = append(running, id)
+	}
+	d.mu.Unlock()
+	slices.Sort(running)
+	return &bus.DaemonInfo{
+		ID: d.cfg.ID, Name: d.cfg.ID, Instance: d.instance, Version: d.cfg.Version,
+		Hostname: d.host, Labels: d.cfg.Labels, Edge: d.cfg.Edge,
+		Provider: d.cfg.Model.Provider, Model: d.cfg.Model.Model,
+		Capacity: d.cfg.Capacity, Running: running, Status: status,
+		Heartbeat: bus.Duration(d.cfg.Heartbeat), StartedAt: d.started, LastSeen: time.Now().UTC(),
+	}
+}
+
+func (d *Daemon) beat(ctx context.Context, status string) error {
+	return d.presence.Put(ctx, d.info(status))
+}
+
+func (d *Daemon) heartbeatLoop(ctx context.Context) {
+	t := time.NewTicker(d.cfg.Heartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			bctx, cancel := context.WithTimeout(ctx, d.cfg.Heartbeat)
+			if err := d.beat(bctx, bus.DaemonOnline); err != nil && ctx.Err() == nil {
+				d.log.Warn().Err(err).Msg("heartbeat failed")
+			}
+			cancel()
+		}
+	}
+}
+
+// pullLoop long-polls one consumer for an assignment whenever a slot is
+// free.
+func (d *Daemon) pullLoop(ctx context.Context, c jetstream.Consumer) {
+	for ctx.Err() == nil {
+		select {
+		case d.slots <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		batch, err := c.Fetch(1, jetstream.FetchContext(fctx))
+		if err != nil {
+			cancel()
+			<-d.slots
+			if ctx.Err() == nil {
+				d.log.Warn().Err(err).Msg("pull failed; retrying")
+				sleep(ctx, time.Second)
+			}
+			continue
+		}
+		got := false
+		for msg := range batch.Messages() {
+			got = true
+			d.wg.Add(1)
+			go func() {
+				defer d.wg.Done()
+				defer func() { <-d.slots }()
+				d.handle(ctx, msg)
+			}()
+		}
+		cancel()
+		if !got {
+			<-d.slots
+			if err := batch.Error(); err != nil && ctx.Err() == nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
+				d.log.Warn().Err(err).Msg("pull ended with an error; retrying")
+				sleep(ctx, time.Second)
+			}
+		}
+	}
+}
+
+func sleep(ctx context.Context, dur time.Duration) {
+	t := time.NewTimer(dur)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

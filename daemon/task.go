@@ -1,0 +1,390 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/tmc/langchaingo/llms"
+
+	"github.com/viberhq/viber/agents"
+	"github.com/viberhq/viber/bus"
+)
+
+// outcome is what happens to an assignment after a run.
+type outcome int
+
+const (
+	// done: the task ended (or needs nothing from us): ack.
+	done outcome = iota
+	// handBack: the daemon is stopping: nak so another daemon resumes.
+	handBack
+	// retryLater: a transient failure (NATS unreachable): nak with delay.
+	retryLater
+)
+
+var (
+	errShutdown = errors.New("daemon shutting down")
+	errSteer    = errors.New("steered by a follow-up")
+)
+
+// cancelled is the cause of a task context ended by a cancel request.
+type cancelled struct{ reason string }
+
+func (c *cancelled) Error() string { return "cancelled: " + c.reason }
+
+// handle runs one assignment and settles its message.
+func (d *Daemon) handle(ctx context.Context, msg jetstream.Msg) {
+	a, err := bus.ParseAssignment(msg.Data())
+	if err != nil {
+		d.log.Error().Err(err).Str("subject", msg.Subject()).Msg("dropping a malformed assignment")
+		_ = msg.Term()
+		return
+	}
+	attempt := 1
+	if md, err := msg.Metadata(); err == nil {
+		attempt = int(md.NumDelivered)
+	}
+	log := d.log.With().Str("task", a.TaskID).Int("attempt", attempt).Logger()
+
+	// Keep the assignment ours while the task runs.
+	hbCtx, stopHB := context.WithCancel(context.Background())
+	defer stopHB()
+	go func() {
+		every := d.cfg.Setup.AckWait() / 3
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-hbCtx.Done():
+				return
+			case <-t.C:
+				_ = msg.InProgress()
+			}
+		}
+	}()
+
+	d.setRunning(a.TaskID, true)
+	defer d.setRunning(a.TaskID, false)
+	out := d.run(ctx, a.TaskID, attempt)
+	stopHB()
+	switch out {
+	case done:
+		actx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := msg.DoubleAck(actx); err != nil {
+			log.Warn().Err(err).Msg("ack of a finished task failed; it may be delivered again and will be dropped then")
+		}
+	case handBack:
+		_ = msg.Nak()
+		log.Info().Msg("handed the task back for another daemon to resume")
+	case retryLater:
+		_ = msg.NakWithDelay(2 * time.Second)
+	}
+}
+
+func (d *Daemon) setRunning(taskID string, on bool) {
+	d.mu.Lock()
+	if on {
+		d.running[taskID] = struct{}{}
+	} else {
+		delete(d.running, taskID)
+	}
+	d.mu.Unlock()
+}
+
+// load reads a task's events; a fresh task (only created) costs one read.
+func (d *Daemon) load(ctx context.Context, taskID string) ([]*bus.Event, error) {
+	last, err := d.tasks.Last(ctx, taskID)
+	if err != nil {
+		return nil, err
+	}
+	if last.Seq == 1 {
+		return []*bus.Event{last}, nil
+	}
+	return d.tasks.Events(ctx, taskID)
+}
+
+// run claims the task and executes its turn.
+func (d *Daemon) run(ctx context.Context, taskID string, attempt int) outcome {
+	log := d.log.With().Str("task", taskID).Logger()
+	for range 8 {
+		events, err := d.load(ctx, taskID)
+		if errors.Is(err, bus.ErrTaskNotFound) {
+			log.Warn().Msg("assignment for a task with no events; dropping it")
+			return done
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return handBack
+			}
+			log.Warn().Err(err).Msg("cannot read the task log")
+			return retryLater
+		}
+		sum, err := bus.Fold(events)
+		if err != nil {
+			log.Error().Err(err).Msg("task log does not fold; failing the task")
+			d.finish(ctx, taskID, &bus.Failed{Error: "the task's log is unreadable: " + err.Error(), Code: bus.FailInternal})
+			return done
+		}
+		if sum.State.Terminal() {
+			return done // finished already; a late or duplicate assignment
+		}
+		if sum.Daemon != "" && sum.Daemon != d.cfg.ID && sum.State != bus.StatePending && d.ownerAlive(ctx, sum.Daemon, taskID) {
+			log.Info().Str("owner", sum.Daemon).Msg("task is running on a live daemon; dropping the duplicate assignment")
+			return done
+		}
+		last := events[len(events)-1]
+		if sum.CancelRequested {
+			ev, err := bus.NewEvent(taskID, d.source, &bus.Cancelled{Reason: "cancel requested before the task resumed"})
+			if err != nil {
+				return retryLater
+			}
+			if _, err := d.tasks.AppendAfter(ctx, ev, last); errors.Is(err, bus.ErrConflict) {
+				continue
+			} else if err != nil {
+				return retryLater
+			}
+			return done
+		}
+		claim, err := bus.NewEvent(taskID, d.source, &bus.Assigned{Daemon: d.cfg.ID, Attempt: attempt})
+		if err != nil {
+			return retryLater
+		}
+		claimed, err := d.tasks.AppendAfter(ctx, claim, last)
+		if errors.Is(err, bus.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return handBack
+			}
+			log.Warn().Err(err).Msg("cannot claim the task")
+			return retryLater
+		}
+		resumed := sum.State != bus.StatePending
+		return d.execute(ctx, taskID, claimed, resumed)
+	}
+	log.Warn().Msg("task log kept changing while claiming; retrying later")
+	return retryLater
+}
+
+// ownerAlive reports whether another daemon is online and running the task.
+func (d *Daemon) ownerAlive(ctx context.Context, owner, taskID string) bool {
+	info, err := d.presence.Get(ctx, owner)
+	if err != nil || !info.Online(time.Now()) {
+		return false
+	}
+	for _, t := range info.Running {
+		if t == taskID {
+			return true
+		}
+	}
+	return false
+}
+
+// execute runs the turn of a claimed task.
+func (d *Daemon) execute(ctx context.Context, taskID string, claimed *bus.Event, resumed bool) outcome {
+	log := d.log.With().Str("task", taskID).Logger()
+	taskCtx, stopTask := context.WithCancelCause(ctx)
+	defer stopTask(nil)
+
+	var (
+		steerMu  sync.Mutex
+		callStop context.CancelCauseFunc
+	)
+	// Watch the log for cancel requests and steering follow-ups.
+	go func() {
+		for ev, err := range d.tasks.Replay(taskCtx, taskID, bus.ReplayOptions{Follow: bus.Forever, AfterStreamSeq: claimed.StreamSeq}) {
+			if err != nil {
+				return
+			}
+			switch ev.Type {
+			case bus.TypeCancelRequested:
+				reason := "cancelled by request"
+				if p, err := bus.DecodeAs[bus.CancelRequested](ev); err == nil && p.Reason != "" {
+					reason = p.Reason
+				}
+				stopTask(&cancelled{reason: reason})
+				return
+			case bus.TypeInput:
+				if p, err := bus.DecodeAs[bus.Input](ev); err == nil && p.Mode == bus.InputSteer {
+					steerMu.Lock()
+					if callStop != nil {
+						callStop(errSteer)
+					}
+					steerMu.Unlock()
+				}
+			}
+		}
+	}()
+
+	model, provider, modelName, err := d.model()
+	if err != nil {
+		d.finish(ctx, taskID, &bus.Failed{Error: err.Error(), Code: bus.FailNoModel})
+		log.Warn().Err(err).Msg("task failed: no model")
+		return done
+	}
+	if _, err := d.appendPayload(taskCtx, taskID, &bus.Started{Daemon: d.cfg.ID, Provider: provider, Model: modelName, Resumed: resumed}); err != nil {
+		return d.interrupted(ctx, taskCtx, taskID, err)
+	}
+	log.Info().Bool("resumed", resumed).Msg("task started")
+
+	for {
+		events, err := d.tasks.Events(taskCtx, taskID)
+		if err != nil {
+			return d.interrupted(ctx, taskCtx, taskID, err)
+		}
+		conv, err := agents.Conversation(d.systemPrompt(), events)
+		if err != nil {
+			d.finish(ctx, taskID, &bus.Failed{Error: "the task's log is unreadable: " + err.Error(), Code: bus.FailInternal})
+			return done
+		}
+		callCtx, stopCall := context.WithCancelCause(taskCtx)
+		steerMu.Lock()
+		callStop = stopCall
+		steerMu.Unlock()
+		reply, err := d.generate(callCtx, model, taskID, conv)
+		steered := errors.Is(context.Cause(callCtx), errSteer)
+		stopCall(nil)
+		if taskCtx.Err() != nil {
+			return d.interrupted(ctx, taskCtx, taskID, context.Cause(taskCtx))
+		}
+		if steered {
+			log.Info().Msg("model call interrupted by a steering follow-up; restarting it")
+			continue
+		}
+		if err != nil {
+			d.finish(ctx, taskID, &bus.Failed{Error: err.Error(), Code: bus.FailModel})
+			log.Warn().Err(err).Msg("task failed")
+			return done
+		}
+		msg, err := d.appendPayload(taskCtx, taskID, &bus.Message{Role: "assistant", Text: reply.Text})
+		if err != nil {
+			return d.interrupted(ctx, taskCtx, taskID, err)
+		}
+		// Complete only if nothing arrived since our message: a follow-up
+		// that came meanwhile is answered first.
+		more, err := d.complete(taskCtx, taskID, msg, &bus.Completed{Result: reply.Text, Usage: reply.Usage})
+		if err != nil {
+			return d.interrupted(ctx, taskCtx, taskID, err)
+		}
+		if more {
+			continue
+		}
+		log.Info().Msg("task completed")
+		return done
+	}
+}
+
+// complete appends the terminal event right after prev. When other events
+// came first it looks at them: a follow-up means another model call (more
+// is true), a cancel request means cancelled; anything else is stepped over.
+func (d *Daemon) complete(ctx context.Context, taskID string, prev *bus.Event, p bus.Payload) (more bool, err error) {
+	ev, err := bus.NewEvent(taskID, d.source, p)
+	if err != nil {
+		return false, err
+	}
+	for range 16 {
+		_, err := d.tasks.AppendAfter(ctx, ev, prev)
+		if err == nil {
+			return false, nil
+		}
+		if !errors.Is(err, bus.ErrConflict) {
+			return false, err
+		}
+		for newer, err := range d.tasks.Replay(ctx, taskID, bus.ReplayOptions{AfterStreamSeq: prev.StreamSeq}) {
+			if err != nil {
+				return false, err
+			}
+			switch newer.Type {
+			case bus.TypeInput:
+				return true, nil
+			case bus.TypeCancelRequested:
+				reason := "cancelled by request"
+				if c, err := bus.DecodeAs[bus.CancelRequested](newer); err == nil && c.Reason != "" {
+					reason = c.Reason
+				}
+				d.finish(ctx, taskID, &bus.Cancelled{Reason: reason})
+				return false, nil
+			}
+			prev = newer
+		}
+	}
+	return false, fmt.Errorf("complete task %s: %w", taskID, bus.ErrConflict)
+}
+
+// interrupted decides what a stopped run means: a cancel request ends the
+// task; a shutdown hands it back; anything else is retried later.
+func (d *Daemon) interrupted(ctx, taskCtx context.Context, taskID string, cause error) outcome {
+	var c *cancelled
+	if errors.As(context.Cause(taskCtx), &c) {
+		d.finish(ctx, taskID, &bus.Cancelled{Reason: c.reason})
+		d.log.Info().Str("task", taskID).Msg("task cancelled")
+		return done
+	}
+	if ctx.Err() != nil {
+		return handBack
+	}
+	d.log.Warn().Err(cause).Str("task", taskID).Msg("task interrupted; will retry")
+	return retryLater
+}
+
+// finish appends a terminal event, retrying while NATS is unreachable
+// (bounded), even when the daemon is stopping.
+func (d *Daemon) finish(ctx context.Context, taskID string, p bus.Payload) {
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	ev, err := bus.NewEvent(taskID, d.source, p)
+	if err != nil {
+		return
+	}
+	for {
+		_, err := d.tasks.Append(fctx, ev)
+		if err == nil || errors.Is(err, bus.ErrTooLarge) || errors.Is(err, bus.ErrMalformed) {
+			return
+		}
+		if fctx.Err() != nil {
+			d.log.Error().Err(err).Str("task", taskID).Msg("could not store the task's terminal event")
+			return
+		}
+		sleep(fctx, 500*time.Millisecond)
+	}
+}
+
+func (d *Daemon) appendPayload(ctx context.Context, taskID string, p bus.Payload) (*bus.Event, error) {
+	return d.tasks.AppendPayload(ctx, taskID, d.source, p)
+}
+
+func (d *Daemon) model() (llms.Model, string, string, error) {
+	if d.cfg.LLM != nil {
+		return d.cfg.LLM, d.cfg.Model.Provider, d.cfg.Model.Model, nil
+	}
+	m, err := agents.NewModel(d.cfg.Model)
+	if err != nil {
+		return nil, "", "", fmt.Errorf("daemon %s: %w", d.cfg.ID, err)
+	}
+	return m, d.cfg.Model.Provider, d.cfg.Model.Model, nil
+}
+
+func (d *Daemon) systemPrompt() string {
+	return fmt.Sprintf("You are Viber, an AI worker on daemon %q (host %q). Your workspace is %s. "+
+		"Carry out the user's goal and answer directly and completely.", d.cfg.ID, d.host, d.cfg.Workspace)
+}
+
+// generate calls the model, publishing deltas on the task's live subject.
+func (d *Daemon) generate(ctx context.Context, m llms.Model, taskID string, conv []llms.MessageContent) (*agents.Reply, error) {
+	subject := bus.LiveSubject(taskID)
+	i := 0
+	return agents.Generate(ctx, m, conv, func(text string) {
+		b, err := json.Marshal(bus.Delta{TaskID: taskID, Text: text, Index: i})
+		if err == nil {
+			_ = d.cfg.NC.Publish(subject, b)
+		}
+		i++
+	})
+}

@@ -1,0 +1,248 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/viberhq/viber/bus"
+)
+
+// CreateTask validates the request, appends the created event and queues
+// the assignment. The returned summary is the task as pending.
+func (g *Gateway) CreateTask(ctx context.Context, req *bus.CreateTaskRequest) (*bus.Summary, error) {
+	goal := strings.TrimSpace(req.Goal)
+	switch {
+	case goal == "":
+		return nil, fmt.Errorf("%w: the goal is empty; say what the task should do", bus.ErrMalformed)
+	case len(req.Goal) > bus.MaxGoalBytes:
+		return nil, fmt.Errorf("%w: the goal is %d bytes; the limit is %d (put large material in a file in the workspace and refer to it)", bus.ErrTooLarge, len(req.Goal), bus.MaxGoalBytes)
+	case !utf8.ValidString(req.Goal):
+		return nil, fmt.Errorf("%w: the goal is not valid UTF-8", bus.ErrMalformed)
+	}
+	target := bus.AnyDaemon
+	if req.Daemon != "" && req.Daemon != bus.AnyDaemon {
+		if !bus.ValidToken(req.Daemon) {
+			return nil, fmt.Errorf("%w: daemon id %q is not valid", bus.ErrMalformed, req.Daemon)
+		}
+		if _, err := g.presence.Get(ctx, req.Daemon); err != nil {
+			if errors.Is(err, bus.ErrDaemonNotFound) {
+				return nil, fmt.Errorf("unknown daemon %q (`viber daemon ls` lists daemons): %w", req.Daemon, bus.ErrDaemonNotFound)
+			}
+			return nil, err
+		}
+		target = req.Daemon
+	}
+	for _, s := range req.Skills {
+		if !bus.ValidToken(s) {
+			return nil, fmt.Errorf("%w: skill name %q is not valid", bus.ErrMalformed, s)
+		}
+	}
+	id := bus.NewID()
+	created := &bus.Created{Goal: req.Goal, Daemon: req.Daemon, Model: req.Model, Skills: req.Skills, Submitter: req.Submitter}
+	ev, err := g.tasks.AppendPayload(ctx, id, g.source, created)
+	if err != nil {
+		return nil, fmt.Errorf("create task: %w", err)
+	}
+	if err := bus.Assign(ctx, g.js, id, target, ev.Seq); err != nil {
+		// The sweeper queues it later; the task is safely in the log.
+		g.log.Warn().Err(err).Str("task", id).Msg("queueing assignment failed; the sweeper will retry")
+	}
+	g.log.Debug().Str("task", id).Str("target", target).Msg("task created")
+	return bus.Fold([]*bus.Event{ev})
+}
+
+// Task returns a task's summary: the projected one when it is current,
+// otherwise folded from the log.
+func (g *Gateway) Task(ctx context.Context, id string) (*bus.Summary, error) {
+	last, err := g.tasks.Last(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if sum, _, err := g.summaries.Get(ctx, id); err == nil && sum.LastSeq == last.Seq {
+		return sum, nil
+	}
+	events, err := g.tasks.Events(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return bus.Fold(events)
+}
+
+// ListTasks returns summaries, newest first, filtered by the request.
+func (g *Gateway) ListTasks(ctx context.Context, req *bus.ListTasksRequest) (*bus.ListTasksResponse, error) {
+	if req.State != "" && !validState(req.State) {
+		return nil, fmt.Errorf("%w: unknown state %q", bus.ErrMalformed, req.State)
+	}
+	all, err := g.summaries.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	limit := req.Limit
+	if limit <= 0 {
+		limit = bus.DefaultListLimit
+	}
+	resp := &bus.ListTasksResponse{Tasks: []*bus.Summary{}}
+	for _, s := range all {
+		if req.State != "" && s.State != req.State {
+			continue
+		}
+		if req.Daemon != "" && s.Daemon != req.Daemon && s.RequestedDaemon != req.Daemon {
+			continue
+		}
+		resp.Total++
+		if len(resp.Tasks) < limit {
+			resp.Tasks = append(resp.Tasks, s)
+		}
+	}
+	return resp, nil
+}
+
+func validState(s bus.State) bool {
+	for _, st := range bus.AllStates() {
+		if st == s {
+			return true
+		}
+	}
+	return false
+}
+
+// CancelTask appends cancel_requested. A task no daemon has taken yet is
+// cancelled at once; a running one is cancelled by its daemon.
+func (g *Gateway) CancelTask(ctx context.Context, req *bus.CancelTaskRequest) (*bus.Event, error) {
+	sum, err := g.Task(ctx, req.ID)
+	if err != nil {
+		return nil, err
+	}
+	if sum.State.Terminal() {
+		return nil, fmt.Errorf("task %s already %s: %w", req.ID, sum.State, bus.ErrTerminal)
+	}
+	ev, err := g.tasks.AppendPayload(ctx, req.ID, g.source, &bus.CancelRequested{Reason: req.Reason, By: req.By})
+	if err != nil {
+		return nil, err
+	}
+	if sum.State == bus.StatePending {
+		// Nobody holds it: end it now, unless a daemon claimed it in the
+		// meantime (then the append conflicts and the daemon obeys).
+		done, err := bus.NewEvent(req.ID, g.source, &bus.Cancelled{Reason: cancelReason(req.Reason)})
+		if err != nil {
+			return nil, err
+		}
+		if _, err := g.tasks.AppendAfter(ctx, done, ev); err != nil && !errors.Is(err, bus.ErrConflict) {
+			return nil, err
+		}
+	}
+	return ev, nil
+}
+
+func cancelReason(r string) string {
+	if r == "" {
+		return "cancelled before a daemon took it"
+	}
+	return r
+}
+
+// SendInput appends a follow-up. On an ended task it opens a new turn and
+// queues the task again.
+func (g *Gateway) SendInput(ctx context.Context, req *bus.SendInputRequest) (*bus.Event, error) {
+	switch {
+	case strings.TrimSpace(req.Text) == "":
+		return nil, fmt.Errorf("%w: the text is empty", bus.ErrMalformed)
+	case len(req.Text) > bus.MaxInputBytes:
+		return nil, fmt.Errorf("%w: the text is %d bytes; the limit is %d", bus.ErrTooLarge, len(req.Text), bus.MaxInputBytes)
+	}
+	mode := req.Mode
+	if mode == "" {
+		mode = bus.InputQueue
+	}
+	if mode != bus.InputQueue && mode != bus.InputSteer {
+		return nil, fmt.Errorf("%w: mode %q (want queue or steer)", bus.ErrMalformed, mode)
+	}
+	sum, err := g.Task(ctx, req.ID)
+	if err != nil {
+		return nil, err
+	}
+	ev, err := g.tasks.AppendPayload(ctx, req.ID, g.source, &bus.Input{Text: req.Text, Mode: mode, By: req.By})
+	if err != nil {
+		return nil, err
+	}
+	if sum.State.Terminal() {
+		target := bus.AnyDaemon
+		if sum.RequestedDaemon != "" {
+			target = sum.RequestedDaemon
+		}
+		if err := bus.Assign(ctx, g.js, req.ID, target, ev.Seq); err != nil {
+			g.log.Warn().Err(err).Str("task", req.ID).Msg("queueing follow-up failed; the sweeper will retry")
+		}
+	}
+	return ev, nil
+}
+
+// Daemons lists every known daemon and whether it is online now.
+func (g *Gateway) Daemons(ctx context.Context) ([]*bus.DaemonView, error) {
+	list, err := g.presence.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	out := make([]*bus.DaemonView, 0, len(list))
+	for _, d := range list {
+		out = append(out, &bus.DaemonView{DaemonInfo: *d, Online: d.Online(now)})
+	}
+	return out, nil
+}
+
+// sweepLoop re-queues tasks whose assignment went missing (for example a
+// gateway that died between writing created and queueing the work).
+func (g *Gateway) sweepLoop(ctx context.Context) {
+	select {
+	case <-ctx.Done():
+		return
+	case <-g.caughtUp:
+	}
+	t := time.NewTicker(g.cfg.SweepInterval)
+	defer t.Stop()
+	for {
+		if err := g.Sweep(ctx); err != nil && ctx.Err() == nil {
+			g.log.Warn().Err(err).Msg("sweep failed")
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Sweep queues again every unfinished task that has no assignment in the
+// work stream. It returns how many it queued.
+func (g *Gateway) Sweep(ctx context.Context) error {
+	all, err := g.summaries.List(ctx)
+	if err != nil {
+		return err
+	}
+	for _, s := range all {
+		if s.State.Terminal() {
+			continue
+		}
+		has, err := bus.HasAssignment(ctx, g.js, s.ID)
+		if err != nil {
+			return err
+		}
+		if has {
+			continue
+		}
+		target := bus.AnyDaemon
+		if s.RequestedDaemon != "" {
+			target = s.RequestedDaemon
+		}
+		if err := bus.Assign(ctx, g.js, s.ID, target, s.TurnSeq); err != nil {
+			return err
+		}
+		g.log.Info().Str("task", s.ID).Msg("queued a task that had lost its assignment")
+	}
+	return nil
+}

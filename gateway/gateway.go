@@ -1,0 +1,206 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nats.go/micro"
+	"github.com/rs/zerolog"
+
+	"github.com/viberhq/viber/bus"
+)
+
+// Config configures a Gateway.
+type Config struct {
+	// NC is the gateway's NATS connection. Required.
+	NC *nats.Conn
+	// ID names this gateway in event sources ("vibergw/<id>"); default is
+	// the host name.
+	ID string
+	// Version is reported by the micro service and /healthz.
+	Version string
+	// HTTPListen is the HTTP address (default 127.0.0.1:6009); "none"
+	// disables HTTP.
+	HTTPListen string
+	// Setup tunes the streams the gateway creates.
+	Setup bus.SetupOptions
+	// SweepInterval is how often tasks that lost their assignment are
+	// queued again (default 1 minute).
+	SweepInterval time.Duration
+	// Logger receives the gateway's logs.
+	Logger zerolog.Logger
+}
+
+// Validate reports every problem of the configuration at once.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.NC == nil {
+		errs = append(errs, errors.New("gateway: no NATS connection"))
+	}
+	if c.ID != "" && !bus.ValidToken(c.ID) {
+		errs = append(errs, fmt.Errorf("gateway: id %q must be letters, digits, '-' or '_'", c.ID))
+	}
+	if c.HTTPListen != "" && c.HTTPListen != "none" {
+		if _, _, err := net.SplitHostPort(c.HTTPListen); err != nil {
+			errs = append(errs, fmt.Errorf("gateway: --http-listen %q: %w", c.HTTPListen, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Gateway is a running control plane.
+type Gateway struct {
+	cfg       Config
+	log       zerolog.Logger
+	source    string
+	js        jetstream.JetStream
+	tasks     *bus.Log
+	summaries *bus.Summaries
+	presence  *bus.Presence
+	svc       micro.Service
+	httpSrv   *http.Server
+	httpAddr  net.Addr
+
+	caughtUp        chan struct{}
+	projectorCancel context.CancelFunc
+	wg              sync.WaitGroup
+}
+
+// DefaultHTTPListen is the HTTP address used when none is given.
+const DefaultHTTPListen = "127.0.0.1:6009"
+
+// New sets up the streams and buckets and returns a gateway ready to Start.
+func New(ctx context.Context, cfg Config) (*Gateway, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.ID == "" {
+		cfg.ID = hostID()
+	}
+	if cfg.HTTPListen == "" {
+		cfg.HTTPListen = DefaultHTTPListen
+	}
+	if cfg.SweepInterval <= 0 {
+		cfg.SweepInterval = time.Minute
+	}
+	if cfg.Version == "" {
+		cfg.Version = "0.0.0-dev"
+	}
+	js, err := jetstream.New(cfg.NC)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	if err := bus.Setup(ctx, js, cfg.Setup); err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	g := &Gateway{
+		cfg:      cfg,
+		log:      cfg.Logger.With().Str("component", "gateway").Logger(),
+		source:   "vibergw/" + cfg.ID,
+		js:       js,
+		tasks:    bus.NewLog(js),
+		caughtUp: make(chan struct{}),
+	}
+	if g.summaries, err = bus.OpenSummaries(ctx, js); err != nil {
+		return nil, err
+	}
+	if g.presence, err = bus.OpenPresence(ctx, js); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// Start starts the API, the projector, the sweeper and HTTP. They run until
+// ctx ends or Stop is called.
+func (g *Gateway) Start(ctx context.Context) error {
+	if err := g.startProjector(ctx); err != nil {
+		return err
+	}
+	if err := g.startService(ctx); err != nil {
+		g.stopProjector()
+		return err
+	}
+	// Make sure the server has our subscriptions before anyone is told we
+	// are up.
+	if err := g.cfg.NC.FlushTimeout(10 * time.Second); err != nil {
+		_ = g.svc.Stop()
+		g.stopProjector()
+		return fmt.Errorf("gateway: flush: %w", err)
+	}
+	if g.cfg.HTTPListen != "none" {
+		if err := g.startHTTP(); err != nil {
+			_ = g.svc.Stop()
+			g.stopProjector()
+			return err
+		}
+	}
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		g.sweepLoop(ctx)
+	}()
+	g.log.Info().Str("id", g.cfg.ID).Str("http", g.HTTPAddr()).Msg("gateway started")
+	return nil
+}
+
+// Run starts the gateway and blocks until ctx ends, then stops it.
+func (g *Gateway) Run(ctx context.Context) error {
+	if err := g.Start(ctx); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	g.Stop()
+	return nil
+}
+
+// Stop stops the API and HTTP and waits for background work. The NATS
+// connection stays open; its owner closes it.
+func (g *Gateway) Stop() {
+	if g.svc != nil {
+		_ = g.svc.Stop()
+	}
+	if g.httpSrv != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = g.httpSrv.Shutdown(sctx)
+		cancel()
+	}
+	g.stopProjector()
+	g.wg.Wait()
+}
+
+// HTTPAddr is the address HTTP listens on ("" when disabled).
+func (g *Gateway) HTTPAddr() string {
+	if g.httpAddr == nil {
+		return ""
+	}
+	return g.httpAddr.String()
+}
+
+// CaughtUp is closed once the projector has folded every event that was in
+// the log when the gateway started.
+func (g *Gateway) CaughtUp() <-chan struct{} { return g.caughtUp }
+
+func hostID() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return "gateway"
+	}
+	b := []byte(h)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			b[i] = '-'
+		}
+	}
+	if len(b) > 64 {
+		b = b[:64]
+	}
+	return string(b)
+}

@@ -1,0 +1,131 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/nats-io/nats.go/micro"
+
+	"github.com/viberhq/viber/bus"
+)
+
+// startService registers the control API as the NATS micro service
+// "viber". Handlers run on their own goroutines so a slow request never
+// holds up another.
+func (g *Gateway) startService(ctx context.Context) error {
+	svc, err := micro.AddService(g.cfg.NC, micro.Config{
+		Name:        bus.ServiceName,
+		Version:     semver(g.cfg.Version),
+		Description: "Viber gateway: create, inspect, cancel and steer tasks; list daemons",
+		Metadata:    map[string]string{"gateway": g.cfg.ID},
+	})
+	if err != nil {
+		return fmt.Errorf("start API service: %w", err)
+	}
+	tasks := svc.AddGroup(bus.APISubjectPrefix() + "." + bus.APIGroupTask)
+	daemons := svc.AddGroup(bus.APISubjectPrefix() + "." + bus.APIGroupDaemon)
+	add := func(grp micro.Group, name, desc string, h func(context.Context, []byte) (any, error)) error {
+		return grp.AddEndpoint(name, micro.HandlerFunc(func(req micro.Request) {
+			go g.serve(ctx, req, h)
+		}), micro.WithEndpointMetadata(map[string]string{"description": desc}))
+	}
+	err = errors.Join(
+		add(tasks, bus.APITaskCreate, "create a task: {goal, daemon?, model?, skills?}", func(ctx context.Context, b []byte) (any, error) {
+			var r bus.CreateTaskRequest
+			if err := decode(b, &r); err != nil {
+				return nil, err
+			}
+			return g.CreateTask(ctx, &r)
+		}),
+		add(tasks, bus.APITaskGet, "a task's summary: {id}", func(ctx context.Context, b []byte) (any, error) {
+			var r bus.TaskRequest
+			if err := decode(b, &r); err != nil {
+				return nil, err
+			}
+			return g.Task(ctx, r.ID)
+		}),
+		add(tasks, bus.APITaskList, "list tasks: {state?, daemon?, limit?}", func(ctx context.Context, b []byte) (any, error) {
+			var r bus.ListTasksRequest
+			if len(b) > 0 {
+				if err := decode(b, &r); err != nil {
+					return nil, err
+				}
+			}
+			return g.ListTasks(ctx, &r)
+		}),
+		add(tasks, bus.APITaskCancel, "cancel a task: {id, reason?}", func(ctx context.Context, b []byte) (any, error) {
+			var r bus.CancelTaskRequest
+			if err := decode(b, &r); err != nil {
+				return nil, err
+			}
+			ev, err := g.CancelTask(ctx, &r)
+			if err != nil {
+				return nil, err
+			}
+			return &bus.EventResponse{Event: ev}, nil
+		}),
+		add(tasks, bus.APITaskSend, "send a follow-up: {id, text, mode?}", func(ctx context.Context, b []byte) (any, error) {
+			var r bus.SendInputRequest
+			if err := decode(b, &r); err != nil {
+				return nil, err
+			}
+			ev, err := g.SendInput(ctx, &r)
+			if err != nil {
+				return nil, err
+			}
+			return &bus.EventResponse{Event: ev}, nil
+		}),
+		add(daemons, bus.APIDaemonList, "list daemons with presence", func(ctx context.Context, _ []byte) (any, error) {
+			list, err := g.Daemons(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return &bus.ListDaemonsResponse{Daemons: list}, nil
+		}),
+	)
+	if err != nil {
+		_ = svc.Stop()
+		return fmt.Errorf("register API endpoints: %w", err)
+	}
+	g.svc = svc
+	return nil
+}
+
+func (g *Gateway) serve(ctx context.Context, req micro.Request, h func(context.Context, []byte) (any, error)) {
+	resp, err := h(ctx, req.Data())
+	if err != nil {
+		code := bus.CodeFor(err)
+		if code == bus.CodeInternal {
+			g.log.Error().Err(err).Str("subject", req.Subject()).Msg("API request failed")
+		}
+		_ = req.Error(strconv.Itoa(code), err.Error(), nil)
+		return
+	}
+	if err := req.RespondJSON(resp); err != nil {
+		g.log.Warn().Err(err).Str("subject", req.Subject()).Msg("API reply failed")
+	}
+}
+
+func decode(b []byte, v any) error {
+	if len(b) == 0 {
+		return fmt.Errorf("%w: empty request; send a JSON object", bus.ErrMalformed)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("%w: request is not valid JSON for this endpoint: %v", bus.ErrMalformed, err)
+	}
+	return nil
+}
+
+// semver makes a version acceptable to micro (which wants semver).
+func semver(v string) string {
+	if len(v) > 0 && v[0] == 'v' {
+		v = v[1:]
+	}
+	if v == "" || v == "dev" {
+		return "0.0.0-dev"
+	}
+	return v
+}
