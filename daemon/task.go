@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -167,7 +168,7 @@ func (d *Daemon) run(ctx context.Context, taskID string, attempt int) outcome {
 			return retryLater
 		}
 		resumed := sum.State != bus.StatePending
-		return d.execute(ctx, taskID, claimed, resumed)
+		return d.execute(ctx, taskID, claimed, resumed, requestedModel(events))
 	}
 	log.Warn().Msg("task log kept changing while claiming; retrying later")
 	return retryLater
@@ -188,7 +189,7 @@ func (d *Daemon) ownerAlive(ctx context.Context, owner, taskID string) bool {
 }
 
 // execute runs the turn of a claimed task.
-func (d *Daemon) execute(ctx context.Context, taskID string, claimed *bus.Event, resumed bool) outcome {
+func (d *Daemon) execute(ctx context.Context, taskID string, claimed *bus.Event, resumed bool, requested string) outcome {
 	log := d.log.With().Str("task", taskID).Logger()
 	taskCtx, stopTask := context.WithCancelCause(ctx)
 	defer stopTask(nil)
@@ -223,7 +224,7 @@ func (d *Daemon) execute(ctx context.Context, taskID string, claimed *bus.Event,
 		}
 	}()
 
-	model, provider, modelName, err := d.model()
+	model, provider, modelName, err := d.model(requested)
 	if err != nil {
 		d.finish(ctx, taskID, &bus.Failed{Error: err.Error(), Code: bus.FailNoModel})
 		log.Warn().Err(err).Msg("task failed: no model")
@@ -360,17 +361,41 @@ func (d *Daemon) appendPayload(ctx context.Context, taskID string, p bus.Payload
 	return d.tasks.AppendPayload(ctx, taskID, d.source, p)
 }
 
-func (d *Daemon) model() (llms.Model, string, string, error) {
-	if d.cfg.LLM != nil {
-		return d.cfg.LLM, d.cfg.Model.Provider, d.cfg.Model.Model, nil
+// model returns the model for a task: the daemon's, with the model name
+// the task asked for ("model" or "provider/model") when it named one.
+func (d *Daemon) model(requested string) (llms.Model, string, string, error) {
+	cfg := d.cfg.Model
+	if requested != "" {
+		prov, name, ok := strings.Cut(requested, "/")
+		if !ok {
+			prov, name = cfg.Provider, requested
+		}
+		if prov != cfg.Provider {
+			return nil, "", "", fmt.Errorf("%w: the task asks for provider %q but daemon %s is configured for %q (VIBER_PROVIDER)", agents.ErrNoModel, prov, d.cfg.ID, cfg.Provider)
+		}
+		cfg.Model = name
 	}
-	m, err := agents.NewModel(d.cfg.Model)
+	if d.cfg.LLM != nil {
+		return d.cfg.LLM, cfg.Provider, cfg.Model, nil
+	}
+	m, err := agents.NewModel(cfg)
 	if err != nil {
 		return nil, "", "", fmt.Errorf("daemon %s: %w", d.cfg.ID, err)
 	}
-	return m, d.cfg.Model.Provider, d.cfg.Model.Model, nil
+	return m, cfg.Provider, cfg.Model, nil
 }
 
+// requestedModel is the model the task's created event asks for.
+func requestedModel(events []*bus.Event) string {
+	for _, ev := range events {
+		if ev.Type == bus.TypeCreated {
+			if c, err := bus.DecodeAs[bus.Created](ev); err == nil {
+				return c.Model
+			}
+		}
+	}
+	return ""
+}
 func (d *Daemon) systemPrompt() string {
 	return fmt.Sprintf("You are Viber, an AI worker on daemon %q (host %q). Your workspace is %s. "+
 		"Carry out the user's goal and answer directly and completely.", d.cfg.ID, d.host, d.cfg.Workspace)

@@ -1,0 +1,93 @@
+package command
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/viberhq/viber/agents"
+	"github.com/viberhq/viber/bus"
+	"github.com/viberhq/viber/daemon"
+)
+
+// Daemon is the viberd command.
+func Daemon() *cli.App {
+	return &cli.App{
+		Name:    "viberd",
+		Usage:   "Viber's worker host: runs the tasks assigned to it",
+		Version: Version,
+		Description: `viberd connects out to NATS (it never listens), announces itself, pulls
+the tasks assigned to it or to any daemon, and runs them in --workspace.
+
+The model comes from the environment:
+  VIBER_PROVIDER   openai (default) or custom (any OpenAI-compatible server)
+  VIBER_MODEL      model name (openai default: ` + agents.DefaultOpenAIModel + `)
+  VIBER_BASE_URL   base URL, e.g. http://127.0.0.1:8000/v1 (or OPENAI_BASE_URL)
+  VIBER_API_KEY    API key (or OPENAI_API_KEY); never logged
+Without a usable model, tasks fail with a message that says what to set;
+the daemon keeps running.`,
+		Flags:  append(append(natsFlags(), daemonFlags()...), logFlags()...),
+		Action: runDaemon,
+	}
+}
+
+func daemonFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "name", Usage: "daemon id (letters, digits, '-', '_'); tasks pinned to it survive restarts", EnvVars: []string{"VIBER_DAEMON_NAME"}, Value: hostname()},
+		&cli.StringFlag{Name: "workspace", Usage: "directory tasks work in (created if missing)", EnvVars: []string{"VIBER_WORKSPACE"}, Value: filepath.Join(viberHome(), "workspace")},
+		&cli.IntFlag{Name: "capacity", Usage: "tasks run at once", EnvVars: []string{"VIBER_CAPACITY"}, Value: 4},
+		&cli.DurationFlag{Name: "heartbeat", Usage: "presence interval", EnvVars: []string{"VIBER_HEARTBEAT"}, Value: 5 * time.Second},
+		&cli.DurationFlag{Name: "work-ack-wait", Usage: "must match the gateway's --work-ack-wait", EnvVars: []string{"VIBER_WORK_ACK_WAIT"}, Value: bus.DefaultWorkAckWait},
+		&cli.StringSliceFlag{Name: "label", Usage: "KEY=VALUE label shown in presence (repeatable)", EnvVars: []string{"VIBER_LABELS"}},
+	}
+}
+
+func parseLabels(list []string) (map[string]string, error) {
+	if len(list) == 0 {
+		return nil, nil
+	}
+	out := map[string]string{}
+	for _, kv := range list {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("--label %q: want KEY=VALUE", kv)
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+func runDaemon(c *cli.Context) error {
+	log, err := newLogger(c, os.Stderr)
+	if err != nil {
+		return userError(err)
+	}
+	labels, err := parseLabels(c.StringSlice("label"))
+	if err != nil {
+		return userError(err)
+	}
+	ctx, stop := signalContext(c.Context)
+	defer stop()
+	nc, err := connect(c, "viberd-"+c.String("name"), &log)
+	if err != nil {
+		return userError(err)
+	}
+	defer nc.Close()
+	mc := agents.ConfigFromEnv(os.Getenv)
+	if err := mc.Validate(); err != nil {
+		log.Warn().Msg(err.Error() + " — tasks will fail until this is set")
+	}
+	d, err := daemon.New(daemon.Config{
+		NC: nc, ID: c.String("name"), Workspace: c.String("workspace"), Capacity: c.Int("capacity"),
+		Heartbeat: c.Duration("heartbeat"), Setup: bus.SetupOptions{WorkAckWait: c.Duration("work-ack-wait")},
+		Model: mc, Version: Version, Labels: labels, Logger: log,
+	})
+	if err != nil {
+		return userError(err)
+	}
+	return userError(d.Run(ctx))
+}

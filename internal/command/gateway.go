@@ -1,0 +1,77 @@
+package command
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/nats-io/nats.go"
+	"github.com/urfave/cli/v2"
+
+	"github.com/viberhq/viber/bus"
+	"github.com/viberhq/viber/bus/server"
+	"github.com/viberhq/viber/gateway"
+)
+
+// Gateway is the vibergw command.
+func Gateway() *cli.App {
+	return &cli.App{
+		Name:    "vibergw",
+		Usage:   "Viber's control plane: task API, dispatcher, projector and HTTP",
+		Version: Version,
+		Description: `vibergw runs the gateway. By default it embeds a NATS server with
+JetStream, storing everything under --data, and listens for NATS clients on
+--nats-listen. With --nats-url it joins an existing NATS server instead.
+
+Daemons (viberd) and the viber CLI connect to the same NATS server.`,
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "data", Usage: "directory of the embedded NATS server's JetStream store", EnvVars: []string{"VIBER_DATA"}, Value: filepath.Join(viberHome(), "gateway")},
+			&cli.StringFlag{Name: "nats-listen", Usage: "embedded NATS client listener HOST:PORT", EnvVars: []string{"VIBER_NATS_LISTEN"}, Value: "127.0.0.1:4222"},
+			&cli.StringFlag{Name: "nats-url", Usage: "use this external NATS server instead of the embedded one", EnvVars: []string{"VIBER_NATS_URL"}},
+			&cli.StringFlag{Name: "creds", Usage: "NATS credentials file for --nats-url", EnvVars: []string{"VIBER_NATS_CREDS"}},
+			&cli.StringFlag{Name: "http-listen", Usage: "HTTP listener HOST:PORT (health now, dashboard later); 'none' to disable", EnvVars: []string{"VIBER_HTTP_LISTEN"}, Value: gateway.DefaultHTTPListen},
+			&cli.StringFlag{Name: "id", Usage: "gateway id used in event sources (default: host name)", EnvVars: []string{"VIBER_GATEWAY_ID"}},
+			&cli.DurationFlag{Name: "work-ack-wait", Usage: "how long a silent daemon keeps a task before another daemon resumes it", EnvVars: []string{"VIBER_WORK_ACK_WAIT"}, Value: bus.DefaultWorkAckWait},
+		}, logFlags()...),
+		Action: runGateway,
+	}
+}
+
+func runGateway(c *cli.Context) error {
+	log, err := newLogger(c, os.Stderr)
+	if err != nil {
+		return userError(err)
+	}
+	ctx, stop := signalContext(c.Context)
+	defer stop()
+	var nc *nats.Conn
+	if url := c.String("nats-url"); url != "" {
+		if nc, err = connect(c, "vibergw", &log); err != nil {
+			return userError(err)
+		}
+		log.Info().Str("url", nc.ConnectedUrlRedacted()).Msg("connected to NATS")
+	} else {
+		srv, err := server.Start(server.Options{Dir: c.String("data"), Listen: c.String("nats-listen"), Logger: natsLogger{log}})
+		if err != nil {
+			return userError(err)
+		}
+		defer srv.Shutdown()
+		if nc, err = srv.Connect("vibergw"); err != nil {
+			return userError(err)
+		}
+		log.Info().Str("url", srv.ClientURL()).Str("data", srv.Dir()).Msg("embedded NATS with JetStream started")
+	}
+	defer nc.Close()
+	g, err := gateway.New(ctx, gateway.Config{
+		NC: nc, ID: c.String("id"), Version: Version, HTTPListen: c.String("http-listen"),
+		Setup: bus.SetupOptions{WorkAckWait: c.Duration("work-ack-wait")}, Logger: log,
+	})
+	if err != nil {
+		return userError(err)
+	}
+	if err := g.Run(ctx); err != nil {
+		return userError(fmt.Errorf("gateway: %w", err))
+	}
+	log.Info().Msg("gateway stopped")
+	return nil
+}

@@ -1,0 +1,447 @@
+package command
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/nats-io/nats.go"
+	"github.com/urfave/cli/v2"
+
+	"github.com/viberhq/viber/agents"
+	"github.com/viberhq/viber/bus"
+	"github.com/viberhq/viber/gateway"
+	"github.com/viberhq/viber/stack"
+)
+
+// Viber is the viber command: the newcomer's `viber up` and the client
+// commands.
+func Viber() *cli.App {
+	return &cli.App{
+		Name:    "viber",
+		Usage:   "turn machines into hosts for AI workers",
+		Version: Version,
+		Description: `Start everything on this machine with 'viber up', then give it work:
+
+   viber task submit --wait "summarise the README in the workspace"
+
+Every command below 'up' is a NATS client: point it at your server with
+--nats-url (or VIBER_NATS_URL).`,
+		Commands: []*cli.Command{upCommand(), taskCommand(), daemonCommand()},
+		ExitErrHandler: func(c *cli.Context, err error) {
+			cli.HandleExitCoder(err)
+		},
+	}
+}
+
+func upCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "up",
+		Usage: "run NATS, the gateway and a local daemon in one process",
+		Description: `up starts an embedded NATS server with JetStream (data under --data), the
+gateway and one local daemon, and runs until interrupted. The model comes from
+the environment (see 'viberd --help'): with none configured, tasks fail with a
+message saying what to set.`,
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "data", Usage: "directory for all state (JetStream store, default workspace)", EnvVars: []string{"VIBER_DATA"}, Value: filepath.Join(viberHome(), "data")},
+			&cli.StringFlag{Name: "nats-listen", Usage: "NATS client listener HOST:PORT", EnvVars: []string{"VIBER_NATS_LISTEN"}, Value: "127.0.0.1:4222"},
+			&cli.StringFlag{Name: "http-listen", Usage: "HTTP listener HOST:PORT", EnvVars: []string{"VIBER_HTTP_LISTEN"}, Value: gateway.DefaultHTTPListen},
+			&cli.StringFlag{Name: "name", Usage: "the local daemon's id", EnvVars: []string{"VIBER_DAEMON_NAME"}, Value: "local"},
+			&cli.StringFlag{Name: "workspace", Usage: "the local daemon's workspace (default DATA/workspace)", EnvVars: []string{"VIBER_WORKSPACE"}},
+			&cli.IntFlag{Name: "capacity", Usage: "tasks the local daemon runs at once", Value: 4},
+			&cli.BoolFlag{Name: "no-daemon", Usage: "start no local daemon"},
+		}, logFlags()...),
+		Action: func(c *cli.Context) error {
+			log, err := newLogger(c, os.Stderr)
+			if err != nil {
+				return userError(err)
+			}
+			ctx, stop := signalContext(c.Context)
+			defer stop()
+			mc := agents.ConfigFromEnv(os.Getenv)
+			if err := mc.Validate(); err != nil {
+				log.Warn().Msg(err.Error() + " — tasks will fail until this is set")
+			}
+			st, err := stack.Start(ctx, stack.Config{
+				Dir: c.String("data"), NATSListen: c.String("nats-listen"), HTTPListen: c.String("http-listen"),
+				DaemonName: c.String("name"), Workspace: c.String("workspace"), NoDaemon: c.Bool("no-daemon"),
+				Capacity: c.Int("capacity"), Model: mc, Version: Version, Logger: log,
+			})
+			if err != nil {
+				return userError(err)
+			}
+			fmt.Fprintf(os.Stderr, "\nViber is up.\n  NATS      %s\n  HTTP      http://%s\n  data      %s\n  try       viber task submit --wait \"say hello\"\n  stop      Ctrl-C\n\n",
+				st.URL(), st.Gateway.HTTPAddr(), c.String("data"))
+			<-ctx.Done()
+			log.Info().Msg("stopping")
+			st.Stop()
+			return userError(st.Err())
+		},
+	}
+}
+
+func client(c *cli.Context) (*gateway.Client, *nats.Conn, error) {
+	nc, err := connect(c, "viber-cli", nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	cl, err := gateway.NewClient(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return cl, nc, nil
+}
+
+func jsonFlag() cli.Flag { return &cli.BoolFlag{Name: "json", Usage: "print JSON"} }
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func taskCommand() *cli.Command {
+	common := func(extra ...cli.Flag) []cli.Flag {
+		return append(append(natsFlags(), jsonFlag(), timeoutFlag()), extra...)
+	}
+	return &cli.Command{
+		Name:  "task",
+		Usage: "submit, watch and manage tasks",
+		Subcommands: []*cli.Command{
+			{
+				Name:      "submit",
+				Usage:     "create a task; prints its id",
+				ArgsUsage: "GOAL...",
+				Description: `submit creates a task with the words of GOAL and prints its id. With --wait it
+follows the task to its end, shows progress on stderr and prints the result on
+stdout; the exit code is 0 when it completed, 1 when it failed and 2 when it
+was cancelled.`,
+				Flags: common(
+					&cli.StringFlag{Name: "daemon", Usage: "run on this daemon only"},
+					&cli.StringFlag{Name: "model", Usage: "provider/model to use (e.g. openai/gpt-4o-mini)"},
+					&cli.StringSliceFlag{Name: "skill", Usage: "skill the task needs (repeatable)"},
+					&cli.BoolFlag{Name: "wait", Usage: "follow the task to its end and print the result"},
+				),
+				Action: taskSubmit,
+			},
+			{
+				Name:      "watch",
+				Usage:     "replay a task from its first event and follow it to its end",
+				ArgsUsage: "ID",
+				Flags:     common(&cli.BoolFlag{Name: "no-follow", Usage: "only replay what is stored; do not wait for more"}),
+				Action:    taskWatch,
+			},
+			{
+				Name:  "ls",
+				Usage: "list tasks, newest first",
+				Flags: common(
+					&cli.StringFlag{Name: "state", Usage: "only tasks in this state (pending, assigned, running, waiting_approval, completed, failed, cancelled)"},
+					&cli.StringFlag{Name: "daemon", Usage: "only tasks of this daemon"},
+					&cli.IntFlag{Name: "limit", Usage: "at most this many", Value: bus.DefaultListLimit},
+				),
+				Action: taskList,
+			},
+			{Name: "show", Usage: "show a task's summary", ArgsUsage: "ID", Flags: common(), Action: taskShow},
+			{
+				Name: "cancel", Usage: "stop a task", ArgsUsage: "ID",
+				Flags:  common(&cli.StringFlag{Name: "reason", Usage: "why (shown to watchers)"}),
+				Action: taskCancel,
+			},
+			{
+				Name: "send", Usage: "send a follow-up to a task (a new turn if it ended)", ArgsUsage: "ID TEXT...",
+				Flags:  common(&cli.BoolFlag{Name: "steer", Usage: "interrupt the current model call instead of waiting for the next step"}),
+				Action: taskSend,
+			},
+		},
+	}
+}
+
+func oneArg(c *cli.Context, what string) (string, error) {
+	if c.NArg() != 1 {
+		return "", cli.Exit(fmt.Sprintf("viber %s: want exactly one %s (see --help)", c.Command.FullName(), what), 1)
+	}
+	return c.Args().First(), nil
+}
+
+func taskSubmit(c *cli.Context) error {
+	goal := strings.Join(c.Args().Slice(), " ")
+	if strings.TrimSpace(goal) == "" {
+		return cli.Exit("viber task submit: give the goal as arguments, e.g. viber task submit \"say hello\"", 1)
+	}
+	cl, nc, err := client(c)
+	if err != nil {
+		return userError(err)
+	}
+	defer nc.Close()
+	ctx, cancel := requestContext(c)
+	defer cancel()
+	sum, err := cl.CreateTask(ctx, &bus.CreateTaskRequest{
+		Goal: goal, Daemon: c.String("daemon"), Model: c.String("model"), Skills: c.StringSlice("skill"), Submitter: submitter(),
+	})
+	if err != nil {
+		return userError(err)
+	}
+	if !c.Bool("wait") {
+		if c.Bool("json") {
+			return printJSON(os.Stdout, sum)
+		}
+		fmt.Println(sum.ID)
+		return nil
+	}
+	fmt.Fprintf(os.Stderr, "task %s\n", sum.ID)
+	wctx, stop := signalContext(c.Context)
+	defer stop()
+	var progress io.Writer = os.Stderr
+	if c.Bool("json") {
+		progress = io.Discard
+	}
+	last, err := follow(wctx, cl, nc, sum.ID, progress, bus.UntilEnd, false)
+	if err != nil {
+		return userError(err)
+	}
+	final, err := bus.Fold(last)
+	if err != nil {
+		return userError(err)
+	}
+	if c.Bool("json") {
+		if err := printJSON(os.Stdout, final); err != nil {
+			return err
+		}
+	}
+	return outcome(final, !c.Bool("json"))
+}
+
+// outcome prints the result and maps the final state to the exit code.
+func outcome(s *bus.Summary, print bool) error {
+	switch s.State {
+	case bus.StateCompleted:
+		if print {
+			fmt.Println(s.Result)
+		}
+		return nil
+	case bus.StateFailed:
+		return cli.Exit("task failed: "+s.Error, ExitFailed)
+	case bus.StateCancelled:
+		return cli.Exit("task cancelled", ExitCancelled)
+	}
+	return cli.Exit("task ended in state "+string(s.State), ExitFailed)
+}
+
+func submitter() string {
+	u := os.Getenv("USER")
+	if u == "" {
+		u = "cli"
+	}
+	return "viber/" + u
+}
+
+// follow replays a task to w (people) and returns its events. Live deltas
+// are shown between stored events when showLive is true.
+func follow(ctx context.Context, cl *gateway.Client, nc *nats.Conn, id string, w io.Writer, mode bus.Follow, jsonLines bool) ([]*bus.Event, error) {
+	var mu sync.Mutex
+	streaming := false
+	if !jsonLines && w != io.Discard {
+		sub, err := nc.Subscribe(bus.LiveSubject(id), func(m *nats.Msg) {
+			var d bus.Delta
+			if json.Unmarshal(m.Data, &d) != nil {
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if !streaming {
+				fmt.Fprint(w, "     … ")
+				streaming = true
+			}
+			fmt.Fprint(w, d.Text)
+		})
+		if err == nil {
+			defer func() { _ = sub.Unsubscribe() }()
+		}
+	}
+	var events []*bus.Event
+	for ev, err := range cl.Log().Replay(ctx, id, bus.ReplayOptions{Follow: mode}) {
+		if err != nil {
+			if errors.Is(err, context.Canceled) {
+				return events, fmt.Errorf("stopped watching task %s (it goes on; `viber task watch %s` to follow again)", id, id)
+			}
+			return events, err
+		}
+		events = append(events, ev)
+		if jsonLines {
+			b, _ := json.Marshal(ev)
+			fmt.Fprintln(w, string(b))
+			continue
+		}
+		mu.Lock()
+		if streaming {
+			fmt.Fprintln(w)
+			streaming = false
+		}
+		printEvent(w, ev)
+		mu.Unlock()
+	}
+	return events, nil
+}
+
+func taskWatch(c *cli.Context) error {
+	id, err := oneArg(c, "task id")
+	if err != nil {
+		return err
+	}
+	cl, nc, err := client(c)
+	if err != nil {
+		return userError(err)
+	}
+	defer nc.Close()
+	ctx, stop := signalContext(c.Context)
+	defer stop()
+	mode := bus.UntilEnd
+	if c.Bool("no-follow") {
+		mode = bus.UntilCaughtUp
+	}
+	_, err = follow(ctx, cl, nc, id, os.Stdout, mode, c.Bool("json"))
+	if errors.Is(err, bus.ErrTaskNotFound) {
+		return cli.Exit(fmt.Sprintf("viber: no task %q (`viber task ls` lists tasks)", id), 1)
+	}
+	return userError(err)
+}
+
+func taskList(c *cli.Context) error {
+	cl, nc, err := client(c)
+	if err != nil {
+		return userError(err)
+	}
+	defer nc.Close()
+	ctx, cancel := requestContext(c)
+	defer cancel()
+	resp, err := cl.ListTasks(ctx, &bus.ListTasksRequest{State: bus.State(c.String("state")), Daemon: c.String("daemon"), Limit: c.Int("limit")})
+	if err != nil {
+		return userError(err)
+	}
+	if c.Bool("json") {
+		return printJSON(os.Stdout, resp)
+	}
+	if len(resp.Tasks) == 0 {
+		fmt.Fprintln(os.Stderr, "no tasks")
+		return nil
+	}
+	printTasks(os.Stdout, resp.Tasks)
+	if resp.Total > len(resp.Tasks) {
+		fmt.Fprintf(os.Stderr, "(%d of %d shown; --limit for more)\n", len(resp.Tasks), resp.Total)
+	}
+	return nil
+}
+
+func taskShow(c *cli.Context) error {
+	id, err := oneArg(c, "task id")
+	if err != nil {
+		return err
+	}
+	cl, nc, err := client(c)
+	if err != nil {
+		return userError(err)
+	}
+	defer nc.Close()
+	ctx, cancel := requestContext(c)
+	defer cancel()
+	s, err := cl.Task(ctx, id)
+	if err != nil {
+		return userError(err)
+	}
+	if c.Bool("json") {
+		return printJSON(os.Stdout, s)
+	}
+	printSummary(os.Stdout, s)
+	return nil
+}
+
+func taskCancel(c *cli.Context) error {
+	id, err := oneArg(c, "task id")
+	if err != nil {
+		return err
+	}
+	cl, nc, err := client(c)
+	if err != nil {
+		return userError(err)
+	}
+	defer nc.Close()
+	ctx, cancel := requestContext(c)
+	defer cancel()
+	ev, err := cl.CancelTask(ctx, &bus.CancelTaskRequest{ID: id, Reason: c.String("reason"), By: submitter()})
+	if err != nil {
+		return userError(err)
+	}
+	if c.Bool("json") {
+		return printJSON(os.Stdout, ev)
+	}
+	fmt.Printf("cancel requested for %s\n", id)
+	return nil
+}
+
+func taskSend(c *cli.Context) error {
+	if c.NArg() < 2 {
+		return cli.Exit("viber task send: want ID and TEXT (see --help)", 1)
+	}
+	id, text := c.Args().First(), strings.Join(c.Args().Tail(), " ")
+	mode := bus.InputQueue
+	if c.Bool("steer") {
+		mode = bus.InputSteer
+	}
+	cl, nc, err := client(c)
+	if err != nil {
+		return userError(err)
+	}
+	defer nc.Close()
+	ctx, cancel := requestContext(c)
+	defer cancel()
+	ev, err := cl.SendInput(ctx, &bus.SendInputRequest{ID: id, Text: text, Mode: mode, By: submitter()})
+	if err != nil {
+		return userError(err)
+	}
+	if c.Bool("json") {
+		return printJSON(os.Stdout, ev)
+	}
+	fmt.Printf("sent to %s (event #%d)\n", id, ev.Seq)
+	return nil
+}
+
+func daemonCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "daemon",
+		Usage: "see the daemons",
+		Subcommands: []*cli.Command{{
+			Name:  "ls",
+			Usage: "list daemons, online and offline",
+			Flags: append(natsFlags(), jsonFlag(), timeoutFlag()),
+			Action: func(c *cli.Context) error {
+				cl, nc, err := client(c)
+				if err != nil {
+					return userError(err)
+				}
+				defer nc.Close()
+				ctx, cancel := requestContext(c)
+				defer cancel()
+				list, err := cl.Daemons(ctx)
+				if err != nil {
+					return userError(err)
+				}
+				if c.Bool("json") {
+					return printJSON(os.Stdout, &bus.ListDaemonsResponse{Daemons: list})
+				}
+				if len(list) == 0 {
+					fmt.Fprintln(os.Stderr, "no daemons have registered yet (start one with `viberd` or `viber up`)")
+					return nil
+				}
+				printDaemons(os.Stdout, list)
+				return nil
+			},
+		}},
+	}
+}
