@@ -150,8 +150,12 @@ func (w *Workspace) ResolveRead(path string) (string, error) {
 }
 
 func (w *Workspace) outside(path, real string) error {
-	if real != filepath.Clean(path) && filepath.IsAbs(path) || !filepath.IsAbs(path) && real != filepath.Join(w.root, path) {
-		return fmt.Errorf("%w: %q resolves to %s, outside %s", ErrOutsideWorkspace, path, real, w.root)
+	lexical := path
+	if !filepath.IsAbs(lexical) {
+		lexical = filepath.Join(w.root, lexical)
+	}
+	if filepath.Clean(lexical) != real {
+		return fmt.Errorf("%w: %q leads (through a symbolic link) to %s, outside %s", ErrOutsideWorkspace, path, real, w.root)
 	}
 	return fmt.Errorf("%w: %q is outside %s", ErrOutsideWorkspace, path, w.root)
 }

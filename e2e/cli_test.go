@@ -1,0 +1,284 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/viberhq/viber/agents/openaitest"
+	"github.com/viberhq/viber/bus"
+	"github.com/viberhq/viber/schemas"
+)
+
+var (
+	buildOnce sync.Once
+	binDir    string
+	buildErr  error
+)
+
+// binaries builds viber, vibergw and viberd once per test run.
+func binaries(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		binDir, buildErr = os.MkdirTemp("", "viber-bin-")
+		if buildErr != nil {
+			return
+		}
+		cmd := exec.Command("go", "build", "-o", binDir+string(filepath.Separator), "../cmd/viber", "../cmd/vibergw", "../cmd/viberd")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binDir
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		_ = os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// proc is a started binary whose output is kept for failure messages.
+type proc struct {
+	cmd *exec.Cmd
+	out *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func start(t *testing.T, env []string, name string, args ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(binaries(t), name), args...)
+	cmd.Env = append(os.Environ(), env...)
+	p := &proc{cmd: cmd, out: &syncBuffer{}}
+	cmd.Stdout, cmd.Stderr = p.out, p.out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+		if t.Failed() {
+			t.Logf("%s output:\n%s", name, p.out.String())
+		}
+	})
+	return p
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (p *proc) stop(t *testing.T) {
+	t.Helper()
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("%s exited with %v\n%s", p.cmd.Path, err, p.out.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Errorf("%s did not stop within 15s after SIGTERM", p.cmd.Path)
+	}
+}
+
+// run runs a CLI command to completion and returns stdout, stderr and the
+// exit code.
+func run(t *testing.T, env []string, name string, args ...string) (string, string, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(binaries(t), name), args...)
+	cmd.Env = append(os.Environ(), env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("%s %v: %v", name, args, err)
+	}
+	return stdout.String(), stderr.String(), code
+}
+
+func waitHealthy(t *testing.T, httpAddr string, p *proc) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get("http://" + httpAddr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("gateway not healthy on %s:\n%s", httpAddr, p.out.String())
+}
+
+func modelEnv(fake *openaitest.Server) []string {
+	return []string{"VIBER_PROVIDER=custom", "VIBER_MODEL=fake-model", "VIBER_BASE_URL=" + fake.URL, "VIBER_API_KEY=sk-cli-secret", "OPENAI_API_KEY=", "OPENAI_BASE_URL="}
+}
+
+func TestCLIUpSubmitWatch(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("uses POSIX signals")
+	}
+	t.Parallel()
+	fake := openaitest.New(t, openaitest.Echo)
+	natsAddr, httpAddr := freeAddr(t), freeAddr(t)
+	env := append(modelEnv(fake), "VIBER_NATS_URL=nats://"+natsAddr, "VIBER_HOME="+t.TempDir())
+	up := start(t, env, "viber", "up", "--data", t.TempDir(), "--nats-listen", natsAddr, "--http-listen", httpAddr)
+	waitHealthy(t, httpAddr, up)
+
+	stdout, stderr, code := run(t, env, "viber", "task", "submit", "--wait", "hello", "from", "the", "CLI")
+	if code != 0 || strings.TrimSpace(stdout) != "echo: hello from the CLI" {
+		t.Fatalf("submit --wait: code %d stdout %q stderr %q", code, stdout, stderr)
+	}
+	id := strings.TrimSpace(strings.TrimPrefix(strings.SplitN(stderr, "\n", 2)[0], "task "))
+	if !bus.ValidToken(id) {
+		t.Fatalf("no task id on stderr: %q", stderr)
+	}
+
+	// watch --json: one envelope per line, each valid against its schema.
+	stdout, stderr, code = run(t, env, "viber", "task", "watch", "--json", id)
+	if code != 0 {
+		t.Fatalf("watch: %d %s", code, stderr)
+	}
+	v, err := schemas.NewValidator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	sc := bufio.NewScanner(strings.NewReader(stdout))
+	for sc.Scan() {
+		if err := v.Validate(sc.Bytes()); err != nil {
+			t.Errorf("invalid event line %s: %v", sc.Text(), err)
+		}
+		var ev bus.Event
+		_ = json.Unmarshal(sc.Bytes(), &ev)
+		got = append(got, string(ev.Type))
+	}
+	if want := "viber.task.created viber.task.assigned viber.task.started viber.task.message viber.task.completed"; strings.Join(got, " ") != want {
+		t.Fatalf("watch --json types: %v", got)
+	}
+	if strings.Contains(stdout, "sk-cli-secret") || strings.Contains(up.out.String(), "sk-cli-secret") {
+		t.Fatal("API key leaked into events or logs")
+	}
+
+	// Human-readable commands.
+	stdout, _, code = run(t, env, "viber", "task", "watch", id)
+	if code != 0 || !strings.Contains(stdout, "completed") || !strings.Contains(stdout, "result: echo: hello from the CLI") {
+		t.Fatalf("watch: %d\n%s", code, stdout)
+	}
+	stdout, _, code = run(t, env, "viber", "task", "ls")
+	if code != 0 || !strings.Contains(stdout, id) || !strings.Contains(stdout, "completed") {
+		t.Fatalf("ls: %d\n%s", code, stdout)
+	}
+	stdout, _, code = run(t, env, "viber", "task", "show", "--json", id)
+	var sum bus.Summary
+	if code != 0 || json.Unmarshal([]byte(stdout), &sum) != nil || sum.State != bus.StateCompleted || sum.Daemon != "local" {
+		t.Fatalf("show --json: %d\n%s", code, stdout)
+	}
+	stdout, _, code = run(t, env, "viber", "daemon", "ls", "--json")
+	var daemons bus.ListDaemonsResponse
+	if code != 0 || json.Unmarshal([]byte(stdout), &daemons) != nil || len(daemons.Daemons) != 1 || !daemons.Daemons[0].Online {
+		t.Fatalf("daemon ls --json: %d\n%s", code, stdout)
+	}
+
+	// Errors say what to do and exit non-zero.
+	_, stderr, code = run(t, env, "viber", "task", "cancel", id)
+	if code == 0 || !strings.Contains(stderr, "already completed") {
+		t.Fatalf("cancel finished: %d %q", code, stderr)
+	}
+	_, stderr, code = run(t, env, "viber", "task", "watch", "01HZZZZZZZZZZZZZZZZZZZZZZZ")
+	if code == 0 || !strings.Contains(stderr, "task ls") {
+		t.Fatalf("watch unknown: %d %q", code, stderr)
+	}
+	_, stderr, code = run(t, env, "viber", "task", "submit")
+	if code == 0 || !strings.Contains(stderr, "goal") {
+		t.Fatalf("submit without goal: %d %q", code, stderr)
+	}
+
+	// A follow-up is a new turn that --wait can follow through watch.
+	stdout, _, code = run(t, env, "viber", "task", "send", id, "and", "again")
+	if code != 0 || !strings.Contains(stdout, "sent") {
+		t.Fatalf("send: %d %s", code, stdout)
+	}
+	up.stop(t)
+}
+
+func TestCLISeparateProcesses(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("uses POSIX signals")
+	}
+	t.Parallel()
+	fake := openaitest.New(t, openaitest.Echo)
+	natsAddr, httpAddr := freeAddr(t), freeAddr(t)
+	base := []string{"VIBER_NATS_URL=nats://" + natsAddr, "VIBER_HOME=" + t.TempDir()}
+	gw := start(t, []string{"VIBER_NATS_URL="}, "vibergw", "--data", t.TempDir(), "--nats-listen", natsAddr, "--http-listen", httpAddr)
+	waitHealthy(t, httpAddr, gw)
+
+	// A daemon with no model: tasks fail with guidance, exit code 1.
+	noModel := append(base, "VIBER_PROVIDER=", "VIBER_API_KEY=", "OPENAI_API_KEY=", "VIBER_BASE_URL=", "OPENAI_BASE_URL=")
+	d1 := start(t, noModel, "viberd", "--name", "bare", "--workspace", t.TempDir(), "--heartbeat", "200ms")
+	_, stderr, code := run(t, base, "viber", "task", "submit", "--wait", "--daemon", "bare", "hi")
+	if code != 1 || !strings.Contains(stderr, "OPENAI_API_KEY") {
+		t.Fatalf("no model: code %d stderr %q", code, stderr)
+	}
+	d2 := start(t, append(modelEnv(fake), base...), "viberd", "--name", "worker", "--workspace", t.TempDir(), "--heartbeat", "200ms")
+	stdout, stderr, code := run(t, base, "viber", "task", "submit", "--wait", "--daemon", "worker", "separate")
+	if code != 0 || strings.TrimSpace(stdout) != "echo: separate" {
+		t.Fatalf("worker: code %d stdout %q stderr %q", code, stdout, stderr)
+	}
+	d1.stop(t)
+	d2.stop(t)
+	gw.stop(t)
+}
