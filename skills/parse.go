@@ -181,10 +181,25 @@ func quoteValues(text string) (string, bool) {
 	return strings.Join(lines, "\n"), changed
 }
 
-// yamlMessage shortens a yaml.v3 error for a problem message.
+// yamlLine matches the line numbers in yaml.v3 error messages.
+var yamlLine = regexp.MustCompile(`\bline (\d+)\b`)
+
+// yamlMessage shortens a yaml.v3 error for a problem message, with line
+// numbers counted in SKILL.md rather than in the front matter.
 func yamlMessage(err error) string {
-	return strings.TrimPrefix(err.Error(), "yaml: ")
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	return yamlLine.ReplaceAllStringFunc(msg, func(m string) string {
+		n, err := strconv.Atoi(strings.TrimPrefix(m, "line "))
+		if err != nil {
+			return m
+		}
+		return "line " + strconv.Itoa(fileLine(n))
+	})
 }
+
+// fileLine turns a line number of the front matter into one of SKILL.md,
+// whose first line is the opening "---".
+func fileLine(n int) int { return n + 1 }
 
 // checker collects problems for one file.
 type checker struct {
@@ -204,12 +219,12 @@ func (c *checker) fields(m *yaml.Node, folder string) frontMatter {
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		k, v := deref(m.Content[i]), deref(m.Content[i+1])
 		if !isString(k) {
-			c.add("", "front matter field names must be strings, found %s %q on line %d", kindName(k), k.Value, k.Line)
+			c.add("", "front matter field names must be strings, found %s %q on line %d", kindName(k), k.Value, fileLine(k.Line))
 			continue
 		}
 		key := k.Value
 		if seen[key] {
-			c.add(key, "is defined more than once (line %d); the first definition is used", k.Line)
+			c.add(key, "is defined more than once (line %d); the first definition is used", fileLine(k.Line))
 			continue
 		}
 		seen[key] = true
@@ -338,7 +353,7 @@ func (c *checker) metadata(v *yaml.Node) map[string]string {
 	for i := 0; i+1 < len(v.Content); i += 2 {
 		k, val := deref(v.Content[i]), deref(v.Content[i+1])
 		if k.Kind != yaml.ScalarNode {
-			c.add(fieldMetadata, "keys must be strings, found %s on line %d", kindName(k), k.Line)
+			c.add(fieldMetadata, "keys must be strings, found %s on line %d", kindName(k), fileLine(k.Line))
 			continue
 		}
 		field := fieldMetadata + "." + k.Value
@@ -346,7 +361,7 @@ func (c *checker) metadata(v *yaml.Node) map[string]string {
 			c.add(field, "key must be a string, found %s %s (quote it)", kindName(k), k.Value)
 		}
 		if _, dup := md[k.Value]; dup {
-			c.add(field, "is defined more than once (line %d); the first definition is used", k.Line)
+			c.add(field, "is defined more than once (line %d); the first definition is used", fileLine(k.Line))
 			continue
 		}
 		switch {

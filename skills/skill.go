@@ -133,9 +133,9 @@ func (s *Skill) Missing(lookPath func(string) (string, error), getenv func(strin
 
 // Resources returns the files under the skill's scripts/, references/ and
 // assets/ folders as slash-separated paths relative to [Skill.Dir], sorted.
-// Hidden files and folders are left out, symbolic links to folders are not
-// followed, and the list stops after a few hundred entries (truncated then
-// reports true).
+// Hidden files and folders and unreadable folders are left out, symbolic
+// links to folders are not followed, and the list stops after a few hundred
+// entries (truncated then reports true).
 func (s *Skill) Resources() (files []string, truncated bool, err error) {
 	for _, sub := range resourceDirs {
 		root := filepath.Join(s.Dir, sub)
@@ -144,7 +144,7 @@ func (s *Skill) Resources() (files []string, truncated bool, err error) {
 		}
 		err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
-				return err
+				return nil // unreadable: leave it out rather than fail activation
 			}
 			if strings.HasPrefix(d.Name(), ".") && p != root {
 				if d.IsDir() {
