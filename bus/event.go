@@ -141,9 +141,13 @@ func DecodeAs[P any, PP interface {
 
 // ParseEvent decodes and checks an envelope read from the wire.
 func ParseEvent(b []byte) (*Event, error) {
+	return parseEvent(b, nil)
+}
+
+func parseEvent(b []byte, h *hints) (*Event, error) {
 	var e Event
-	if err := json.Unmarshal(b, &e); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	if err := decodeEnvelope(b, &e, h); err != nil {
+		return nil, err
 	}
 	if err := e.Validate(); err != nil {
 		return nil, err

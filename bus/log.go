@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"time"
 	"sync"
 
 	"github.com/nats-io/nats.go"
@@ -317,7 +318,7 @@ func (l *Log) Replay(ctx context.Context, taskID string, opt ReplayOptions) iter
 		if opt.Follow == UntilEnd && last != nil && last.Type.Terminal() && last.StreamSeq <= opt.AfterStreamSeq {
 			return
 		}
-		cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{TaskFilter(taskID)}}
+		cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{TaskFilter(taskID)}, InactiveThreshold: 30 * time.Second}
 		if opt.AfterStreamSeq > 0 {
 			cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
 			cfg.OptStartSeq = opt.AfterStreamSeq + 1
@@ -332,7 +333,11 @@ func (l *Log) Replay(ctx context.Context, taskID string, opt ReplayOptions) iter
 			yield(nil, fmt.Errorf("replay task %s: %w", taskID, err))
 			return
 		}
-		defer msgs.Stop()
+		defer func() {
+			msgs.Stop()
+			l.release(cons)
+		}()
+		h := &hints{subject: taskID}
 		for {
 			m, err := msgs.Next(jetstream.NextContext(ctx))
 			if err != nil {
@@ -342,7 +347,7 @@ func (l *Log) Replay(ctx context.Context, taskID string, opt ReplayOptions) iter
 				yield(nil, fmt.Errorf("replay task %s: %w", taskID, err))
 				return
 			}
-			ev, err := ParseEvent(m.Data())
+			ev, err := parseEvent(m.Data(), h)
 			if err != nil {
 				yield(nil, fmt.Errorf("replay task %s: %w", taskID, err))
 				return
@@ -370,6 +375,21 @@ func (l *Log) Replay(ctx context.Context, taskID string, opt ReplayOptions) iter
 			}
 		}
 	}
+}
+
+// release deletes an ordered consumer once a replay is done, instead of
+// leaving it to expire: busy servers would otherwise hit their consumer
+// limit.
+func (l *Log) release(cons jetstream.Consumer) {
+	info := cons.CachedInfo()
+	if info == nil || info.Name == "" {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = l.js.DeleteConsumer(ctx, TaskStream, info.Name)
+	}()
 }
 
 // Events replays a task until caught up and returns its events.

@@ -1,0 +1,398 @@
+// Package bench measures Viber against raw JetStream on the same machine in
+// the same run, as `viber bench` prints it: appending typed events, replaying
+// a task, and the latency from submit to started.
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"slices"
+	"sync"
+	"time"
+
+	natsserver "github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/tmc/langchaingo/llms"
+
+	"github.com/viberhq/viber/bus"
+	"github.com/viberhq/viber/bus/server"
+	"github.com/viberhq/viber/gateway"
+	"github.com/viberhq/viber/stack"
+)
+
+// Options size the benchmark.
+type Options struct {
+	// AppendEvents is how many events the append comparison writes (default
+	// 100,000), spread over AppendTasks tasks (default 1,000).
+	AppendEvents int
+	AppendTasks  int
+	// ReplayEvents is the length of the replayed task (default 100,000).
+	ReplayEvents int
+	// DispatchTasks is how many tasks the latency measurement submits
+	// (default 1,000).
+	DispatchTasks int
+	// Dir is where the temporary stores go (default: the OS temp dir).
+	Dir string
+	// Progress receives one line per phase (nil for none).
+	Progress io.Writer
+}
+
+func (o Options) withDefaults() Options {
+	if o.AppendEvents <= 0 {
+		o.AppendEvents = 100_000
+	}
+	if o.AppendTasks <= 0 {
+		o.AppendTasks = 1_000
+	}
+	if o.ReplayEvents <= 0 {
+		o.ReplayEvents = 100_000
+	}
+	if o.DispatchTasks <= 0 {
+		o.DispatchTasks = 1_000
+	}
+	if o.Progress == nil {
+		o.Progress = io.Discard
+	}
+	return o
+}
+
+// Report is what `viber bench --json` prints.
+type Report struct {
+	RawJSPubPerS    float64 `json:"raw_js_pub_per_s"`
+	AppendPerS      float64 `json:"append_per_s"`
+	AppendRatio     float64 `json:"append_ratio"`
+	RawOrderedPerS  float64 `json:"raw_ordered_per_s"`
+	ReplayPerS      float64 `json:"replay_per_s"`
+	ReplayRatio     float64 `json:"replay_ratio"`
+	DispatchP50Ms   float64 `json:"dispatch_p50_ms"`
+	DispatchP99Ms   float64 `json:"dispatch_p99_ms"`
+	EventBytes      int     `json:"event_bytes"`
+	AppendEvents    int     `json:"append_events"`
+	AppendTasks     int     `json:"append_tasks"`
+	ReplayEvents    int     `json:"replay_events"`
+	DispatchTasks   int     `json:"dispatch_tasks"`
+	Targets         Targets `json:"targets"`
+	Pass            bool    `json:"pass"`
+	Machine         Machine `json:"machine"`
+	DurationSeconds float64 `json:"duration_s"`
+}
+
+// Targets are the figures the design holds us to.
+type Targets struct {
+	AppendRatio   float64 `json:"append_ratio_min"`
+	ReplayRatio   float64 `json:"replay_ratio_min"`
+	DispatchP50Ms float64 `json:"dispatch_p50_ms_max"`
+	DispatchP99Ms float64 `json:"dispatch_p99_ms_max"`
+}
+
+// DefaultTargets are the design's targets.
+var DefaultTargets = Targets{AppendRatio: 0.8, ReplayRatio: 0.8, DispatchP50Ms: 2, DispatchP99Ms: 10}
+
+// Machine describes where the figures were measured.
+type Machine struct {
+	CPUs       int    `json:"cpus"`
+	OS         string `json:"os"`
+	Arch       string `json:"arch"`
+	Go         string `json:"go"`
+	NATSServer string `json:"nats_server"`
+	Host       string `json:"host"`
+}
+
+// sample is the payload every append phase writes: a typical assistant
+// message.
+const sampleText = "Here is the summary you asked for: the build passes, two tests were flaky and are now fixed, and the README has a new section on configuration."
+
+// Run runs every phase and returns the report.
+func Run(ctx context.Context, o Options) (*Report, error) {
+	o = o.withDefaults()
+	start := time.Now()
+	host, _ := os.Hostname()
+	r := &Report{
+		AppendEvents: o.AppendEvents, AppendTasks: o.AppendTasks, ReplayEvents: o.ReplayEvents, DispatchTasks: o.DispatchTasks,
+		Targets: DefaultTargets,
+		Machine: Machine{CPUs: runtime.NumCPU(), OS: runtime.GOOS, Arch: runtime.GOARCH, Go: runtime.Version(), NATSServer: natsserver.VERSION, Host: host},
+	}
+	if err := appendPhase(ctx, o, r); err != nil {
+		return nil, fmt.Errorf("append phase: %w", err)
+	}
+	if err := replayPhase(ctx, o, r); err != nil {
+		return nil, fmt.Errorf("replay phase: %w", err)
+	}
+	if err := dispatchPhase(ctx, o, r); err != nil {
+		return nil, fmt.Errorf("dispatch phase: %w", err)
+	}
+	r.Pass = r.AppendRatio >= r.Targets.AppendRatio && r.ReplayRatio >= r.Targets.ReplayRatio &&
+		r.DispatchP50Ms < r.Targets.DispatchP50Ms && r.DispatchP99Ms < r.Targets.DispatchP99Ms
+	r.DurationSeconds = round(time.Since(start).Seconds())
+	return r, nil
+}
+
+// env is a fresh embedded server with Viber's streams and a TCP client
+// connection (as `nats bench` would use).
+type env struct {
+	srv *server.Server
+	nc  *nats.Conn
+	js  jetstream.JetStream
+	log *bus.Log
+	dir string
+}
+
+func newEnv(ctx context.Context, o Options) (*env, error) {
+	dir, err := os.MkdirTemp(o.Dir, "viber-bench-")
+	if err != nil {
+		return nil, err
+	}
+	srv, err := server.Start(server.Options{Dir: dir, Listen: "127.0.0.1:0"})
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, err
+	}
+	nc, err := bus.Connect(bus.ConnectOptions{URL: srv.ClientURL(), Name: "viber-bench"})
+	if err != nil {
+		srv.Shutdown()
+		_ = os.RemoveAll(dir)
+		return nil, err
+	}
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
+	if err != nil {
+		return nil, err
+	}
+	if err := bus.Setup(ctx, js, bus.SetupOptions{}); err != nil {
+		return nil, err
+	}
+	return &env{srv: srv, nc: nc, js: js, log: bus.NewLog(js), dir: dir}, nil
+}
+
+func (e *env) close() {
+	e.nc.Close()
+	e.srv.Shutdown()
+	_ = os.RemoveAll(e.dir)
+}
+
+func appendPhase(ctx context.Context, o Options, r *Report) error {
+	e, err := newEnv(ctx, o)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	tasks := make([]string, o.AppendTasks)
+	for i := range tasks {
+		tasks[i] = bus.NewID()
+		if _, err := e.log.AppendPayload(ctx, tasks[i], "viberd/bench", &bus.Created{Goal: "benchmark"}); err != nil {
+			return err
+		}
+	}
+	// The raw side publishes the same bytes a typed event encodes to.
+	sample, err := bus.NewEvent(tasks[0], "viberd/bench", &bus.Message{Role: "assistant", Text: sampleText})
+	if err != nil {
+		return err
+	}
+	sample.Seq = 2
+	body, _ := json.Marshal(sample)
+	r.EventBytes = len(body)
+
+	fmt.Fprintf(o.Progress, "raw JetStream async publish: %d messages of %d bytes\n", o.AppendEvents, len(body))
+	t0 := time.Now()
+	for i := range o.AppendEvents {
+		if _, err := e.js.PublishMsgAsync(&nats.Msg{Subject: bus.TaskEventSubject(tasks[i%len(tasks)], bus.TypeMessage), Data: body}); err != nil {
+			return err
+		}
+	}
+	select {
+	case <-e.js.PublishAsyncComplete():
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	r.RawJSPubPerS = round(float64(o.AppendEvents) / time.Since(t0).Seconds())
+
+	// Fresh tasks for the typed appends, so each starts from a known head.
+	for i := range tasks {
+		tasks[i] = bus.NewID()
+		if _, err := e.log.AppendPayload(ctx, tasks[i], "viberd/bench", &bus.Created{Goal: "benchmark"}); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(o.Progress, "typed appends through bus: %d events over %d tasks\n", o.AppendEvents, len(tasks))
+	t1 := time.Now()
+	n, err := appendTyped(ctx, e.log, tasks, o.AppendEvents)
+	if err != nil {
+		return err
+	}
+	r.AppendPerS = round(float64(n) / time.Since(t1).Seconds())
+	r.AppendRatio = round(r.AppendPerS / r.RawJSPubPerS)
+	return nil
+}
+
+// appendTyped appends events round-robin over tasks, one writer per task,
+// every append waiting for its acknowledgement (as the daemon does).
+func appendTyped(ctx context.Context, log *bus.Log, tasks []string, total int) (int, error) {
+	per := total / len(tasks)
+	var wg sync.WaitGroup
+	errs := make(chan error, len(tasks))
+	for _, id := range tasks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range per {
+				if _, err := log.AppendPayload(ctx, id, "viberd/bench", &bus.Message{Role: "assistant", Text: sampleText}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return 0, err
+	}
+	return per * len(tasks), nil
+}
+
+func replayPhase(ctx context.Context, o Options, r *Report) error {
+	e, err := newEnv(ctx, o)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	task := bus.NewID()
+	fmt.Fprintf(o.Progress, "writing a task of %d events\n", o.ReplayEvents)
+	for i := range o.ReplayEvents {
+		var p bus.Payload = &bus.Message{Role: "assistant", Text: sampleText}
+		if i == 0 {
+			p = &bus.Created{Goal: "benchmark"}
+		}
+		ev, err := bus.NewEvent(task, "viberd/bench", p)
+		if err != nil {
+			return err
+		}
+		ev.Seq = uint64(i + 1)
+		b, _ := json.Marshal(ev)
+		if _, err := e.js.PublishMsgAsync(&nats.Msg{Subject: bus.TaskEventSubject(task, ev.Type), Data: b}); err != nil {
+			return err
+		}
+	}
+	<-e.js.PublishAsyncComplete()
+
+	fmt.Fprintln(o.Progress, "raw ordered consumer over the task")
+	t0 := time.Now()
+	cons, err := e.js.OrderedConsumer(ctx, bus.TaskStream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{bus.TaskFilter(task)}})
+	if err != nil {
+		return err
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(512))
+	if err != nil {
+		return err
+	}
+	for range o.ReplayEvents {
+		if _, err := it.Next(jetstream.NextContext(ctx)); err != nil {
+			it.Stop()
+			return err
+		}
+	}
+	it.Stop()
+	r.RawOrderedPerS = round(float64(o.ReplayEvents) / time.Since(t0).Seconds())
+
+	fmt.Fprintln(o.Progress, "replay through bus")
+	t1 := time.Now()
+	n := 0
+	for _, err := range e.log.Replay(ctx, task, bus.ReplayOptions{}) {
+		if err != nil {
+			return err
+		}
+		n++
+	}
+	if n != o.ReplayEvents {
+		return fmt.Errorf("replayed %d events, want %d", n, o.ReplayEvents)
+	}
+	r.ReplayPerS = round(float64(n) / time.Since(t1).Seconds())
+	r.ReplayRatio = round(r.ReplayPerS / r.RawOrderedPerS)
+	return nil
+}
+
+func dispatchPhase(ctx context.Context, o Options, r *Report) error {
+	dir, err := os.MkdirTemp(o.Dir, "viber-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	st, err := stack.Start(ctx, stack.Config{Dir: dir, NATSListen: "127.0.0.1:0", HTTPListen: "none", LLM: instant{}, Capacity: 64})
+	if err != nil {
+		return err
+	}
+	defer st.Stop()
+	nc, err := bus.Connect(bus.ConnectOptions{URL: st.URL(), Name: "viber-bench"})
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	cl, err := gateway.NewClient(nc)
+	if err != nil {
+		return err
+	}
+	started := make(chan string, 16)
+	sub, err := nc.Subscribe(bus.TaskEventSubject("*", bus.TypeStarted), func(m *nats.Msg) {
+		started <- bus.TaskIDFromSubject(m.Subject)
+	})
+	if err != nil {
+		return err
+	}
+	defer sub.Unsubscribe()
+	if err := nc.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(o.Progress, "submit → started, %d tasks\n", o.DispatchTasks)
+	lat := make([]time.Duration, 0, o.DispatchTasks)
+	warm := 20
+	for i := range o.DispatchTasks + warm {
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		t0 := time.Now()
+		s, err := cl.CreateTask(rctx, &bus.CreateTaskRequest{Goal: "benchmark"})
+		if err != nil {
+			cancel()
+			return err
+		}
+		for {
+			var id string
+			select {
+			case id = <-started:
+			case <-rctx.Done():
+				cancel()
+				return fmt.Errorf("task %s: no started event: %w", s.ID, rctx.Err())
+			}
+			if id == s.ID {
+				break
+			}
+		}
+		if i >= warm {
+			lat = append(lat, time.Since(t0))
+		}
+		cancel()
+	}
+	slices.Sort(lat)
+	r.DispatchP50Ms = round(ms(lat[len(lat)/2]))
+	r.DispatchP99Ms = round(ms(lat[len(lat)*99/100]))
+	return nil
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func round(f float64) float64 {
+	return float64(int64(f*1000+0.5)) / 1000
+}
+
+// instant is an in-process model that answers at once.
+type instant struct{}
+
+func (instant) GenerateContent(_ context.Context, _ []llms.MessageContent, _ ...llms.CallOption) (*llms.ContentResponse, error) {
+	return &llms.ContentResponse{Choices: []*llms.ContentChoice{{Content: "done"}}}, nil
+}
+
+func (instant) Call(_ context.Context, _ string, _ ...llms.CallOption) (string, error) {
+	return "done", nil
+}
