@@ -30,6 +30,7 @@ const (
 	APITaskList   = "list"
 	APITaskCancel = "cancel"
 	APITaskSend   = "send"
+	APITaskDecide = "decide"
 	APIDaemonList = "list"
 )
 
@@ -78,6 +79,16 @@ type SendInputRequest struct {
 	// Mode is "queue" (default) or "steer".
 	Mode string `json:"mode,omitempty"`
 	By   string `json:"by,omitempty"`
+}
+
+// DecideRequest approves or denies a tool call waiting for approval.
+type DecideRequest struct {
+	ID     string `json:"id"`
+	CallID string `json:"call_id"`
+	// Approved runs the tool; false refuses it and tells the model why.
+	Approved bool   `json:"approved"`
+	Reason   string `json:"reason,omitempty"`
+	By       string `json:"by,omitempty"`
 }
 
 // EventResponse returns the event a command appended.

@@ -106,3 +106,12 @@ func (c *Client) Daemons(ctx context.Context) ([]*bus.DaemonView, error) {
 	}
 	return r.Daemons, nil
 }
+
+// Decide approves or denies a tool call waiting for approval.
+func (c *Client) Decide(ctx context.Context, req *bus.DecideRequest) (*bus.Event, error) {
+	var r bus.EventResponse
+	if err := c.call(ctx, bus.APIGroupTask, bus.APITaskDecide, req, &r); err != nil {
+		return nil, err
+	}
+	return r.Event, nil
+}

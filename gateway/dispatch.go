@@ -181,6 +181,28 @@ func (g *Gateway) SendInput(ctx context.Context, req *bus.SendInputRequest) (*bu
 	return ev, nil
 }
 
+// Decide appends an approval decision for a call that waits for one.
+func (g *Gateway) Decide(ctx context.Context, req *bus.DecideRequest) (*bus.Event, error) {
+	if req.CallID == "" {
+		return nil, fmt.Errorf("%w: no call id; `viber task show ID` lists the calls waiting for approval", bus.ErrMalformed)
+	}
+	sum, err := g.Task(ctx, req.ID)
+	if err != nil {
+		return nil, err
+	}
+	waiting := false
+	for _, c := range sum.PendingApprovals {
+		waiting = waiting || c == req.CallID
+	}
+	if !waiting {
+		if sum.State.Terminal() {
+			return nil, fmt.Errorf("task %s already %s: %w", req.ID, sum.State, bus.ErrTerminal)
+		}
+		return nil, fmt.Errorf("task %s has no call %q waiting for approval (waiting: %v): %w", req.ID, req.CallID, sum.PendingApprovals, bus.ErrTerminal)
+	}
+	return g.tasks.AppendPayload(ctx, req.ID, g.source, &bus.ApprovalDecided{CallID: req.CallID, Approved: req.Approved, Reason: req.Reason, By: req.By})
+}
+
 // Daemons lists every known daemon and whether it is online now.
 func (g *Gateway) Daemons(ctx context.Context) ([]*bus.DaemonView, error) {
 	list, err := g.presence.List(ctx)

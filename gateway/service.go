@@ -78,6 +78,17 @@ func (g *Gateway) startService(ctx context.Context) error {
 			}
 			return &bus.EventResponse{Event: ev}, nil
 		}),
+		add(tasks, bus.APITaskDecide, "approve or deny a waiting tool call: {id, call_id, approved, reason?}", func(ctx context.Context, b []byte) (any, error) {
+			var r bus.DecideRequest
+			if err := decode(b, &r); err != nil {
+				return nil, err
+			}
+			ev, err := g.Decide(ctx, &r)
+			if err != nil {
+				return nil, err
+			}
+			return &bus.EventResponse{Event: ev}, nil
+		}),
 		add(daemons, bus.APIDaemonList, "list daemons with presence", func(ctx context.Context, _ []byte) (any, error) {
 			list, err := g.Daemons(ctx)
 			if err != nil {
