@@ -144,7 +144,7 @@ func (t *readFile) Call(ctx context.Context, raw json.RawMessage) Result {
 	if err != nil {
 		return fsError("read", shown, err)
 	}
-	if pg.lines == 0 {
+	if len(pg.text) == 0 {
 		if fi.Size() == 0 {
 			return Result{Output: "[empty file]"}
 		}
