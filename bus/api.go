@@ -36,11 +36,12 @@ const (
 
 // CreateTaskRequest asks the gateway to create and queue a task.
 type CreateTaskRequest struct {
-	Goal      string   `json:"goal"`
-	Daemon    string   `json:"daemon,omitempty"`
-	Model     string   `json:"model,omitempty"`
-	Skills    []string `json:"skills,omitempty"`
-	Submitter string   `json:"submitter,omitempty"`
+	Goal      string            `json:"goal"`
+	Daemon    string            `json:"daemon,omitempty"`
+	Model     string            `json:"model,omitempty"`
+	Skills    []string          `json:"skills,omitempty"`
+	Policy    map[string]string `json:"policy,omitempty"`
+	Submitter string            `json:"submitter,omitempty"`
 }
 
 // TaskRequest names one task (get).

@@ -222,6 +222,9 @@ type Created struct {
 	Skills []string `json:"skills,omitempty"`
 	// Submitter says who asked (free text, e.g. a user or a tool name).
 	Submitter string `json:"submitter,omitempty"`
+	// Policy overrides the daemon's tool policy for this task: tool name
+	// (or "shell:PREFIX", or "*" for the default) → allow, ask or deny.
+	Policy map[string]string `json:"policy,omitempty"`
 }
 
 // EventType implements [Payload].
@@ -243,9 +246,10 @@ func (*Assigned) EventType() Type { return TypeAssigned }
 type Started struct {
 	// Daemon is the id of the daemon running the task.
 	Daemon string `json:"daemon" jsonschema:"minLength=1"`
-	// Provider and Model name the model that will answer.
+	// Provider names the provider of the model that will answer.
 	Provider string `json:"provider,omitempty"`
-	Model    string `json:"model,omitempty"`
+	// Model names the model that will answer.
+	Model string `json:"model,omitempty"`
 	// Resumed is true when the daemon continues a task that already ran.
 	Resumed bool `json:"resumed,omitempty"`
 }
@@ -382,8 +386,10 @@ type Completed struct {
 
 // Usage counts tokens.
 type Usage struct {
-	InputTokens  int `json:"input_tokens"`
-	OutputTokens int `json:"output_tokens"`
+	// InputTokens counts prompt tokens over the turn's model calls.
+	InputTokens int `json:"input_tokens" jsonschema:"minimum=0"`
+	// OutputTokens counts generated tokens over the turn's model calls.
+	OutputTokens int `json:"output_tokens" jsonschema:"minimum=0"`
 }
 
 // EventType implements [Payload].

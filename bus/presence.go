@@ -38,6 +38,8 @@ type DaemonInfo struct {
 	// Provider and Model are the daemon's default model.
 	Provider string `json:"provider,omitempty"`
 	Model    string `json:"model,omitempty"`
+	// Skills are the skills the daemon offers.
+	Skills []SkillInfo `json:"skills,omitempty"`
 	// Capacity is how many tasks it runs at once.
 	Capacity int `json:"capacity"`
 	// Running lists the tasks it runs now.
@@ -63,6 +65,35 @@ func (d *DaemonInfo) Online(now time.Time) bool {
 		hb = 5 * time.Second
 	}
 	return now.Sub(d.LastSeen) <= 3*hb
+}
+
+// SkillInfo describes a skill a daemon offers.
+type SkillInfo struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	// Source is "workspace", "user" or "builtin".
+	Source string `json:"source"`
+	// Missing lists unmet requirements ("binary git", "env TOKEN"); a
+	// skill with any is not used for routing.
+	Missing []string `json:"missing,omitempty"`
+}
+
+// Offers reports whether the daemon has every named skill with nothing
+// missing.
+func (d *DaemonInfo) Offers(names []string) bool {
+	for _, n := range names {
+		ok := false
+		for _, s := range d.Skills {
+			if s.Name == n && len(s.Missing) == 0 {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // Duration is a time.Duration that encodes as a Go duration string

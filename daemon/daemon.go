@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -16,7 +17,9 @@ import (
 	"github.com/tmc/langchaingo/llms"
 
 	"github.com/viberhq/viber/agents"
+	"github.com/viberhq/viber/agents/tool"
 	"github.com/viberhq/viber/bus"
+	"github.com/viberhq/viber/skills"
 )
 
 // Config configures a Daemon.
@@ -40,6 +43,19 @@ type Config struct {
 	// LLM, when set, answers instead of a client built from Model (tests,
 	// benchmarks, embedding).
 	LLM llms.Model
+	// Policy decides which tool calls run, wait for approval or are
+	// refused (default: agents.DefaultPolicy). Tasks may override it.
+	Policy *agents.Policy
+	// MaxSteps bounds the model calls of one turn (default 25).
+	MaxSteps int
+	// Tools tunes the built-in tools (shell timeout, output caps, ...).
+	Tools tool.Options
+	// Home holds the user's skills (Home/skills) and the built-in skills
+	// written out for the tools to read (Home/builtin-skills). Default
+	// ~/.viber.
+	Home string
+	// NoBuiltinSkills leaves the skills built into the binary out.
+	NoBuiltinSkills bool
 	// Version is reported in presence.
 	Version string
 	// Labels are reported in presence.
@@ -85,6 +101,10 @@ type Daemon struct {
 	started  time.Time
 	host     string
 
+	tools   []tool.Tool
+	catalog *skills.Catalog
+	policy  agents.Policy
+
 	mu      sync.Mutex
 	running map[string]struct{}
 	slots   chan struct{}
@@ -118,9 +138,37 @@ func New(cfg Config) (*Daemon, error) {
 		return nil, fmt.Errorf("daemon: %w", err)
 	}
 	host, _ := os.Hostname()
+	if cfg.Home == "" {
+		if h, err := os.UserHomeDir(); err == nil {
+			cfg.Home = filepath.Join(h, ".viber")
+		} else {
+			cfg.Home = filepath.Join(ws, ".viber")
+		}
+	}
+	if err := cfg.Tools.Validate(); err != nil {
+		return nil, fmt.Errorf("daemon: %w", err)
+	}
+	log := cfg.Logger.With().Str("component", "daemon").Str("daemon", cfg.ID).Logger()
+	catalog, roots := discoverSkills(cfg, ws, log)
+	var wsOpts []tool.WorkspaceOption
+	for _, r := range roots {
+		wsOpts = append(wsOpts, tool.WithReadOnlyRoot(r))
+	}
+	workspace, err := tool.NewWorkspace(ws, wsOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("daemon: workspace: %w", err)
+	}
+	policy := agents.DefaultPolicy()
+	if cfg.Policy != nil {
+		policy = *cfg.Policy
+	}
+	cfg.Policy = &policy
 	return &Daemon{
+		tools:    tool.Builtins(workspace, cfg.Tools),
+		catalog:  catalog,
+		policy:   policy,
 		cfg:      cfg,
-		log:      cfg.Logger.With().Str("component", "daemon").Str("daemon", cfg.ID).Logger(),
+		log:      log,
 		source:   "viberd/" + cfg.ID,
 		instance: bus.NewID(),
 		js:       js,
@@ -235,7 +283,7 @@ func (d *Daemon) info(status string) *bus.DaemonInfo {
 		ID: d.cfg.ID, Name: d.cfg.ID, Instance: d.instance, Version: d.cfg.Version,
 		Hostname: d.host, Labels: d.cfg.Labels, Edge: d.cfg.Edge,
 		Provider: d.cfg.Model.Provider, Model: d.cfg.Model.Model,
-		Capacity: d.cfg.Capacity, Running: running, Status: status,
+		Skills: d.skillInfo(), Capacity: d.cfg.Capacity, Running: running, Status: status,
 		Heartbeat: bus.Duration(d.cfg.Heartbeat), StartedAt: d.started, LastSeen: time.Now().UTC(),
 	}
 }
@@ -309,4 +357,46 @@ func sleep(ctx context.Context, dur time.Duration) {
 	case <-ctx.Done():
 	case <-t.C:
 	}
+}
+
+// discoverSkills finds the daemon's skills: the workspace's
+// .agents/skills first, then Home/skills, then the built-in ones (written
+// out under Home/builtin-skills so scripts can run). It returns the catalog
+// and the folders the file tools may read.
+func discoverSkills(cfg Config, ws string, log zerolog.Logger) (*skills.Catalog, []string) {
+	roots := []skills.Root{
+		{Dir: filepath.Join(ws, ".agents", "skills"), Source: skills.SourceWorkspace},
+		{Dir: filepath.Join(cfg.Home, "skills"), Source: skills.SourceUser},
+	}
+	if !cfg.NoBuiltinSkills {
+		r, err := skills.MaterializeBuiltins(filepath.Join(cfg.Home, "builtin-skills"))
+		if err != nil {
+			log.Warn().Err(err).Msg("built-in skills unavailable")
+		} else {
+			roots = append(roots, r)
+		}
+	}
+	catalog, warnings := skills.Discover(roots...)
+	for _, w := range warnings {
+		log.Warn().Str("skill", w.Path).Msg(w.Message)
+	}
+	var dirs []string
+	for _, r := range roots[1:] {
+		if st, err := os.Stat(r.Dir); err == nil && st.IsDir() {
+			dirs = append(dirs, r.Dir)
+		}
+	}
+	return catalog, dirs
+}
+
+// skillInfo describes the catalog for presence, with unmet requirements.
+func (d *Daemon) skillInfo() []bus.SkillInfo {
+	var out []bus.SkillInfo
+	for _, s := range d.catalog.List() {
+		out = append(out, bus.SkillInfo{
+			Name: s.Name, Description: s.Description, Source: string(s.Source),
+			Missing: s.Missing(exec.LookPath, os.Getenv),
+		})
+	}
+	return out
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	goruntime "runtime"
 	"strings"
 	"sync"
 	"time"
@@ -168,7 +169,7 @@ func (d *Daemon) run(ctx context.Context, taskID string, attempt int) outcome {
 			return retryLater
 		}
 		resumed := sum.State != bus.StatePending
-		return d.execute(ctx, taskID, claimed, resumed, requestedModel(events))
+		return d.execute(ctx, taskID, claimed, resumed, createdOf(events))
 	}
 	log.Warn().Msg("task log kept changing while claiming; retrying later")
 	return retryLater
@@ -189,15 +190,12 @@ func (d *Daemon) ownerAlive(ctx context.Context, owner, taskID string) bool {
 }
 
 // execute runs the turn of a claimed task.
-func (d *Daemon) execute(ctx context.Context, taskID string, claimed *bus.Event, resumed bool, requested string) outcome {
+func (d *Daemon) execute(ctx context.Context, taskID string, claimed *bus.Event, resumed bool, created *bus.Created) outcome {
 	log := d.log.With().Str("task", taskID).Logger()
 	taskCtx, stopTask := context.WithCancelCause(ctx)
 	defer stopTask(nil)
+	rt := &runtime{d: d, taskID: taskID}
 
-	var (
-		steerMu  sync.Mutex
-		callStop context.CancelCauseFunc
-	)
 	// Watch the log for cancel requests and steering follow-ups.
 	go func() {
 		for ev, err := range d.tasks.Replay(taskCtx, taskID, bus.ReplayOptions{Follow: bus.Forever, AfterStreamSeq: claimed.StreamSeq}) {
@@ -214,63 +212,49 @@ func (d *Daemon) execute(ctx context.Context, taskID string, claimed *bus.Event,
 				return
 			case bus.TypeInput:
 				if p, err := bus.DecodeAs[bus.Input](ev); err == nil && p.Mode == bus.InputSteer {
-					steerMu.Lock()
-					if callStop != nil {
-						callStop(errSteer)
-					}
-					steerMu.Unlock()
+					rt.steer()
 				}
 			}
 		}
 	}()
 
-	model, provider, modelName, err := d.model(requested)
+	model, mc, err := d.model(created.Model)
 	if err != nil {
 		d.finish(ctx, taskID, &bus.Failed{Error: err.Error(), Code: bus.FailNoModel})
 		log.Warn().Err(err).Msg("task failed: no model")
 		return done
 	}
-	if _, err := d.appendPayload(taskCtx, taskID, &bus.Started{Daemon: d.cfg.ID, Provider: provider, Model: modelName, Resumed: resumed}); err != nil {
+	policy, err := d.policy.With(created.Policy)
+	if err != nil {
+		d.finish(ctx, taskID, &bus.Failed{Error: err.Error(), Code: bus.FailBadRequest})
+		return done
+	}
+	agent := &agents.Agent{
+		Model: model, Kind: mc.Provider, Tools: d.tools, Skills: d.catalog, Policy: policy,
+		MaxSteps: d.cfg.MaxSteps, System: d.systemPrompt(),
+	}
+	if _, err := d.appendPayload(taskCtx, taskID, &bus.Started{Daemon: d.cfg.ID, Provider: mc.Provider, Model: mc.Model, Resumed: resumed}); err != nil {
 		return d.interrupted(ctx, taskCtx, taskID, err)
 	}
 	log.Info().Bool("resumed", resumed).Msg("task started")
 
 	for {
-		events, err := d.tasks.Events(taskCtx, taskID)
-		if err != nil {
-			return d.interrupted(ctx, taskCtx, taskID, err)
-		}
-		conv, err := agents.Conversation(d.systemPrompt(), events)
-		if err != nil {
-			d.finish(ctx, taskID, &bus.Failed{Error: "the task's log is unreadable: " + err.Error(), Code: bus.FailInternal})
-			return done
-		}
-		callCtx, stopCall := context.WithCancelCause(taskCtx)
-		steerMu.Lock()
-		callStop = stopCall
-		steerMu.Unlock()
-		reply, err := d.generate(callCtx, model, taskID, conv)
-		steered := errors.Is(context.Cause(callCtx), errSteer)
-		stopCall(nil)
+		res, err := agent.Run(taskCtx, rt)
 		if taskCtx.Err() != nil {
 			return d.interrupted(ctx, taskCtx, taskID, context.Cause(taskCtx))
 		}
-		if steered {
-			log.Info().Msg("model call interrupted by a steering follow-up; restarting it")
-			continue
-		}
 		if err != nil {
-			d.finish(ctx, taskID, &bus.Failed{Error: err.Error(), Code: bus.FailModel})
+			code := bus.FailModel
+			if errors.Is(err, agents.ErrMaxSteps) {
+				code = bus.FailMaxSteps
+			}
+			d.finish(ctx, taskID, &bus.Failed{Error: err.Error(), Code: code})
 			log.Warn().Err(err).Msg("task failed")
 			return done
 		}
-		msg, err := d.appendPayload(taskCtx, taskID, &bus.Message{Role: "assistant", Text: reply.Text})
-		if err != nil {
-			return d.interrupted(ctx, taskCtx, taskID, err)
-		}
-		// Complete only if nothing arrived since our message: a follow-up
+		// Complete only if nothing arrived since the answer: a follow-up
 		// that came meanwhile is answered first.
-		more, err := d.complete(taskCtx, taskID, msg, &bus.Completed{Result: reply.Text, Usage: reply.Usage})
+		more, err := d.complete(taskCtx, taskID, res.Message, &bus.Completed{Result: res.Text, Usage: res.Usage})
 		if err != nil {
 			return d.interrupted(ctx, taskCtx, taskID, err)
 		}
@@ -363,7 +347,7 @@ func (d *Daemon) appendPayload(ctx context.Context, taskID string, p bus.Payload
 
 // model returns the model for a task: the daemon's, with the model name
 // the task asked for ("model" or "provider/model") when it named one.
-func (d *Daemon) model(requested string) (llms.Model, string, string, error) {
+func (d *Daemon) model(requested string) (llms.Model, agents.ModelConfig, error) {
 	cfg := d.cfg.Model
 	if requested != "" {
 		prov, name, ok := strings.Cut(requested, "/")
@@ -371,45 +355,100 @@ func (d *Daemon) model(requested string) (llms.Model, string, string, error) {
 			prov, name = cfg.Provider, requested
 		}
 		if prov != cfg.Provider {
-			return nil, "", "", fmt.Errorf("%w: the task asks for provider %q but daemon %s is configured for %q (VIBER_PROVIDER)", agents.ErrNoModel, prov, d.cfg.ID, cfg.Provider)
+			return nil, cfg, fmt.Errorf("%w: the task asks for provider %q but daemon %s is configured for %q (VIBER_PROVIDER)", agents.ErrNoModel, prov, d.cfg.ID, cfg.Provider)
 		}
 		cfg.Model = name
 	}
 	if d.cfg.LLM != nil {
-		return d.cfg.LLM, cfg.Provider, cfg.Model, nil
+		return d.cfg.LLM, cfg, nil
 	}
 	m, err := agents.NewModel(cfg)
 	if err != nil {
-		return nil, "", "", fmt.Errorf("daemon %s: %w", d.cfg.ID, err)
+		return nil, cfg, fmt.Errorf("daemon %s: %w", d.cfg.ID, err)
 	}
-	return m, cfg.Provider, cfg.Model, nil
+	return m, cfg, nil
 }
 
-// requestedModel is the model the task's created event asks for.
-func requestedModel(events []*bus.Event) string {
+// createdOf returns the task's created payload (its first event).
+func createdOf(events []*bus.Event) *bus.Created {
 	for _, ev := range events {
 		if ev.Type == bus.TypeCreated {
 			if c, err := bus.DecodeAs[bus.Created](ev); err == nil {
-				return c.Model
+				return c
 			}
 		}
 	}
-	return ""
-}
-func (d *Daemon) systemPrompt() string {
-	return fmt.Sprintf("You are Viber, an AI worker on daemon %q (host %q). Your workspace is %s. "+
-		"Carry out the user's goal and answer directly and completely.", d.cfg.ID, d.host, d.cfg.Workspace)
+	return &bus.Created{}
 }
 
-// generate calls the model, publishing deltas on the task's live subject.
-func (d *Daemon) generate(ctx context.Context, m llms.Model, taskID string, conv []llms.MessageContent) (*agents.Reply, error) {
-	subject := bus.LiveSubject(taskID)
-	i := 0
-	return agents.Generate(ctx, m, conv, func(text string) {
-		b, err := json.Marshal(bus.Delta{TaskID: taskID, Text: text, Index: i})
-		if err == nil {
-			_ = d.cfg.NC.Publish(subject, b)
+func (d *Daemon) systemPrompt() string {
+	return fmt.Sprintf("You are Viber, an AI worker on daemon %q (host %q, %s/%s). Your workspace is %s; "+
+		"file tools take paths relative to it and shell commands run in it. "+
+		"Carry out the user's goal with the tools you have, keep a plan with update_plan for work of several steps, "+
+		"and finish with a direct, complete answer. If a tool call is refused, do not retry it: find another way or explain.",
+		d.cfg.ID, d.host, goruntime.GOOS, goruntime.GOARCH, d.cfg.Workspace)
+}
+
+// runtime is the agents.Runtime of one running task.
+type runtime struct {
+	d      *Daemon
+	taskID string
+	deltas int
+
+	mu       sync.Mutex
+	callStop context.CancelCauseFunc
+}
+
+func (r *runtime) Events(ctx context.Context) ([]*bus.Event, error) {
+	return r.d.tasks.Events(ctx, r.taskID)
+}
+
+func (r *runtime) Append(ctx context.Context, p bus.Payload) (*bus.Event, error) {
+	return r.d.appendPayload(ctx, r.taskID, p)
+}
+
+func (r *runtime) Delta(text string) {
+	b, err := json.Marshal(bus.Delta{TaskID: r.taskID, Text: text, Index: r.deltas})
+	if err == nil {
+		_ = r.d.cfg.NC.Publish(bus.LiveSubject(r.taskID), b)
+	}
+	r.deltas++
+}
+
+func (r *runtime) WaitDecision(ctx context.Context, callID string) (*bus.ApprovalDecided, error) {
+	for ev, err := range r.d.tasks.Replay(ctx, r.taskID, bus.ReplayOptions{Follow: bus.Forever}) {
+		if err != nil {
+			return nil, err
 		}
-		i++
-	})
+		if ev.Type != bus.TypeApprovalDecided {
+			continue
+		}
+		if d, err := bus.DecodeAs[bus.ApprovalDecided](ev); err == nil && d.CallID == callID {
+			return d, nil
+		}
+	}
+	return nil, ctx.Err()
+}
+
+func (r *runtime) ModelContext(ctx context.Context) (context.Context, func() bool) {
+	mctx, stop := context.WithCancelCause(ctx)
+	r.mu.Lock()
+	r.callStop = stop
+	r.mu.Unlock()
+	return mctx, func() bool {
+		steered := errors.Is(context.Cause(mctx), errSteer)
+		r.mu.Lock()
+		r.callStop = nil
+		r.mu.Unlock()
+		stop(nil)
+		return steered
+	}
+}
+
+func (r *runtime) steer() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.callStop != nil {
+		r.callStop(errSteer)
+	}
 }

@@ -269,11 +269,13 @@ func TestCLISeparateProcesses(t *testing.T) {
 	// A daemon with no model: tasks fail with guidance, exit code 1.
 	noModel := append(base, "VIBER_PROVIDER=", "VIBER_API_KEY=", "OPENAI_API_KEY=", "VIBER_BASE_URL=", "OPENAI_BASE_URL=")
 	d1 := start(t, noModel, "viberd", "--name", "bare", "--workspace", t.TempDir(), "--heartbeat", "200ms")
+	waitDaemon(t, base, "bare")
 	_, stderr, code := run(t, base, "viber", "task", "submit", "--wait", "--daemon", "bare", "hi")
 	if code != 1 || !strings.Contains(stderr, "OPENAI_API_KEY") {
 		t.Fatalf("no model: code %d stderr %q", code, stderr)
 	}
 	d2 := start(t, append(modelEnv(fake), base...), "viberd", "--name", "worker", "--workspace", t.TempDir(), "--heartbeat", "200ms")
+	waitDaemon(t, base, "worker")
 	stdout, stderr, code := run(t, base, "viber", "task", "submit", "--wait", "--daemon", "worker", "separate")
 	if code != 0 || strings.TrimSpace(stdout) != "echo: separate" {
 		t.Fatalf("worker: code %d stdout %q stderr %q", code, stdout, stderr)
@@ -281,4 +283,23 @@ func TestCLISeparateProcesses(t *testing.T) {
 	d1.stop(t)
 	d2.stop(t)
 	gw.stop(t)
+}
+
+// waitDaemon polls `viber daemon ls --json` until the daemon is online.
+func waitDaemon(t *testing.T, env []string, name string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		stdout, _, code := run(t, env, "viber", "daemon", "ls", "--json")
+		var r bus.ListDaemonsResponse
+		if code == 0 && json.Unmarshal([]byte(stdout), &r) == nil {
+			for _, d := range r.Daemons {
+				if d.ID == name && d.Online {
+					return
+				}
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("daemon %s never came online", name)
 }

@@ -3,10 +3,8 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +13,7 @@ import (
 
 	"github.com/viberhq/viber/agents"
 	"github.com/viberhq/viber/agents/openaitest"
+	"github.com/viberhq/viber/agents/tool"
 	"github.com/viberhq/viber/bus"
 	"github.com/viberhq/viber/bus/bustest"
 	"github.com/viberhq/viber/daemon"
@@ -64,10 +63,11 @@ func newRig(t *testing.T, dir string, reply func(*openaitest.Request) openaitest
 // component is a running gateway or daemon that can be stopped cleanly or
 // killed (its connection dropped without goodbye).
 type component struct {
-	nc     *nats.Conn
-	cancel context.CancelFunc
-	done   chan struct{}
-	stop   func()
+	workspace string
+	nc        *nats.Conn
+	cancel    context.CancelFunc
+	done      chan struct{}
+	stop      func()
 }
 
 func (c *component) Stop() {
@@ -115,17 +115,37 @@ func (r *rig) daemon(name string) *component {
 }
 
 func (r *rig) daemonWith(name string, mc agents.ModelConfig) *component {
+	return r.daemonOpts(name, daemonOptions{Model: &mc})
+}
+
+// daemonOptions tune one test daemon.
+type daemonOptions struct {
+	Model     *agents.ModelConfig
+	Workspace string
+	Policy    *agents.Policy
+	Tools     tool.Options
+	MaxSteps  int
+}
+
+func (r *rig) daemonOpts(name string, o daemonOptions) *component {
 	r.t.Helper()
+	mc := r.modelConfig()
+	if o.Model != nil {
+		mc = *o.Model
+	}
+	if o.Workspace == "" {
+		o.Workspace = r.t.TempDir()
+	}
 	nc := r.env.Connect(r.t, "daemon-"+name)
 	d, err := daemon.New(daemon.Config{
-		NC: nc, ID: name, Workspace: r.t.TempDir(), Heartbeat: heartbeat, Setup: setup,
-		Model: mc, Logger: testLogger(r.t),
+		NC: nc, ID: name, Workspace: o.Workspace, Home: r.t.TempDir(), Heartbeat: heartbeat, Setup: setup,
+		Model: mc, Policy: o.Policy, Tools: o.Tools, MaxSteps: o.MaxSteps, Logger: testLogger(r.t),
 	})
 	if err != nil {
 		r.t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &component{nc: nc, cancel: cancel, done: make(chan struct{})}
+	c := &component{nc: nc, cancel: cancel, done: make(chan struct{}), workspace: o.Workspace}
 	go func() {
 		defer close(c.done)
 		if err := d.Run(ctx); err != nil {
@@ -244,11 +264,3 @@ func payload[P any, PP interface {
 	}
 	return p
 }
-
-// gate blocks model calls until released; used to hold a task mid-run.
-type gate struct {
-	mu      sync.Mutex
-	blocked map[string]bool
-}
-
-func (g *gate) String() string { return fmt.Sprint(g.blocked) }

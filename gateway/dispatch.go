@@ -41,8 +41,14 @@ func (g *Gateway) CreateTask(ctx context.Context, req *bus.CreateTaskRequest) (*
 			return nil, fmt.Errorf("%w: skill name %q is not valid", bus.ErrMalformed, s)
 		}
 	}
+	if len(req.Skills) > 0 {
+		var err error
+		if target, err = g.routeBySkill(ctx, target, req.Skills); err != nil {
+			return nil, err
+		}
+	}
 	id := bus.NewID()
-	created := &bus.Created{Goal: req.Goal, Daemon: req.Daemon, Model: req.Model, Skills: req.Skills, Submitter: req.Submitter}
+	created := &bus.Created{Goal: req.Goal, Daemon: req.Daemon, Model: req.Model, Skills: req.Skills, Policy: req.Policy, Submitter: req.Submitter}
 	ev, err := g.tasks.AppendPayload(ctx, id, g.source, created)
 	if err != nil {
 		return nil, fmt.Errorf("create task: %w", err)
@@ -53,6 +59,62 @@ func (g *Gateway) CreateTask(ctx context.Context, req *bus.CreateTaskRequest) (*
 	}
 	g.log.Debug().Str("task", id).Str("target", target).Msg("task created")
 	return bus.Fold([]*bus.Event{ev})
+}
+
+// targetFor is where a task's next assignment goes: its pinned daemon,
+// or a daemon with its skills, or any daemon.
+func (g *Gateway) targetFor(ctx context.Context, s *bus.Summary) (string, error) {
+	target := bus.AnyDaemon
+	if s.RequestedDaemon != "" {
+		target = s.RequestedDaemon
+	}
+	if len(s.Skills) > 0 {
+		return g.routeBySkill(ctx, target, s.Skills)
+	}
+	return target, nil
+}
+
+// routeBySkill picks the daemon for a task that needs skills: the pinned
+// one if it has them, else the least busy online daemon that has them, else
+// a known offline one (the task waits for it).
+func (g *Gateway) routeBySkill(ctx context.Context, pinned string, needs []string) (string, error) {
+	all, err := g.presence.List(ctx)
+	if err != nil {
+		return "", err
+	}
+	now := time.Now()
+	best, fallback := "", ""
+	bestLoad := 0.0
+	for _, d := range all {
+		if !d.Offers(needs) {
+			continue
+		}
+		if pinned != bus.AnyDaemon {
+			if d.ID == pinned {
+				return pinned, nil
+			}
+			continue
+		}
+		if !d.Online(now) {
+			if fallback == "" {
+				fallback = d.ID
+			}
+			continue
+		}
+		load := float64(len(d.Running)) / float64(max(d.Capacity, 1))
+		if best == "" || load < bestLoad {
+			best, bestLoad = d.ID, load
+		}
+	}
+	switch {
+	case best != "":
+		return best, nil
+	case fallback != "":
+		return fallback, nil
+	case pinned != bus.AnyDaemon:
+		return "", fmt.Errorf("%w: daemon %s does not offer skill(s) %s with all their requirements (`viber skill ls` lists who offers what)", bus.ErrMalformed, pinned, strings.Join(needs, ", "))
+	}
+	return "", fmt.Errorf("%w: no daemon offers skill(s) %s with all their requirements (`viber skill ls` lists who offers what)", bus.ErrMalformed, strings.Join(needs, ", "))
 }
 
 // Task returns a task's summary: the projected one when it is current,
@@ -170,9 +232,9 @@ func (g *Gateway) SendInput(ctx context.Context, req *bus.SendInputRequest) (*bu
 		return nil, err
 	}
 	if sum.State.Terminal() {
-		target := bus.AnyDaemon
-		if sum.RequestedDaemon != "" {
-			target = sum.RequestedDaemon
+		target, err := g.targetFor(ctx, sum)
+		if err != nil {
+			target = bus.AnyDaemon
 		}
 		if err := bus.Assign(ctx, g.js, req.ID, target, ev.Seq); err != nil {
 			g.log.Warn().Err(err).Str("task", req.ID).Msg("queueing follow-up failed; the sweeper will retry")
@@ -257,9 +319,9 @@ func (g *Gateway) Sweep(ctx context.Context) error {
 		if has {
 			continue
 		}
-		target := bus.AnyDaemon
-		if s.RequestedDaemon != "" {
-			target = s.RequestedDaemon
+		target, err := g.targetFor(ctx, s)
+		if err != nil {
+			target = bus.AnyDaemon
 		}
 		if err := bus.Assign(ctx, g.js, s.ID, target, s.TurnSeq); err != nil {
 			return err

@@ -36,6 +36,8 @@ type Config struct {
 	DaemonName string
 	// Workspace is the local daemon's workspace.
 	Workspace string
+	// Home is the daemon's home for skills (default ~/.viber).
+	Home string
 	// NoDaemon starts no local daemon.
 	NoDaemon bool
 	// Model configures the local daemon's model; LLM overrides it.
@@ -109,7 +111,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		s.conns = append(s.conns, dnc)
 		d, err := daemon.New(daemon.Config{
 			NC: dnc, ID: cfg.DaemonName, Workspace: cfg.Workspace, Capacity: cfg.Capacity,
-			Setup: cfg.Setup, Model: cfg.Model, LLM: cfg.LLM, Version: cfg.Version, Logger: cfg.Logger,
+			Setup: cfg.Setup, Model: cfg.Model, LLM: cfg.LLM, Version: cfg.Version, Logger: cfg.Logger, Home: cfg.Home,
 		})
 		if err != nil {
 			return fail(err)

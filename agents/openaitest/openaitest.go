@@ -16,8 +16,37 @@ import (
 
 // Message is one message of a received request.
 type Message struct {
-	Role    string `json:"role"`
-	Content any    `json:"content"`
+	Role       string     `json:"role"`
+	Content    any        `json:"content"`
+	ToolCalls  []ToolCall `json:"tool_calls,omitempty"`
+	ToolCallID string     `json:"tool_call_id,omitempty"`
+}
+
+// ToolCall is a tool call, in a reply or in a received assistant message.
+type ToolCall struct {
+	ID       string `json:"id"`
+	Type     string `json:"type"`
+	Function struct {
+		Name      string `json:"name"`
+		Arguments string `json:"arguments"`
+	} `json:"function"`
+}
+
+// Call builds a tool call for a Reply.
+func Call(id, name, args string) ToolCall {
+	c := ToolCall{ID: id, Type: "function"}
+	c.Function.Name, c.Function.Arguments = name, args
+	return c
+}
+
+// Tool is a tool offered in a request.
+type Tool struct {
+	Type     string `json:"type"`
+	Function struct {
+		Name        string         `json:"name"`
+		Description string         `json:"description"`
+		Parameters  map[string]any `json:"parameters"`
+	} `json:"function"`
 }
 
 // Text returns the message's text whether content came as a string or as
@@ -45,7 +74,27 @@ type Request struct {
 	Model         string    `json:"model"`
 	Messages      []Message `json:"messages"`
 	Stream        bool      `json:"stream"`
+	Tools         []Tool    `json:"tools,omitempty"`
 	Authorization string    `json:"-"`
+}
+
+// ToolNames lists the names of the offered tools.
+func (r *Request) ToolNames() []string {
+	var out []string
+	for _, t := range r.Tools {
+		out = append(out, t.Function.Name)
+	}
+	return out
+}
+
+// LastToolResult returns the content of the last tool message.
+func (r *Request) LastToolResult() string {
+	for i := len(r.Messages) - 1; i >= 0; i-- {
+		if r.Messages[i].Role == "tool" {
+			return r.Messages[i].Text()
+		}
+	}
+	return ""
 }
 
 // LastUser returns the text of the last user message.
@@ -62,6 +111,8 @@ func (r *Request) LastUser() string {
 type Reply struct {
 	// Text is the assistant's answer.
 	Text string
+	// ToolCalls asks the client to run tools.
+	ToolCalls []ToolCall
 	// Chunks, when set, are the streamed pieces (their concatenation
 	// should be Text).
 	Chunks []string
@@ -140,12 +191,17 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	id := fmt.Sprintf("chatcmpl-%d", time.Now().UnixNano())
 	if !req.Stream {
 		w.Header().Set("Content-Type", "application/json")
+		msg := map[string]any{"role": "assistant", "content": rep.Text}
+		finish := "stop"
+		if len(rep.ToolCalls) > 0 {
+			msg["tool_calls"], finish = rep.ToolCalls, "tool_calls"
+		}
 		_ = json.NewEncoder(w).Encode(map[string]any{
 			"id": id, "object": "chat.completion", "created": time.Now().Unix(), "model": req.Model,
 			"choices": []any{map[string]any{
 				"index":         0,
-				"message":       map[string]any{"role": "assistant", "content": rep.Text},
-				"finish_reason": "stop",
+				"message":       msg,
+				"finish_reason": finish,
 			}},
 			"usage": map[string]any{"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10},
 		})
@@ -181,7 +237,27 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		send(chunk(map[string]any{"content": c}, nil))
 	}
-	send(chunk(map[string]any{}, "stop"))
+	for i, tc := range rep.ToolCalls {
+		// As OpenAI streams them: the call's id and name first, then its
+		// arguments in pieces.
+		send(chunk(map[string]any{"tool_calls": []any{map[string]any{
+			"index": i, "id": tc.ID, "type": "function",
+			"function": map[string]any{"name": tc.Function.Name, "arguments": ""},
+		}}}, nil))
+		args := tc.Function.Arguments
+		for len(args) > 0 {
+			n := min(len(args), 7)
+			send(chunk(map[string]any{"tool_calls": []any{map[string]any{
+				"index": i, "function": map[string]any{"arguments": args[:n]},
+			}}}, nil))
+			args = args[n:]
+		}
+	}
+	finish := "stop"
+	if len(rep.ToolCalls) > 0 {
+		finish = "tool_calls"
+	}
+	send(chunk(map[string]any{}, finish))
 	_, _ = fmt.Fprint(w, "data: [DONE]\n\n")
 	if flusher != nil {
 		flusher.Flush()

@@ -84,7 +84,7 @@ func runDaemon(c *cli.Context) error {
 	d, err := daemon.New(daemon.Config{
 		NC: nc, ID: c.String("name"), Workspace: c.String("workspace"), Capacity: c.Int("capacity"),
 		Heartbeat: c.Duration("heartbeat"), Setup: bus.SetupOptions{WorkAckWait: c.Duration("work-ack-wait")},
-		Model: mc, Version: Version, Labels: labels, Logger: log,
+		Model: mc, Version: Version, Labels: labels, Logger: log, Home: viberHome(),
 	})
 	if err != nil {
 		return userError(err)

@@ -71,7 +71,7 @@ message saying what to set.`,
 			st, err := stack.Start(ctx, stack.Config{
 				Dir: c.String("data"), NATSListen: c.String("nats-listen"), HTTPListen: c.String("http-listen"),
 				DaemonName: c.String("name"), Workspace: c.String("workspace"), NoDaemon: c.Bool("no-daemon"),
-				Capacity: c.Int("capacity"), Model: mc, Version: Version, Logger: log,
+				Capacity: c.Int("capacity"), Model: mc, Version: Version, Logger: log, Home: viberHome(),
 			})
 			if err != nil {
 				return userError(err)
