@@ -303,3 +303,80 @@ func waitDaemon(t *testing.T, env []string, name string) {
 	}
 	t.Fatalf("daemon %s never came online", name)
 }
+
+func TestCLISkillValidate(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good-skill")
+	bad := filepath.Join(dir, "Bad--Skill")
+	for _, d := range []string{good, bad} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.WriteFile(filepath.Join(good, "SKILL.md"), []byte("---\nname: good-skill\ndescription: Does a good thing.\n---\nBody.\n"), 0o644)
+	os.WriteFile(filepath.Join(bad, "SKILL.md"), []byte("---\nname: Bad--Skill\ndescription: \"\"\nextra: 1\n---\n"), 0o644)
+	stdout, _, code := run(t, nil, "viber", "skill", "validate", good)
+	if code != 0 || !strings.Contains(stdout, "ok") {
+		t.Fatalf("good: %d %s", code, stdout)
+	}
+	stdout, stderr, code := run(t, nil, "viber", "skill", "validate", dir)
+	if code != 1 || !strings.Contains(stdout, "FAIL") || !strings.Contains(stderr, "1 of 2") {
+		t.Fatalf("bad: %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, want := range []string{"name", "description", "extra"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("no problem reported about %s:\n%s", want, stdout)
+		}
+	}
+}
+
+func TestCLIApproveDeny(t *testing.T) {
+	t.Parallel()
+	fake := openaitest.New(t, func(r *openaitest.Request) openaitest.Reply {
+		if tr := r.LastToolResult(); tr != "" {
+			return openaitest.Reply{Text: "tool said: " + tr}
+		}
+		return openaitest.Reply{ToolCalls: []openaitest.ToolCall{openaitest.Call("call-1", "shell", `{"command":"echo from-shell"}`)}}
+	})
+	natsAddr, httpAddr := freeAddr(t), freeAddr(t)
+	env := append(modelEnv(fake), "VIBER_NATS_URL=nats://"+natsAddr, "VIBER_HOME="+t.TempDir())
+	up := start(t, env, "viber", "up", "--data", t.TempDir(), "--nats-listen", natsAddr, "--http-listen", httpAddr)
+	waitHealthy(t, httpAddr, up)
+	for _, approve := range []bool{true, false} {
+		stdout, _, code := run(t, env, "viber", "task", "submit", "run the shell")
+		id := strings.TrimSpace(stdout)
+		if code != 0 || id == "" {
+			t.Fatalf("submit: %d %q", code, stdout)
+		}
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			out, _, _ := run(t, env, "viber", "task", "show", id)
+			if strings.Contains(out, "waiting for approval") && strings.Contains(out, "call-1") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("never waited for approval:\n%s", out)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		verb := "deny"
+		if approve {
+			verb = "approve"
+		}
+		if out, stderr, code := run(t, env, "viber", "task", verb, "--reason", "test says so", id, "call-1"); code != 0 {
+			t.Fatalf("%s: %d %s %s", verb, code, out, stderr)
+		}
+		stdout, _, code = run(t, env, "viber", "task", "watch", id)
+		if code != 0 {
+			t.Fatalf("watch: %d", code)
+		}
+		if approve && !strings.Contains(stdout, "tool said: from-shell") {
+			t.Fatalf("approved run:\n%s", stdout)
+		}
+		if !approve && !strings.Contains(stdout, "test says so") {
+			t.Fatalf("denied run:\n%s", stdout)
+		}
+	}
+	up.stop(t)
+}

@@ -157,6 +157,9 @@ func printSummary(w io.Writer, s *bus.Summary) {
 	if s.CancelRequested {
 		row("cancel", "requested")
 	}
+	if len(s.PendingApprovals) > 0 {
+		row("waiting for approval", strings.Join(s.PendingApprovals, ", ")+"  (viber task approve|deny "+s.ID+" CALL_ID)")
+	}
 	row("events", fmt.Sprint(s.Events))
 	row("result", s.Result)
 	row("error", s.Error)

@@ -33,7 +33,7 @@ func Viber() *cli.App {
 
 Every command below 'up' is a NATS client: point it at your server with
 --nats-url (or VIBER_NATS_URL).`,
-		Commands: []*cli.Command{upCommand(), taskCommand(), daemonCommand(), benchCommand()},
+		Commands: []*cli.Command{upCommand(), taskCommand(), daemonCommand(), skillCommand(), benchCommand()},
 		ExitErrHandler: func(c *cli.Context, err error) {
 			cli.HandleExitCoder(err)
 		},
@@ -127,6 +127,7 @@ was cancelled.`,
 					&cli.StringFlag{Name: "daemon", Usage: "run on this daemon only"},
 					&cli.StringFlag{Name: "model", Usage: "provider/model to use (e.g. openai/gpt-4o-mini)"},
 					&cli.StringSliceFlag{Name: "skill", Usage: "skill the task needs (repeatable)"},
+					&cli.StringSliceFlag{Name: "policy", Usage: "TOOL=allow|ask|deny for this task (repeatable; shell:PREFIX=... for shell commands, *=... for the default)"},
 					&cli.BoolFlag{Name: "wait", Usage: "follow the task to its end and print the result"},
 				),
 				Action: taskSubmit,
@@ -153,6 +154,16 @@ was cancelled.`,
 				Name: "cancel", Usage: "stop a task", ArgsUsage: "ID",
 				Flags:  common(&cli.StringFlag{Name: "reason", Usage: "why (shown to watchers)"}),
 				Action: taskCancel,
+			},
+			{
+				Name: "approve", Usage: "let a tool call that waits for approval run", ArgsUsage: "ID CALL_ID",
+				Flags:  common(&cli.StringFlag{Name: "reason", Usage: "note recorded with the decision"}),
+				Action: func(c *cli.Context) error { return taskDecide(c, true) },
+			},
+			{
+				Name: "deny", Usage: "refuse a tool call that waits for approval (the model is told)", ArgsUsage: "ID CALL_ID",
+				Flags:  common(&cli.StringFlag{Name: "reason", Usage: "why; told to the model"}),
+				Action: func(c *cli.Context) error { return taskDecide(c, false) },
 			},
 			{
 				Name: "send", Usage: "send a follow-up to a task (a new turn if it ended)", ArgsUsage: "ID TEXT...",
@@ -182,8 +193,12 @@ func taskSubmit(c *cli.Context) error {
 	defer nc.Close()
 	ctx, cancel := requestContext(c)
 	defer cancel()
+	policy, err := parsePolicy(c.StringSlice("policy"))
+	if err != nil {
+		return cli.Exit("viber task submit: "+err.Error(), 1)
+	}
 	sum, err := cl.CreateTask(ctx, &bus.CreateTaskRequest{
-		Goal: goal, Daemon: c.String("daemon"), Model: c.String("model"), Skills: c.StringSlice("skill"), Submitter: submitter(),
+		Goal: goal, Daemon: c.String("daemon"), Model: c.String("model"), Skills: c.StringSlice("skill"), Policy: policy, Submitter: submitter(),
 	})
 	if err != nil {
 		return userError(err)
@@ -382,6 +397,50 @@ func taskCancel(c *cli.Context) error {
 		return printJSON(os.Stdout, ev)
 	}
 	fmt.Printf("cancel requested for %s\n", id)
+	return nil
+}
+
+func parsePolicy(list []string) (map[string]string, error) {
+	if len(list) == 0 {
+		return nil, nil
+	}
+	out := map[string]string{}
+	for _, kv := range list {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("--policy %q: want TOOL=allow|ask|deny", kv)
+		}
+		if _, err := agents.ParseDecision(v); err != nil {
+			return nil, fmt.Errorf("--policy %q: %v", kv, err)
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+func taskDecide(c *cli.Context, approved bool) error {
+	if c.NArg() != 2 {
+		return cli.Exit(fmt.Sprintf("viber %s: want ID and CALL_ID (`viber task show ID` lists calls waiting for approval)", c.Command.FullName()), 1)
+	}
+	cl, nc, err := client(c)
+	if err != nil {
+		return userError(err)
+	}
+	defer nc.Close()
+	ctx, cancel := requestContext(c)
+	defer cancel()
+	ev, err := cl.Decide(ctx, &bus.DecideRequest{ID: c.Args().Get(0), CallID: c.Args().Get(1), Approved: approved, Reason: c.String("reason"), By: submitter()})
+	if err != nil {
+		return userError(err)
+	}
+	if c.Bool("json") {
+		return printJSON(os.Stdout, ev)
+	}
+	verb := "denied"
+	if approved {
+		verb = "approved"
+	}
+	fmt.Printf("%s call %s of %s\n", verb, c.Args().Get(1), c.Args().Get(0))
 	return nil
 }
 
