@@ -30,6 +30,10 @@ type Config struct {
 	// HTTPListen is the HTTP address (default 127.0.0.1:6009); "none"
 	// disables HTTP.
 	HTTPListen string
+	// HTTPToken, when set, is required (as "Authorization: Bearer <token>")
+	// on every HTTP request but /healthz. It must be set whenever
+	// HTTPListen is not a loopback address.
+	HTTPToken string
 	// Setup tunes the streams the gateway creates.
 	Setup bus.SetupOptions
 	// SweepInterval is how often tasks that lost their assignment are
@@ -49,8 +53,11 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("gateway: id %q must be letters, digits, '-' or '_'", c.ID))
 	}
 	if c.HTTPListen != "" && c.HTTPListen != "none" {
-		if _, _, err := net.SplitHostPort(c.HTTPListen); err != nil {
+		host, _, err := net.SplitHostPort(c.HTTPListen)
+		if err != nil {
 			errs = append(errs, fmt.Errorf("gateway: --http-listen %q: %w", c.HTTPListen, err))
+		} else if !loopback(host) && c.HTTPToken == "" {
+			errs = append(errs, fmt.Errorf("gateway: --http-listen %s is reachable beyond this machine: set --http-token (or VIBER_HTTP_TOKEN)", c.HTTPListen))
 		}
 	}
 	return errors.Join(errs...)
@@ -187,6 +194,19 @@ func (g *Gateway) HTTPAddr() string {
 // CaughtUp is closed once the projector has folded every event that was in
 // the log when the gateway started.
 func (g *Gateway) CaughtUp() <-chan struct{} { return g.caughtUp }
+
+// HTTPToken is the token HTTP requests must carry ("" for none).
+func (g *Gateway) HTTPToken() string { return g.cfg.HTTPToken }
+
+// loopback reports whether host only accepts connections from this
+// machine.
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
 
 func hostID() string {
 	h, err := os.Hostname()

@@ -32,6 +32,8 @@ type Config struct {
 	NATSListen string
 	// HTTPListen is the gateway's HTTP address (default 127.0.0.1:6009).
 	HTTPListen string
+	// HTTPToken protects HTTP beyond loopback.
+	HTTPToken string
 	// DaemonName is the local daemon's id (default "local").
 	DaemonName string
 	// Workspace is the local daemon's workspace.
@@ -95,7 +97,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		return fail(err)
 	}
 	s.conns = append(s.conns, gnc)
-	gw, err := gateway.New(ctx, gateway.Config{NC: gnc, HTTPListen: cfg.HTTPListen, Setup: cfg.Setup, Version: cfg.Version, Logger: cfg.Logger})
+	gw, err := gateway.New(ctx, gateway.Config{NC: gnc, HTTPListen: cfg.HTTPListen, HTTPToken: cfg.HTTPToken, Setup: cfg.Setup, Version: cfg.Version, Logger: cfg.Logger})
 	if err != nil {
 		return fail(err)
 	}

@@ -30,6 +30,7 @@ Daemons (viberd) and the viber CLI connect to the same NATS server.`,
 			&cli.StringFlag{Name: "nats-url", Usage: "use this external NATS server instead of the embedded one", EnvVars: []string{"VIBER_NATS_URL"}},
 			&cli.StringFlag{Name: "creds", Usage: "NATS credentials file for --nats-url", EnvVars: []string{"VIBER_NATS_CREDS"}},
 			&cli.StringFlag{Name: "http-listen", Usage: "HTTP listener HOST:PORT (health now, dashboard later); 'none' to disable", EnvVars: []string{"VIBER_HTTP_LISTEN"}, Value: gateway.DefaultHTTPListen},
+			&cli.StringFlag{Name: "http-token", Usage: "token HTTP clients must send (Authorization: Bearer TOKEN); required when --http-listen is not loopback", EnvVars: []string{"VIBER_HTTP_TOKEN"}},
 			&cli.StringFlag{Name: "id", Usage: "gateway id used in event sources (default: host name)", EnvVars: []string{"VIBER_GATEWAY_ID"}},
 			&cli.DurationFlag{Name: "work-ack-wait", Usage: "how long a silent daemon keeps a task before another daemon resumes it", EnvVars: []string{"VIBER_WORK_ACK_WAIT"}, Value: bus.DefaultWorkAckWait},
 		}, logFlags()...),
@@ -63,7 +64,7 @@ func runGateway(c *cli.Context) error {
 	}
 	defer nc.Close()
 	g, err := gateway.New(ctx, gateway.Config{
-		NC: nc, ID: c.String("id"), Version: Version, HTTPListen: c.String("http-listen"),
+		NC: nc, ID: c.String("id"), Version: Version, HTTPListen: c.String("http-listen"), HTTPToken: c.String("http-token"),
 		Setup: bus.SetupOptions{WorkAckWait: c.Duration("work-ack-wait")}, Logger: log,
 	})
 	if err != nil {

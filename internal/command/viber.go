@@ -52,6 +52,7 @@ message saying what to set.`,
 			&cli.StringFlag{Name: "data", Usage: "directory for all state (JetStream store, default workspace)", EnvVars: []string{"VIBER_DATA"}, Value: filepath.Join(viberHome(), "data")},
 			&cli.StringFlag{Name: "nats-listen", Usage: "NATS client listener HOST:PORT", EnvVars: []string{"VIBER_NATS_LISTEN"}, Value: "127.0.0.1:4222"},
 			&cli.StringFlag{Name: "http-listen", Usage: "HTTP listener HOST:PORT", EnvVars: []string{"VIBER_HTTP_LISTEN"}, Value: gateway.DefaultHTTPListen},
+			&cli.StringFlag{Name: "http-token", Usage: "token HTTP clients must send; required when --http-listen is not loopback", EnvVars: []string{"VIBER_HTTP_TOKEN"}},
 			&cli.StringFlag{Name: "name", Usage: "the local daemon's id", EnvVars: []string{"VIBER_DAEMON_NAME"}, Value: "local"},
 			&cli.StringFlag{Name: "workspace", Usage: "the local daemon's workspace (default DATA/workspace)", EnvVars: []string{"VIBER_WORKSPACE"}},
 			&cli.IntFlag{Name: "capacity", Usage: "tasks the local daemon runs at once", Value: 4},
@@ -69,7 +70,7 @@ message saying what to set.`,
 				log.Warn().Msg(err.Error() + " — tasks will fail until this is set")
 			}
 			st, err := stack.Start(ctx, stack.Config{
-				Dir: c.String("data"), NATSListen: c.String("nats-listen"), HTTPListen: c.String("http-listen"),
+				Dir: c.String("data"), NATSListen: c.String("nats-listen"), HTTPListen: c.String("http-listen"), HTTPToken: c.String("http-token"),
 				DaemonName: c.String("name"), Workspace: c.String("workspace"), NoDaemon: c.Bool("no-daemon"),
 				Capacity: c.Int("capacity"), Model: mc, Version: Version, Logger: log, Home: viberHome(),
 			})
