@@ -6,9 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/viberhq/viber/agents"
 	"github.com/viberhq/viber/agents/openaitest"
@@ -74,8 +77,28 @@ func TestAgentReadsEditsAndAnswers(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.daemonOpts("d1", daemonOptions{Workspace: ws})
+	var mu sync.Mutex
+	var deltas []string
+	sub, err := r.env.NC.Subscribe("viber.live.*", func(m *nats.Msg) {
+		var d bus.Delta
+		if json.Unmarshal(m.Data, &d) == nil {
+			mu.Lock()
+			deltas = append(deltas, d.Text)
+			mu.Unlock()
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
 	task := r.submit("mark the notes final")
 	events := r.follow(task.ID, 30*time.Second)
+	// Streamed tool-call deltas never reach watchers as words.
+	r.eventually(2*time.Second, "the answer streamed", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return strings.Join(deltas, "") == "Done: the notes are final."
+	})
 	want := "created assigned started tool_call tool_result tool_call tool_result tool_call plan tool_result message completed"
 	if got := types(events); got != want {
 		t.Fatalf("events:\n got %s\nwant %s", got, want)

@@ -1,0 +1,65 @@
+package agents
+
+import (
+	"encoding/json"
+	"testing"
+)
+
+func TestPolicyDecide(t *testing.T) {
+	t.Parallel()
+	p, err := DefaultPolicy().With(map[string]string{
+		"shell:git status": "allow",
+		"shell:git":        "ask",
+		"shell:rm":         "deny",
+		"web_fetch":        "deny",
+		"*":                "deny",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	shell := func(cmd string) json.RawMessage {
+		b, _ := json.Marshal(map[string]string{"command": cmd})
+		return b
+	}
+	cases := []struct {
+		tool string
+		args json.RawMessage
+		want Decision
+	}{
+		{"read_file", nil, Allow},
+		{"web_fetch", nil, Deny},
+		{"mcp_something", nil, Deny},
+		{"shell", shell("git status --short"), Allow},
+		{"shell", shell("git push"), Ask},
+		{"shell", shell("rm -rf build"), Deny},
+		{"shell", shell("ls"), Ask},
+	}
+	for _, c := range cases {
+		if got, reason := p.Decide(c.tool, c.args); got != c.want {
+			t.Errorf("%s %s: %s (%s), want %s", c.tool, c.args, got, reason, c.want)
+		}
+	}
+	if _, err := DefaultPolicy().With(map[string]string{"shell": "maybe"}); err == nil {
+		t.Error("bad decision accepted")
+	}
+}
+
+func TestToolCallChunksAreNotWords(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		chunk string
+		tool  bool
+	}{
+		{`[{"id":"call_1","type":"function","function":{"name":"read_file","arguments":""}}]`, true},
+		{`[{"function":{"arguments":"{\"pa"}}]`, true},
+		{`{"name":"read_file","arguments":"{}"}`, true},
+		{`Hello`, false},
+		{`[1, 2, 3]`, false},
+		{`{"answer": 42}`, false},
+		{`[{"item": "a list the model wrote"}]`, false},
+	} {
+		if got := isToolCallChunk([]byte(c.chunk)); got != c.tool {
+			t.Errorf("%s: %v, want %v", c.chunk, got, c.tool)
+		}
+	}
+}
