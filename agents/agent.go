@@ -111,10 +111,12 @@ func (a *Agent) Run(ctx context.Context, rt Runtime) (*Result, error) {
 			return nil, fmt.Errorf("model call: %w", err)
 		}
 		step++
-		if resp == nil || len(resp.Choices) == 0 {
+		// Anthropic's answers come back as one choice per content block
+		// (text, then each tool call): take them all.
+		choice := MergeChoices(resp)
+		if choice == nil {
 			return nil, errors.New("model call: the model returned no answer")
 		}
-		choice := resp.Choices[0]
 		addUsage(usage, choice.GenerationInfo)
 		text := strings.TrimSpace(choice.Content)
 		if len(choice.ToolCalls) == 0 {

@@ -1,8 +1,13 @@
 // Package agents runs the model side of a task over langchaingo: provider
-// configuration, the conversation rebuilt from a task's log, and the call
-// that produces the answer while streaming its tokens.
+// configuration (config file and environment), the agent loop with tools,
+// plans, skills and approvals, and the tool policy.
 //
-// Today a task is one model turn (with any follow-ups folded into the
-// conversation); the full loop with tools, plans and approvals builds on the
-// same pieces.
+// [Agent.Run] runs one turn. It rebuilds the conversation from the task's
+// log before every model call, so follow-ups join at the next step and a
+// daemon that takes over a task continues it from the log alone. Each tool
+// call is appended as a tool_call event, decided by the [Policy] (allow,
+// ask, deny), and answered by a tool_result event. The conversation keeps
+// one tool call per assistant message, each followed by its tool message:
+// langchaingo's Anthropic client sends only the first part of a message and
+// OpenAI's tool role takes exactly one part.
 package agents

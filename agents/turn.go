@@ -10,35 +10,6 @@ import (
 	"github.com/viberhq/viber/bus"
 )
 
-// Conversation rebuilds the messages of a task from its events: the goal
-// and follow-ups as user messages, whole assistant messages as AI
-// messages, after an optional system prompt.
-func Conversation(system string, events []*bus.Event) ([]llms.MessageContent, error) {
-	var msgs []llms.MessageContent
-	if system != "" {
-		msgs = append(msgs, llms.TextParts(llms.ChatMessageTypeSystem, system))
-	}
-	for _, ev := range events {
-		p, err := ev.Decode()
-		if err != nil {
-			return nil, err
-		}
-		switch d := p.(type) {
-		case *bus.Created:
-			msgs = append(msgs, llms.TextParts(llms.ChatMessageTypeHuman, d.Goal))
-		case *bus.Input:
-			msgs = append(msgs, llms.TextParts(llms.ChatMessageTypeHuman, d.Text))
-		case *bus.Message:
-			role := llms.ChatMessageTypeAI
-			if d.Role == "user" {
-				role = llms.ChatMessageTypeHuman
-			}
-			msgs = append(msgs, llms.TextParts(role, d.Text))
-		}
-	}
-	return msgs, nil
-}
-
 // Reply is a model's whole answer to one call.
 type Reply struct {
 	Text  string

@@ -38,8 +38,12 @@ type Config struct {
 	Heartbeat time.Duration
 	// Setup must match the gateway's (the work ack wait in particular).
 	Setup bus.SetupOptions
-	// Model says which model answers.
+	// Model says which model answers when Models is nil.
 	Model agents.ModelConfig
+	// Models, when set, resolves each task's model reference
+	// ("provider/model", "model" or "" for the default) from the config
+	// file and environment.
+	Models *agents.Config
 	// LLM, when set, answers instead of a client built from Model (tests,
 	// benchmarks, embedding).
 	LLM llms.Model
@@ -143,6 +147,11 @@ func New(cfg Config) (*Daemon, error) {
 			cfg.Home = filepath.Join(h, ".viber")
 		} else {
 			cfg.Home = filepath.Join(ws, ".viber")
+		}
+	}
+	if cfg.Models != nil {
+		if mc, err := cfg.Models.Resolve(""); err == nil {
+			cfg.Model = mc
 		}
 	}
 	if err := cfg.Tools.Validate(); err != nil {

@@ -345,19 +345,27 @@ func (d *Daemon) appendPayload(ctx context.Context, taskID string, p bus.Payload
 	return d.tasks.AppendPayload(ctx, taskID, d.source, p)
 }
 
-// model returns the model for a task: the daemon's, with the model name
-// the task asked for ("model" or "provider/model") when it named one.
+// model returns the model for a task: the one its created event names
+// ("provider/model", "model") or the daemon's default.
 func (d *Daemon) model(requested string) (llms.Model, agents.ModelConfig, error) {
-	cfg := d.cfg.Model
-	if requested != "" {
-		prov, name, ok := strings.Cut(requested, "/")
-		if !ok {
-			prov, name = cfg.Provider, requested
+	var cfg agents.ModelConfig
+	if d.cfg.Models != nil {
+		var err error
+		if cfg, err = d.cfg.Models.Resolve(requested); err != nil {
+			return nil, cfg, fmt.Errorf("daemon %s: %w", d.cfg.ID, err)
 		}
-		if prov != cfg.Provider {
-			return nil, cfg, fmt.Errorf("%w: the task asks for provider %q but daemon %s is configured for %q (VIBER_PROVIDER)", agents.ErrNoModel, prov, d.cfg.ID, cfg.Provider)
+	} else {
+		cfg = d.cfg.Model
+		if requested != "" {
+			prov, name, ok := strings.Cut(requested, "/")
+			if !ok {
+				prov, name = cfg.Provider, requested
+			}
+			if prov != cfg.Provider {
+				return nil, cfg, fmt.Errorf("%w: the task asks for provider %q but daemon %s is configured for %q", agents.ErrNoModel, prov, d.cfg.ID, cfg.Provider)
+			}
+			cfg.Model = name
 		}
-		cfg.Model = name
 	}
 	if d.cfg.LLM != nil {
 		return d.cfg.LLM, cfg, nil

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/viberhq/viber/agents"
+	"github.com/viberhq/viber/agents/anthropictest"
 	"github.com/viberhq/viber/agents/openaitest"
 	"github.com/viberhq/viber/agents/tool"
 	"github.com/viberhq/viber/bus"
@@ -421,5 +422,57 @@ func TestSkillsRoutingAndActivation(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("presence: %+v", ds)
+	}
+}
+
+func TestAnthropicTextAndToolCallInOneTurn(t *testing.T) {
+	t.Parallel()
+	fake := anthropictest.New(t, func(req *anthropictest.Request) anthropictest.Reply {
+		if tr := req.LastToolResult(); tr != "" {
+			return anthropictest.Reply{Text: "The file says: " + strings.TrimSpace(tr)}
+		}
+		return anthropictest.Reply{
+			Text:     "Let me read the file first.",
+			ToolUses: []anthropictest.ToolUse{anthropictest.Use("toolu_1", "read_file", `{"path":"hello.txt"}`)},
+		}
+	})
+	r := newRig(t, "", nil)
+	r.gateway()
+	ws := t.TempDir()
+	if err := os.WriteFile(filepath.Join(ws, "hello.txt"), []byte("hi from the workspace\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	models, err := agents.LoadConfig("", func(k string) string {
+		switch k {
+		case "ANTHROPIC_API_KEY":
+			return "sk-ant-test"
+		case "VIBER_BASE_URL":
+			return fake.URL
+		case "VIBER_PROVIDER":
+			return "anthropic"
+		}
+		return ""
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.daemonOpts("claude", daemonOptions{Workspace: ws, Models: models})
+	task := r.submitWith(&bus.CreateTaskRequest{Goal: "what does hello.txt say?", Model: "anthropic/claude-sonnet-4-5"})
+	events := r.follow(task.ID, 30*time.Second)
+	if got, want := types(events), "created assigned started message tool_call tool_result message completed"; got != want {
+		t.Fatalf("events: %s, want %s", got, want)
+	}
+	if m := payload[bus.Message](t, events[3]); m.Text != "Let me read the file first." {
+		t.Fatalf("first message %q", m.Text)
+	}
+	if s := payload[bus.Started](t, events[2]); s.Provider != "anthropic" || s.Model != "claude-sonnet-4-5" {
+		t.Fatalf("started: %+v", s)
+	}
+	if got := payload[bus.Completed](t, events[len(events)-1]).Result; !strings.Contains(got, "hi from the workspace") {
+		t.Fatalf("result %q", got)
+	}
+	reqs := fake.Requests()
+	if len(reqs) != 2 || reqs[1].APIKey != "sk-ant-test" {
+		t.Fatalf("requests: %d", len(reqs))
 	}
 }

@@ -121,6 +121,7 @@ func (r *rig) daemonWith(name string, mc agents.ModelConfig) *component {
 // daemonOptions tune one test daemon.
 type daemonOptions struct {
 	Model     *agents.ModelConfig
+	Models    *agents.Config
 	Workspace string
 	Policy    *agents.Policy
 	Tools     tool.Options
@@ -139,7 +140,7 @@ func (r *rig) daemonOpts(name string, o daemonOptions) *component {
 	nc := r.env.Connect(r.t, "daemon-"+name)
 	d, err := daemon.New(daemon.Config{
 		NC: nc, ID: name, Workspace: o.Workspace, Home: r.t.TempDir(), Heartbeat: heartbeat, Setup: setup,
-		Model: mc, Policy: o.Policy, Tools: o.Tools, MaxSteps: o.MaxSteps, Logger: testLogger(r.t),
+		Model: mc, Models: o.Models, Policy: o.Policy, Tools: o.Tools, MaxSteps: o.MaxSteps, Logger: testLogger(r.t),
 	})
 	if err != nil {
 		r.t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 	"github.com/tmc/langchaingo/llms"
 
 	"github.com/viberhq/viber/agents"
+	"github.com/viberhq/viber/agents/tool"
 	"github.com/viberhq/viber/bus"
 	"github.com/viberhq/viber/bus/server"
 	"github.com/viberhq/viber/daemon"
@@ -42,9 +43,15 @@ type Config struct {
 	Home string
 	// NoDaemon starts no local daemon.
 	NoDaemon bool
-	// Model configures the local daemon's model; LLM overrides it.
-	Model agents.ModelConfig
-	LLM   llms.Model
+	// Model configures the local daemon's model; Models (the config file)
+	// takes precedence; LLM overrides both.
+	Model  agents.ModelConfig
+	Models *agents.Config
+	LLM    llms.Model
+	// Policy, Tools and MaxSteps tune the local daemon's agent.
+	Policy   *agents.Policy
+	Tools    tool.Options
+	MaxSteps int
 	// Capacity is the local daemon's task capacity.
 	Capacity int
 	// Setup tunes streams and the work ack wait.
@@ -113,7 +120,8 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		s.conns = append(s.conns, dnc)
 		d, err := daemon.New(daemon.Config{
 			NC: dnc, ID: cfg.DaemonName, Workspace: cfg.Workspace, Capacity: cfg.Capacity,
-			Setup: cfg.Setup, Model: cfg.Model, LLM: cfg.LLM, Version: cfg.Version, Logger: cfg.Logger, Home: cfg.Home,
+			Setup: cfg.Setup, Model: cfg.Model, Models: cfg.Models, LLM: cfg.LLM, Version: cfg.Version, Logger: cfg.Logger, Home: cfg.Home,
+			Policy: cfg.Policy, Tools: cfg.Tools, MaxSteps: cfg.MaxSteps,
 		})
 		if err != nil {
 			return fail(err)

@@ -9,7 +9,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/viberhq/viber/agents"
 	"github.com/viberhq/viber/bus"
 	"github.com/viberhq/viber/daemon"
 )
@@ -23,11 +22,16 @@ func Daemon() *cli.App {
 		Description: `viberd connects out to NATS (it never listens), announces itself, pulls
 the tasks assigned to it or to any daemon, and runs them in --workspace.
 
-The model comes from the environment:
-  VIBER_PROVIDER   openai (default) or custom (any OpenAI-compatible server)
-  VIBER_MODEL      model name (openai default: ` + agents.DefaultOpenAIModel + `)
+Models come from the config file (--config, default ~/.viber/config.yaml) and
+the environment:
+  OPENAI_API_KEY, ANTHROPIC_API_KEY, OPENROUTER_API_KEY, DEEPSEEK_API_KEY
+                   make those providers usable without a file
+  VIBER_PROVIDER   default provider kind: openai, anthropic, openrouter,
+                   deepseek, ollama or custom (any OpenAI-compatible server)
+  VIBER_MODEL      default model
   VIBER_BASE_URL   base URL, e.g. http://127.0.0.1:8000/v1 (or OPENAI_BASE_URL)
-  VIBER_API_KEY    API key (or OPENAI_API_KEY); never logged
+  VIBER_API_KEY    API key of the default provider; never logged
+A task may name its model: viber task submit --model anthropic/claude-sonnet-4-5.
 Without a usable model, tasks fail with a message that says what to set;
 the daemon keeps running.`,
 		Flags:  append(append(natsFlags(), daemonFlags()...), logFlags()...),
@@ -77,14 +81,15 @@ func runDaemon(c *cli.Context) error {
 		return userError(err)
 	}
 	defer nc.Close()
-	mc := agents.ConfigFromEnv(os.Getenv)
-	if err := mc.Validate(); err != nil {
-		log.Warn().Msg(err.Error() + " — tasks will fail until this is set")
+	setup, err := loadAgentSetup(c, log)
+	if err != nil {
+		return userError(err)
 	}
 	d, err := daemon.New(daemon.Config{
 		NC: nc, ID: c.String("name"), Workspace: c.String("workspace"), Capacity: c.Int("capacity"),
 		Heartbeat: c.Duration("heartbeat"), Setup: bus.SetupOptions{WorkAckWait: c.Duration("work-ack-wait")},
-		Model: mc, Version: Version, Labels: labels, Logger: log, Home: viberHome(),
+		Models: setup.models, Policy: &setup.policy, Tools: setup.tools, MaxSteps: setup.maxSteps,
+		Version: Version, Labels: labels, Logger: log, Home: viberHome(),
 	})
 	if err != nil {
 		return userError(err)

@@ -45,9 +45,9 @@ func upCommand() *cli.Command {
 		Name:  "up",
 		Usage: "run NATS, the gateway and a local daemon in one process",
 		Description: `up starts an embedded NATS server with JetStream (data under --data), the
-gateway and one local daemon, and runs until interrupted. The model comes from
-the environment (see 'viberd --help'): with none configured, tasks fail with a
-message saying what to set.`,
+gateway and one local daemon, and runs until interrupted. Models come from the
+config file and the environment (see 'viberd --help'): with none configured,
+tasks fail with a message saying what to set.`,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "data", Usage: "directory for all state (JetStream store, default workspace)", EnvVars: []string{"VIBER_DATA"}, Value: filepath.Join(viberHome(), "data")},
 			&cli.StringFlag{Name: "nats-listen", Usage: "NATS client listener HOST:PORT", EnvVars: []string{"VIBER_NATS_LISTEN"}, Value: "127.0.0.1:4222"},
@@ -57,6 +57,7 @@ message saying what to set.`,
 			&cli.StringFlag{Name: "workspace", Usage: "the local daemon's workspace (default DATA/workspace)", EnvVars: []string{"VIBER_WORKSPACE"}},
 			&cli.IntFlag{Name: "capacity", Usage: "tasks the local daemon runs at once", Value: 4},
 			&cli.BoolFlag{Name: "no-daemon", Usage: "start no local daemon"},
+			configFlag(),
 		}, logFlags()...),
 		Action: func(c *cli.Context) error {
 			log, err := newLogger(c, os.Stderr)
@@ -65,14 +66,15 @@ message saying what to set.`,
 			}
 			ctx, stop := signalContext(c.Context)
 			defer stop()
-			mc := agents.ConfigFromEnv(os.Getenv)
-			if err := mc.Validate(); err != nil {
-				log.Warn().Msg(err.Error() + " — tasks will fail until this is set")
+			setup, err := loadAgentSetup(c, log)
+			if err != nil {
+				return userError(err)
 			}
 			st, err := stack.Start(ctx, stack.Config{
 				Dir: c.String("data"), NATSListen: c.String("nats-listen"), HTTPListen: c.String("http-listen"), HTTPToken: c.String("http-token"),
 				DaemonName: c.String("name"), Workspace: c.String("workspace"), NoDaemon: c.Bool("no-daemon"),
-				Capacity: c.Int("capacity"), Model: mc, Version: Version, Logger: log, Home: viberHome(),
+				Capacity: c.Int("capacity"), Models: setup.models, Policy: &setup.policy, Tools: setup.tools, MaxSteps: setup.maxSteps,
+				Version: Version, Logger: log, Home: viberHome(),
 			})
 			if err != nil {
 				return userError(err)
