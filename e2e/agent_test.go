@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -474,5 +475,36 @@ func TestAnthropicTextAndToolCallInOneTurn(t *testing.T) {
 	reqs := fake.Requests()
 	if len(reqs) != 2 || reqs[1].APIKey != "sk-ant-test" {
 		t.Fatalf("requests: %d", len(reqs))
+	}
+}
+
+func TestCancelStopsRunningTool(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "", script(
+		callTool("s1", "shell", map[string]any{"command": "sleep 37; echo finished > late.txt"}),
+		answer("done"),
+	))
+	r.gateway()
+	d := r.daemonOpts("d1", daemonOptions{})
+	task := r.submitWith(&bus.CreateTaskRequest{Goal: "sleep", Policy: map[string]string{"shell": "allow"}})
+	r.waitFor(task.ID, bus.TypeToolCall, 20*time.Second)
+	time.Sleep(200 * time.Millisecond)
+	start := time.Now()
+	if _, err := r.client.CancelTask(r.ctx(5*time.Second), &bus.CancelTaskRequest{ID: task.ID}); err != nil {
+		t.Fatal(err)
+	}
+	events := r.follow(task.ID, 10*time.Second)
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("cancel took %s", took)
+	}
+	if events[len(events)-1].Type != bus.TypeCancelled {
+		t.Fatalf("events: %s", types(events))
+	}
+	r.eventually(5*time.Second, "the shell's processes to end", func() bool {
+		out, _ := exec.Command("pgrep", "-f", "sleep 37").Output()
+		return len(strings.TrimSpace(string(out))) == 0
+	})
+	if _, err := os.Stat(filepath.Join(d.workspace, "late.txt")); err == nil {
+		t.Fatal("the shell command kept running after cancel")
 	}
 }
