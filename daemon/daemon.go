@@ -244,6 +244,9 @@ func (d *Daemon) modelName() string {
 	if d.cfg.LLM != nil {
 		return "embedded"
 	}
+	if d.cfg.Model.Provider == "" || d.cfg.Model.Model == "" {
+		return "none configured"
+	}
 	return d.cfg.Model.Provider + "/" + d.cfg.Model.Model
 }
 
