@@ -31,3 +31,31 @@ bench:
 
 clean:
 	rm -rf $(BIN)
+
+# --- dashboard (web/) ---------------------------------------------------
+# `make web` builds web/dist, which the gateway embeds at the next go
+# build / go run (so `make web run` serves the real dashboard). Without it
+# the gateway serves a page saying how to build it.
+NPM ?= npm
+
+.PHONY: web web-types web-check test-web clean-web
+
+## web: install the locked dependencies and build web/dist.
+web:
+	cd web && $(NPM) ci --no-audit --no-fund && $(NPM) run check:types && $(NPM) run build
+
+## web-types: regenerate web/src/lib/events.gen.ts from schemas/.
+web-types:
+	cd web && $(NPM) run gen:types
+
+## web-check: type-check the dashboard (svelte-check) and the generated types.
+web-check:
+	cd web && $(NPM) run check:types && $(NPM) run check
+
+## test-web: the dashboard's API and browser tests (the browser tests skip
+## without /usr/bin/chromium or web/dist).
+test-web: web
+	$(GO) test -race ./web/ ./gateway/ && $(GO) test -race -run 'TestDashboard' ./e2e/
+
+clean-web:
+	rm -rf web/dist web/node_modules

@@ -11,12 +11,14 @@ import (
 )
 
 func (g *Gateway) startHTTP() error {
+	// Config.Validate refused a listener beyond loopback without a token.
+	token := g.HTTPToken()
 	ln, err := net.Listen("tcp", g.cfg.HTTPListen)
 	if err != nil {
 		return fmt.Errorf("HTTP listen on %s: %w (pick another --http-listen)", g.cfg.HTTPListen, err)
 	}
 	g.httpAddr = ln.Addr()
-	g.httpSrv = &http.Server{Handler: g.routes(), ReadHeaderTimeout: 10 * time.Second}
+	g.httpSrv = &http.Server{Handler: g.routes(token), ReadHeaderTimeout: 10 * time.Second}
 	g.wg.Add(1)
 	go func() {
 		defer g.wg.Done()
@@ -27,10 +29,16 @@ func (g *Gateway) startHTTP() error {
 	return nil
 }
 
-func (g *Gateway) routes() http.Handler {
+// routes is the whole HTTP surface: /healthz (open, for probes), the JSON
+// and SSE API under /api/ and the dashboard at / (both behind the token
+// when one is set).
+func (g *Gateway) routes(token string) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", g.healthz)
-	return mux
+	api := g.apiRoutes()
+	mux.Handle("/api/", api)
+	mux.Handle("/", g.webHandler())
+	return securityHeaders(RequireToken(token, mux))
 }
 
 // Health is the body of /healthz.

@@ -1,0 +1,247 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/viberhq/viber/bus"
+)
+
+// sseKeepalive is how often an idle event stream gets a comment line, so
+// proxies and browsers keep it open (tests shorten it).
+var sseKeepalive = 15 * time.Second
+
+// SSE event names besides the default one ("message"), which carries the
+// stored task events.
+const (
+	// SSEDelta carries a live token delta (JSON bus.Delta); it has no id
+	// and is never replayed.
+	SSEDelta = "delta"
+	// SSEReady says the replay reached the end of the log as it was when
+	// the stream opened; what follows is live.
+	SSEReady = "ready"
+	// SSESummary carries a task summary on /api/watch/tasks.
+	SSESummary = "summary"
+	// SSEError carries an error that ended the stream (JSON ErrorBody).
+	SSEError = "error"
+)
+
+type sseWriter struct {
+	w  http.ResponseWriter
+	rc *http.ResponseController
+}
+
+func startSSE(w http.ResponseWriter) *sseWriter {
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	s := &sseWriter{w: w, rc: http.NewResponseController(w)}
+	_, _ = fmt.Fprint(w, "retry: 2000\n\n")
+	_ = s.rc.Flush()
+	return s
+}
+
+// send writes one SSE event; id and name may be empty.
+func (s *sseWriter) send(id, name string, data []byte) error {
+	var b strings.Builder
+	if id != "" {
+		b.WriteString("id: " + id + "\n")
+	}
+	if name != "" {
+		b.WriteString("event: " + name + "\n")
+	}
+	// JSON has no raw newlines, but stay correct for any data.
+	for _, line := range strings.Split(string(data), "\n") {
+		b.WriteString("data: " + line + "\n")
+	}
+	b.WriteString("\n")
+	if _, err := s.w.Write([]byte(b.String())); err != nil {
+		return err
+	}
+	return s.rc.Flush()
+}
+
+func (s *sseWriter) comment(text string) error {
+	if _, err := fmt.Fprintf(s.w, ": %s\n\n", text); err != nil {
+		return err
+	}
+	return s.rc.Flush()
+}
+
+// resumeSeq reads where a client wants to continue: the Last-Event-ID
+// header an EventSource sends when it reconnects, or ?after=<seq>.
+func resumeSeq(r *http.Request) (uint64, error) {
+	v := r.Header.Get("Last-Event-ID")
+	if v == "" {
+		v = r.URL.Query().Get("after")
+	}
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%w: Last-Event-ID %q is not an event seq", bus.ErrMalformed, v)
+	}
+	return n, nil
+}
+
+// apiTaskEvents streams a task's log as Server-Sent Events: every stored
+// event from the first (or after Last-Event-ID) with id = seq and the
+// envelope as data, then live as events are appended, until the client
+// goes away. Token deltas of a model that is writing arrive on the same
+// stream as "delta" events.
+func (g *Gateway) apiTaskEvents(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	id := r.PathValue("id")
+	after, err := resumeSeq(r)
+	if err != nil {
+		g.writeErr(w, r, err)
+		return
+	}
+	last, err := g.tasks.Last(ctx, id)
+	if err != nil {
+		g.writeErr(w, r, err)
+		return
+	}
+
+	// Subscribe to deltas before replaying, so none is missed between the
+	// end of the replay and live.
+	deltas := make(chan []byte, 256)
+	sub, err := g.cfg.NC.Subscribe(bus.LiveSubject(id), func(m *nats.Msg) {
+		select {
+		case deltas <- m.Data:
+		default: // a slow browser loses deltas, never stored events
+		}
+	})
+	if err != nil {
+		g.writeErr(w, r, fmt.Errorf("%w: subscribe to live deltas: %v", bus.ErrUnavailable, err))
+		return
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type item struct {
+		ev  *bus.Event
+		err error
+	}
+	events := make(chan item, 64)
+	go func() {
+		defer close(events)
+		for ev, err := range g.tasks.Replay(rctx, id, bus.ReplayOptions{Follow: bus.Forever, AfterSeq: after}) {
+			select {
+			case events <- item{ev, err}:
+			case <-rctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+
+	sse := startSSE(w)
+	ready := after >= last.Seq
+	if ready {
+		if sse.send("", SSEReady, []byte(`{}`)) != nil {
+			return
+		}
+	}
+	tick := time.NewTicker(sseKeepalive)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case it, ok := <-events:
+			if !ok {
+				return
+			}
+			if it.err != nil {
+				if ctx.Err() == nil && !errors.Is(it.err, context.Canceled) {
+					g.log.Warn().Err(it.err).Str("task", id).Msg("event stream ended")
+					b, _ := json.Marshal(&ErrorBody{Error: it.err.Error(), Code: bus.CodeFor(it.err)})
+					_ = sse.send("", SSEError, b)
+				}
+				return
+			}
+			b, err := json.Marshal(it.ev)
+			if err != nil {
+				return
+			}
+			if sse.send(strconv.FormatUint(it.ev.Seq, 10), "", b) != nil {
+				return
+			}
+			if !ready && it.ev.Seq >= last.Seq {
+				ready = true
+				if sse.send("", SSEReady, []byte(`{}`)) != nil {
+					return
+				}
+			}
+		case d := <-deltas:
+			if sse.send("", SSEDelta, d) != nil {
+				return
+			}
+		case <-tick.C:
+			if sse.comment("keepalive") != nil {
+				return
+			}
+		}
+	}
+}
+
+// apiWatchTasks streams task summaries as they change ("summary" events),
+// so the task list updates without reloading. It sends only changes: the
+// client lists tasks with GET /api/tasks after the "ready" event and
+// merges (the newer last_seq wins).
+func (g *Gateway) apiWatchTasks(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	kv, err := g.js.KeyValue(ctx, bus.TaskBucket)
+	if err != nil {
+		g.writeErr(w, r, fmt.Errorf("%w: %v", bus.ErrUnavailable, err))
+		return
+	}
+	watcher, err := kv.WatchAll(ctx, jetstream.UpdatesOnly(), jetstream.IgnoreDeletes())
+	if err != nil {
+		g.writeErr(w, r, fmt.Errorf("%w: %v", bus.ErrUnavailable, err))
+		return
+	}
+	defer func() { _ = watcher.Stop() }()
+	sse := startSSE(w)
+	if sse.send("", SSEReady, []byte(`{}`)) != nil {
+		return
+	}
+	tick := time.NewTicker(sseKeepalive)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case e, ok := <-watcher.Updates():
+			if !ok {
+				return
+			}
+			if e == nil {
+				continue
+			}
+			if sse.send("", SSESummary, e.Value()) != nil {
+				return
+			}
+		case <-tick.C:
+			if sse.comment("keepalive") != nil {
+				return
+			}
+		}
+	}
+}

@@ -1,0 +1,142 @@
+// The gateway's HTTP API. Event types come from events.gen.ts (generated
+// from schemas/); the API shapes below mirror bus.Summary, bus.DaemonView
+// and friends in bus/summary.go, bus/presence.go and bus/api.go.
+import type { TaskEvent } from './events.gen';
+
+export type { TaskEvent };
+
+export type State =
+  | 'pending'
+  | 'assigned'
+  | 'running'
+  | 'waiting_approval'
+  | 'completed'
+  | 'failed'
+  | 'cancelled';
+
+export const states: State[] = [
+  'pending',
+  'assigned',
+  'running',
+  'waiting_approval',
+  'completed',
+  'failed',
+  'cancelled',
+];
+
+export function terminal(s: State | undefined): boolean {
+  return s === 'completed' || s === 'failed' || s === 'cancelled';
+}
+
+export interface Summary {
+  id: string;
+  goal: string;
+  state: State;
+  daemon?: string;
+  requested_daemon?: string;
+  model?: string;
+  skills?: string[];
+  result?: string;
+  error?: string;
+  cancel_requested?: boolean;
+  pending_approvals?: string[];
+  attempts?: number;
+  turns?: number;
+  turn_seq: number;
+  events: number;
+  last_seq: number;
+  created_at: string;
+  started_at?: string;
+  ended_at?: string;
+  updated_at: string;
+}
+
+export interface DaemonView {
+  id: string;
+  name: string;
+  instance: string;
+  version: string;
+  hostname?: string;
+  labels?: Record<string, string>;
+  edge?: boolean;
+  provider?: string;
+  model?: string;
+  capacity: number;
+  running: string[] | null;
+  status: string;
+  heartbeat: string;
+  started_at: string;
+  last_seen: string;
+  online: boolean;
+  skills?: { name: string; description?: string; missing?: string[] }[];
+}
+
+export interface SkillView {
+  name: string;
+  description?: string;
+  daemons: string[];
+}
+
+export interface Delta {
+  task_id: string;
+  text: string;
+  index: number;
+}
+
+export class APIError extends Error {
+  constructor(
+    public status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Set when the API answers 401; the app shows the token form. */
+export const auth = $state({ needed: false });
+
+async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const init: RequestInit = { method, headers: { Accept: 'application/json' }, credentials: 'same-origin' };
+  if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    (init.headers as Record<string, string>)['Content-Type'] = 'application/json';
+  }
+  const res = await fetch(path, init);
+  if (res.status === 204) return undefined as T;
+  let data: any = null;
+  try {
+    data = await res.json();
+  } catch {
+    /* not JSON */
+  }
+  if (!res.ok) {
+    if (res.status === 401) auth.needed = true;
+    throw new APIError(res.status, data?.error ?? `${res.status} ${res.statusText}`);
+  }
+  return data as T;
+}
+
+export const api = {
+  listTasks: (q: { state?: string; daemon?: string; limit?: number } = {}) => {
+    const p = new URLSearchParams();
+    if (q.state) p.set('state', q.state);
+    if (q.daemon) p.set('daemon', q.daemon);
+    if (q.limit) p.set('limit', String(q.limit));
+    return call<{ tasks: Summary[]; total: number }>('GET', '/api/tasks?' + p);
+  },
+  task: (id: string) => call<Summary>('GET', `/api/tasks/${encodeURIComponent(id)}`),
+  createTask: (r: { goal: string; daemon?: string; model?: string; skills?: string[] }) =>
+    call<Summary>('POST', '/api/tasks', r),
+  send: (id: string, text: string, mode: 'queue' | 'steer') =>
+    call<{ event: TaskEvent }>('POST', `/api/tasks/${encodeURIComponent(id)}/input`, { text, mode }),
+  cancel: (id: string) => call<{ event: TaskEvent }>('POST', `/api/tasks/${encodeURIComponent(id)}/cancel`, {}),
+  decide: (id: string, call_id: string, approved: boolean, reason?: string) =>
+    call<{ event: TaskEvent }>('POST', `/api/tasks/${encodeURIComponent(id)}/decide`, { call_id, approved, reason }),
+  daemons: () => call<{ daemons: DaemonView[] }>('GET', '/api/daemons'),
+  skills: () => call<{ skills: SkillView[] }>('GET', '/api/skills'),
+  login: (token: string) => call<{ auth: boolean }>('POST', '/api/session', { token }),
+};
+
+export function eventsURL(id: string): string {
+  return `/api/tasks/${encodeURIComponent(id)}/events`;
+}
