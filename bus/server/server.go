@@ -13,10 +13,12 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/nats-io/jwt/v2"
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
 	"github.com/viberhq/viber/bus"
+	"github.com/viberhq/viber/bus/auth"
 )
 
 // Options configure an embedded server.
@@ -41,12 +43,18 @@ type Options struct {
 	Debug bool
 	// StartTimeout bounds start-up (default 30 s).
 	StartTimeout time.Duration
+	// Auth, when set, runs the server in operator mode: it trusts the
+	// store's operator, resolves the SYS and VIBER accounts from memory,
+	// and refuses clients without a credential the VIBER account signed.
+	// [Server.Connect] then uses the store's gateway credential.
+	Auth *auth.Store
 }
 
 // Server is a running embedded NATS server.
 type Server struct {
-	ns  *natsserver.Server
-	dir string
+	ns    *natsserver.Server
+	dir   string
+	creds string
 }
 
 // ErrStore means the JetStream store directory cannot be used.
@@ -72,6 +80,11 @@ func Start(o Options) (*Server, error) {
 		MaxPayload:            o.MaxPayload,
 		NoSigs:                true,
 		DisableShortFirstPing: true,
+	}
+	if o.Auth != nil {
+		if err := configureAuth(opts, o.Auth); err != nil {
+			return nil, err
+		}
 	}
 	if opts.ServerName == "" {
 		opts.ServerName = "viber"
@@ -126,7 +139,11 @@ func Start(o Options) (*Server, error) {
 		ns.Shutdown()
 		return nil, fmt.Errorf("embedded NATS started without JetStream: %w (store %s)", ErrStore, dir)
 	}
-	return &Server{ns: ns, dir: dir}, nil
+	srv := &Server{ns: ns, dir: dir}
+	if o.Auth != nil {
+		srv.creds = o.Auth.GatewayCredsPath()
+	}
+	return srv, nil
 }
 
 // checkWritable makes sure dir exists and a file can be written in it, so a
@@ -182,7 +199,29 @@ func (s *Server) NATS() *natsserver.Server { return s.ns }
 // Connect opens an in-process client connection (no socket) with Viber's
 // reconnect defaults.
 func (s *Server) Connect(name string) (*nats.Conn, error) {
-	return bus.Connect(bus.ConnectOptions{Name: name, InProcess: s.ns})
+	return bus.Connect(bus.ConnectOptions{Name: name, InProcess: s.ns, CredsFile: s.creds})
+}
+
+// Auth reports whether the server runs in operator mode with credentials.
+func (s *Server) Auth() bool { return s.creds != "" }
+
+// configureAuth puts the server in operator mode with a memory resolver
+// preloaded with the store's accounts.
+func configureAuth(opts *natsserver.Options, st *auth.Store) error {
+	oc, err := st.OperatorClaims()
+	if err != nil {
+		return fmt.Errorf("embedded NATS: operator: %w", err)
+	}
+	res := &natsserver.MemAccResolver{}
+	for pub, token := range st.AccountJWTs() {
+		if err := res.Store(pub, token); err != nil {
+			return fmt.Errorf("embedded NATS: account %s: %w", pub, err)
+		}
+	}
+	opts.TrustedOperators = []*jwt.OperatorClaims{oc}
+	opts.AccountResolver = res
+	opts.SystemAccount = st.SystemAccount()
+	return nil
 }
 
 // Shutdown stops the server and waits for it to finish.

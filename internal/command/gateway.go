@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/viberhq/viber/bus"
+	"github.com/viberhq/viber/bus/auth"
 	"github.com/viberhq/viber/bus/server"
 	"github.com/viberhq/viber/gateway"
 )
@@ -23,7 +24,12 @@ func Gateway() *cli.App {
 JetStream, storing everything under --data, and listens for NATS clients on
 --nats-listen. With --nats-url it joins an existing NATS server instead.
 
-Daemons (viberd) and the viber CLI connect to the same NATS server.`,
+Daemons (viberd) and the viber CLI connect to the same NATS server.
+
+With --auth (or once <data>/auth exists) the embedded server runs with NATS
+decentralized auth: every client needs a credential issued by
+'vibergw creds' (see docs/auth.md).`,
+		Commands: []*cli.Command{credsCommand()},
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "data", Usage: "directory of the embedded NATS server's JetStream store", EnvVars: []string{"VIBER_DATA"}, Value: filepath.Join(viberHome(), "gateway")},
 			&cli.StringFlag{Name: "nats-listen", Usage: "embedded NATS client listener HOST:PORT", EnvVars: []string{"VIBER_NATS_LISTEN"}, Value: "127.0.0.1:4222"},
@@ -33,6 +39,7 @@ Daemons (viberd) and the viber CLI connect to the same NATS server.`,
 			&cli.StringFlag{Name: "http-token", Usage: "token HTTP clients must send (Authorization: Bearer TOKEN); required when --http-listen is not loopback", EnvVars: []string{"VIBER_HTTP_TOKEN"}},
 			&cli.StringFlag{Name: "id", Usage: "gateway id used in event sources (default: host name)", EnvVars: []string{"VIBER_GATEWAY_ID"}},
 			&cli.DurationFlag{Name: "work-ack-wait", Usage: "how long a silent daemon keeps a task before another daemon resumes it", EnvVars: []string{"VIBER_WORK_ACK_WAIT"}, Value: bus.DefaultWorkAckWait},
+			&cli.BoolFlag{Name: "auth", Usage: "require NATS credentials on the embedded server (keys under <data>/auth; on by itself once that exists)", EnvVars: []string{"VIBER_AUTH"}},
 		}, logFlags()...),
 		Action: runGateway,
 	}
@@ -47,12 +54,23 @@ func runGateway(c *cli.Context) error {
 	defer stop()
 	var nc *nats.Conn
 	if url := c.String("nats-url"); url != "" {
+		if c.Bool("auth") {
+			return userError(fmt.Errorf("--auth configures the embedded server; with --nats-url, make the server trust %s (see `vibergw creds server-config`) and pass --creds %s",
+				authDir(c.String("data")), filepath.Join(authDir(c.String("data")), auth.GatewayCredsFile)))
+		}
 		if nc, err = connect(c, "vibergw", &log); err != nil {
 			return userError(err)
 		}
 		log.Info().Str("url", nc.ConnectedUrlRedacted()).Msg("connected to NATS")
 	} else {
-		srv, err := server.Start(server.Options{Dir: c.String("data"), Listen: c.String("nats-listen"), Logger: natsLogger{log}})
+		opts := server.Options{Dir: c.String("data"), Listen: c.String("nats-listen"), Logger: natsLogger{log}}
+		if dir := authDir(c.String("data")); c.Bool("auth") || auth.Exists(dir) {
+			if opts.Auth, err = auth.Init(dir); err != nil {
+				return userError(fmt.Errorf("auth: %w", err))
+			}
+			log.Info().Str("dir", dir).Str("account", opts.Auth.Account()).Msg("NATS auth on: clients need credentials from `vibergw creds`")
+		}
+		srv, err := server.Start(opts)
 		if err != nil {
 			return userError(err)
 		}

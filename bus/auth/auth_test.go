@@ -1,0 +1,487 @@
+package auth_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/jwt/v2"
+	natsserver "github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/viberhq/viber/bus"
+	"github.com/viberhq/viber/bus/auth"
+	"github.com/viberhq/viber/bus/server"
+)
+
+func TestInitCreatesPrivateFilesOnce(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "auth")
+	if auth.Exists(dir) {
+		t.Fatal("Exists before Init")
+	}
+	if _, err := auth.Open(dir); !errors.Is(err, auth.ErrNoAuth) {
+		t.Fatalf("Open before Init: %v", err)
+	}
+	s1, err := auth.Init(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(dir)
+	if err != nil || st.Mode().Perm() != 0o700 {
+		t.Fatalf("dir mode %v %v", st.Mode(), err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil || len(entries) < 7 {
+		t.Fatalf("files %v %v", entries, err)
+	}
+	for _, e := range entries {
+		info, _ := e.Info()
+		if info.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %v, want 0600", e.Name(), info.Mode().Perm())
+		}
+	}
+	s2, err := auth.Init(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s1.Account() != s2.Account() || s1.SystemAccount() != s2.SystemAccount() || s1.OperatorJWT() != s2.OperatorJWT() {
+		t.Fatal("second Init made new keys")
+	}
+	creds, pub, err := s2.IssueDaemon("d1", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, err := jwt.ParseDecoratedJWT(creds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uc, err := jwt.DecodeUserClaims(token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if uc.Subject != pub || uc.IssuerAccount != s1.Account() || !uc.Permissions.Pub.Allow.Contains("$KV.viber_daemons.d1") {
+		t.Fatalf("claims %+v", uc)
+	}
+	if _, _, err := s2.IssueDaemon("any", ""); err == nil {
+		t.Fatal("daemon named any issued")
+	}
+	if _, _, err := s2.IssueDaemon("a.b", ""); err == nil {
+		t.Fatal("daemon named a.b issued")
+	}
+	if !strings.Contains(s2.ServerConfig(), "resolver_preload") {
+		t.Fatal(s2.ServerConfig())
+	}
+}
+
+// env is an auth-on embedded server with the gateway's connection and
+// Viber's streams.
+type env struct {
+	store *auth.Store
+	srv   *server.Server
+	gw    *nats.Conn
+	js    jetstream.JetStream
+	dir   string
+}
+
+func startEnv(t *testing.T) *env {
+	t.Helper()
+	dir := t.TempDir()
+	st, err := auth.Init(filepath.Join(dir, "auth"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.Start(server.Options{Dir: dir, Listen: "127.0.0.1:0", Auth: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	gw, err := srv.Connect("gateway")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(gw.Close)
+	js, err := jetstream.New(gw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := bus.Setup(ctx, js, bus.SetupOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return &env{store: st, srv: srv, gw: gw, js: js, dir: dir}
+}
+
+// violations collects the permission errors the server reports to a client.
+type violations struct {
+	mu   sync.Mutex
+	errs []string
+}
+
+func (v *violations) handler(_ *nats.Conn, _ *nats.Subscription, err error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.errs = append(v.errs, err.Error())
+}
+
+// wait waits for a violation naming subject.
+func (v *violations) wait(t *testing.T, subject string) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) {
+		v.mu.Lock()
+		for _, e := range v.errs {
+			if strings.Contains(e, "Permissions Violation") && strings.Contains(e, subject) {
+				v.mu.Unlock()
+				return
+			}
+		}
+		v.mu.Unlock()
+		time.Sleep(10 * time.Millisecond)
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	t.Fatalf("no permissions violation for %s; got %q", subject, v.errs)
+}
+
+func (e *env) daemonConn(t *testing.T, name, inbox string) (*nats.Conn, *violations) {
+	t.Helper()
+	creds, _, err := e.store.IssueDaemon(name, inbox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), name+".creds")
+	if err := auth.WriteCreds(file, creds); err != nil {
+		t.Fatal(err)
+	}
+	v := &violations{}
+	opts := []nats.Option{nats.UserCredentials(file), nats.ErrorHandler(v.handler)}
+	if inbox != "" {
+		opts = append(opts, nats.CustomInboxPrefix(inbox))
+	}
+	nc, err := nats.Connect(e.srv.ClientURL(), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc, v
+}
+
+func TestDaemonCredentialAllowsItsWork(t *testing.T) {
+	t.Parallel()
+	for _, inbox := range []string{"", auth.DaemonInbox("d1")} {
+		t.Run("inbox="+inbox, func(t *testing.T) {
+			e := startEnv(t)
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			nc, v := e.daemonConn(t, "d1", inbox)
+			js, err := jetstream.New(nc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// What daemon.waitForWork does.
+			own, err := js.CreateOrUpdateConsumer(ctx, bus.WorkStream, bus.WorkConsumerConfig("d1", bus.SetupOptions{}))
+			if err != nil {
+				t.Fatalf("own consumer: %v (%q)", err, v.errs)
+			}
+			anyc, err := js.Consumer(ctx, bus.WorkStream, bus.AnyWorkConsumer)
+			if err != nil {
+				t.Fatalf("any consumer: %v", err)
+			}
+			if _, err := js.CreateOrUpdateConsumer(ctx, bus.WorkStream, bus.WorkConsumerConfig(bus.AnyDaemon, bus.SetupOptions{})); err != nil {
+				t.Fatalf("create any: %v", err)
+			}
+			// Presence: own key, read others.
+			pres, err := bus.OpenPresence(ctx, js)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := pres.Put(ctx, &bus.DaemonInfo{ID: "d1", Status: bus.DaemonOnline, LastSeen: time.Now()}); err != nil {
+				t.Fatal(err)
+			}
+			gwPres, _ := bus.OpenPresence(ctx, e.js)
+			if err := gwPres.Put(ctx, &bus.DaemonInfo{ID: "d2", Status: bus.DaemonOnline}); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := pres.Get(ctx, "d2"); err != nil || got.ID != "d2" {
+				t.Fatalf("read d2: %v %v", got, err)
+			}
+			// A task created by the gateway, assigned to d1 and to any.
+			gwLog := bus.NewLog(e.js)
+			created, err := gwLog.AppendPayload(ctx, "t1", "vibergw/test", &bus.Created{Goal: "hi"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := bus.Assign(ctx, e.js, "t1", "d1", 1); err != nil {
+				t.Fatal(err)
+			}
+			if err := bus.Assign(ctx, e.js, "t2", bus.AnyDaemon, 1); err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range []jetstream.Consumer{own, anyc} {
+				batch, err := c.Fetch(1, jetstream.FetchMaxWait(3*time.Second))
+				if err != nil {
+					t.Fatal(err)
+				}
+				n := 0
+				for m := range batch.Messages() {
+					n++
+					if err := m.InProgress(); err != nil {
+						t.Fatal(err)
+					}
+					if err := m.DoubleAck(ctx); err != nil {
+						t.Fatalf("ack: %v", err)
+					}
+				}
+				if n != 1 || batch.Error() != nil {
+					t.Fatalf("fetched %d, %v (%q)", n, batch.Error(), v.errs)
+				}
+			}
+			// The task log: read, claim, append, replay.
+			log := bus.NewLog(js)
+			last, err := log.Last(ctx, "t1")
+			if err != nil || last.ID != created.ID {
+				t.Fatalf("last: %v %v", last, err)
+			}
+			claim, _ := bus.NewEvent("t1", "viberd/d1", &bus.Assigned{Daemon: "d1", Attempt: 1})
+			if _, err := log.AppendAfter(ctx, claim, last); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := log.AppendPayload(ctx, "t1", "viberd/d1", &bus.Started{}); err != nil {
+				t.Fatal(err)
+			}
+			evs, err := log.Events(ctx, "t1")
+			if err != nil || len(evs) != 3 {
+				t.Fatalf("replay: %d %v", len(evs), err)
+			}
+			if _, err := log.At(ctx, evs[0].StreamSeq); err != nil {
+				t.Fatal(err)
+			}
+			if err := nc.Publish(bus.LiveSubject("t1"), []byte(`{}`)); err != nil {
+				t.Fatal(err)
+			}
+			if err := nc.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(100 * time.Millisecond)
+			v.mu.Lock()
+			defer v.mu.Unlock()
+			if len(v.errs) != 0 {
+				t.Fatalf("violations on allowed operations: %q", v.errs)
+			}
+		})
+	}
+}
+
+func TestDaemonCredentialRefusals(t *testing.T) {
+	t.Parallel()
+	e := startEnv(t)
+	ctx := context.Background()
+	if _, err := e.js.CreateOrUpdateConsumer(ctx, bus.WorkStream, bus.WorkConsumerConfig("other", bus.SetupOptions{})); err != nil {
+		t.Fatal(err)
+	}
+	if err := bus.Assign(ctx, e.js, "secret", "other", 1); err != nil {
+		t.Fatal(err)
+	}
+	nc, v := e.daemonConn(t, "d1", auth.DaemonInbox("d1"))
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	short := func() (context.Context, context.CancelFunc) { return context.WithTimeout(ctx, 500*time.Millisecond) }
+
+	t.Run("delete stream", func(t *testing.T) {
+		c, cancel := short()
+		defer cancel()
+		if err := js.DeleteStream(c, bus.TaskStream); err == nil {
+			t.Fatal("deleted VIBER_TASKS")
+		}
+		v.wait(t, "$JS.API.STREAM.DELETE.VIBER_TASKS")
+	})
+	t.Run("purge stream", func(t *testing.T) {
+		if _, err := nc.Request("$JS.API.STREAM.PURGE.VIBER_WORK", nil, 300*time.Millisecond); err == nil {
+			t.Fatal("purged VIBER_WORK")
+		}
+		v.wait(t, "$JS.API.STREAM.PURGE.VIBER_WORK")
+	})
+	t.Run("create stream", func(t *testing.T) {
+		c, cancel := short()
+		defer cancel()
+		if _, err := js.CreateStream(c, jetstream.StreamConfig{Name: "EVIL", Subjects: []string{"evil.>"}}); err == nil {
+			t.Fatal("created a stream")
+		}
+		v.wait(t, "$JS.API.STREAM.CREATE.EVIL")
+	})
+	t.Run("other daemon's work", func(t *testing.T) {
+		c, cancel := short()
+		defer cancel()
+		if _, err := js.Consumer(c, bus.WorkStream, bus.DaemonWorkConsumer("other")); err == nil {
+			t.Fatal("read daemon-other's info")
+		}
+		if _, err := nc.Request("$JS.API.CONSUMER.MSG.NEXT.VIBER_WORK.daemon-other", []byte(`{"batch":1,"expires":200000000}`), 500*time.Millisecond); err == nil {
+			t.Fatal("pulled from daemon-other")
+		}
+		v.wait(t, "$JS.API.CONSUMER.MSG.NEXT.VIBER_WORK.daemon-other")
+		c2, cancel2 := short()
+		defer cancel2()
+		if _, err := js.CreateOrUpdateConsumer(c2, bus.WorkStream, bus.WorkConsumerConfig("other", bus.SetupOptions{})); err == nil {
+			t.Fatal("changed daemon-other")
+		}
+		info, err := e.js.Consumer(ctx, bus.WorkStream, bus.DaemonWorkConsumer("other"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ci := info.CachedInfo(); ci.NumPending != 1 || ci.NumAckPending != 0 {
+			t.Fatalf("daemon-other's work was touched: %+v", ci)
+		}
+		// Nor can it snoop on replies to others.
+		if _, err := nc.SubscribeSync("_INBOX.>"); err != nil {
+			t.Fatal(err)
+		}
+		v.wait(t, `"_INBOX.>"`)
+	})
+	t.Run("gateway API", func(t *testing.T) {
+		_, err := nc.Request(bus.APISubject("task", "create"), []byte(`{"goal":"x"}`), 300*time.Millisecond)
+		if err == nil {
+			t.Fatal("called viber.api.task.create")
+		}
+		v.wait(t, "viber.api.task.create")
+	})
+	t.Run("queue work", func(t *testing.T) {
+		_ = nc.Publish(bus.WorkSubject("d1", "forged"), []byte(`{}`))
+		v.wait(t, "viber.work.d1.forged")
+	})
+	t.Run("others' presence", func(t *testing.T) {
+		_ = nc.Publish("$KV.viber_daemons.other", []byte(`{}`))
+		v.wait(t, "$KV.viber_daemons.other")
+	})
+	t.Run("projector", func(t *testing.T) {
+		_, _ = nc.Request("$JS.API.CONSUMER.DELETE.VIBER_TASKS.projector", nil, 300*time.Millisecond)
+		v.wait(t, "$JS.API.CONSUMER.DELETE.VIBER_TASKS.projector")
+	})
+}
+
+func TestConnectWithoutOrWithBadCredsRefused(t *testing.T) {
+	t.Parallel()
+	e := startEnv(t)
+	if nc, err := nats.Connect(e.srv.ClientURL()); err == nil {
+		nc.Close()
+		t.Fatal("connected without credentials")
+	} else if !strings.Contains(strings.ToLower(err.Error()), "authorization violation") {
+		t.Fatalf("want an authorization violation, got %v", err)
+	}
+	missing := filepath.Join(t.TempDir(), "nope.creds")
+	if _, err := bus.Connect(bus.ConnectOptions{URL: e.srv.ClientURL(), CredsFile: missing}); err == nil || !strings.Contains(err.Error(), "nope.creds") {
+		t.Fatalf("missing creds: %v", err)
+	}
+	garbage := filepath.Join(t.TempDir(), "bad.creds")
+	if err := os.WriteFile(garbage, []byte("not a creds file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bus.Connect(bus.ConnectOptions{URL: e.srv.ClientURL(), CredsFile: garbage}); err == nil {
+		t.Fatal("connected with a garbage creds file")
+	}
+	// A credential of another operator is refused.
+	other, err := auth.Init(filepath.Join(t.TempDir(), "auth"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bus.Connect(bus.ConnectOptions{URL: e.srv.ClientURL(), CredsFile: other.GatewayCredsPath()}); err == nil {
+		t.Fatal("connected with a foreign credential")
+	}
+}
+
+func TestRevokedCredentialRefusedAfterRestart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	st, err := auth.Init(filepath.Join(dir, "auth"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds, _, err := st.IssueDaemon("d1", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "d1.creds")
+	if err := auth.WriteCreds(file, creds); err != nil {
+		t.Fatal(err)
+	}
+	connect := func(st *auth.Store) error {
+		srv, err := server.Start(server.Options{Dir: dir, Listen: "127.0.0.1:0", Auth: st})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer srv.Shutdown()
+		nc, err := nats.Connect(srv.ClientURL(), nats.UserCredentials(file))
+		if err == nil {
+			nc.Close()
+		}
+		return err
+	}
+	if err := connect(st); err != nil {
+		t.Fatalf("before revoke: %v", err)
+	}
+	if n, err := st.Revoke(auth.KindDaemon, "d1"); err != nil || n != 1 {
+		t.Fatalf("revoke: %d %v", n, err)
+	}
+	st2, err := auth.Open(filepath.Join(dir, "auth"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := connect(st2); err == nil {
+		t.Fatal("revoked credential connected")
+	}
+}
+
+// The config fragment lets a stand-alone nats-server trust the store.
+func TestServerConfigForExternalServer(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	st, err := auth.Init(filepath.Join(dir, "auth"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(dir, "nats.conf")
+	body := "listen: 127.0.0.1:-1\njetstream { store_dir: " + strconvQuote(filepath.Join(dir, "js")) + " }\ninclude ./auth/" + auth.ServerConfigFile + "\n"
+	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	opts, err := natsserver.ProcessConfigFile(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.NoSigs, opts.NoLog = true, true
+	ns, err := natsserver.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ns.Start()
+	defer ns.Shutdown()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("server not ready")
+	}
+	gw, err := bus.Connect(bus.ConnectOptions{URL: ns.ClientURL(), CredsFile: st.GatewayCredsPath()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gw.Close()
+	js, _ := jetstream.New(gw)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := bus.Setup(ctx, js, bus.SetupOptions{}); err != nil {
+		t.Fatalf("setup on the external server: %v", err)
+	}
+	if nc, err := nats.Connect(ns.ClientURL()); err == nil {
+		nc.Close()
+		t.Fatal("anonymous client accepted")
+	}
+}
+
+func strconvQuote(s string) string { return `"` + strings.ReplaceAll(s, `"`, `\"`) + `"` }
