@@ -195,9 +195,6 @@ func TestDaemonCredentialAllowsItsWork(t *testing.T) {
 			if err != nil {
 				t.Fatalf("any consumer: %v", err)
 			}
-			if _, err := js.CreateOrUpdateConsumer(ctx, bus.WorkStream, bus.WorkConsumerConfig(bus.AnyDaemon, bus.SetupOptions{})); err != nil {
-				t.Fatalf("create any: %v", err)
-			}
 			// Presence: own key, read others.
 			pres, err := bus.OpenPresence(ctx, js)
 			if err != nil {
@@ -346,6 +343,14 @@ func TestDaemonCredentialRefusals(t *testing.T) {
 			t.Fatal(err)
 		}
 		v.wait(t, `"_INBOX.>"`)
+	})
+	t.Run("create the shared consumer", func(t *testing.T) {
+		c, cancel := short()
+		defer cancel()
+		if _, err := js.CreateOrUpdateConsumer(c, bus.WorkStream, bus.WorkConsumerConfig(bus.AnyDaemon, bus.SetupOptions{})); err == nil {
+			t.Fatal("created or updated the any consumer")
+		}
+		v.wait(t, "$JS.API.CONSUMER.CREATE.VIBER_WORK.any")
 	})
 	t.Run("gateway API", func(t *testing.T) {
 		_, err := nc.Request(bus.APISubject("task", "create"), []byte(`{"goal":"x"}`), 300*time.Millisecond)

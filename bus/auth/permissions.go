@@ -35,8 +35,10 @@ func kvKey(bucket, key string) string { return "$KV." + bucket + "." + key }
 //
 // A daemon may:
 //   - write its own presence key and read everyone's (viber_daemons);
-//   - create, read and pull from its own durable consumer daemon-<name>
-//     and the shared consumer "any" on VIBER_WORK, and ack, nak and mark in
+//   - create, read and pull from its own durable consumer daemon-<name>,
+//     read and pull from the shared consumer "any" on VIBER_WORK (the
+//     gateway creates it; a daemon that could create it could make it a
+//     push consumer delivering to itself), and ack, nak and mark in
 //     progress what they deliver;
 //   - read VIBER_TASKS (stream info, direct and message gets) and create,
 //     pull from and delete the ephemeral ordered consumers replays use,
@@ -75,7 +77,6 @@ func DaemonPermissions(name, inbox string) (jwt.Permissions, error) {
 		jsAPI+"CONSUMER.INFO."+bus.WorkStream+"."+own,
 		jsAPI+"CONSUMER.MSG.NEXT."+bus.WorkStream+"."+own,
 		"$JS.ACK."+bus.WorkStream+"."+own+".>",
-		jsAPI+"CONSUMER.CREATE."+bus.WorkStream+"."+bus.AnyWorkConsumer+"."+bus.WorkFilter(bus.AnyDaemon),
 		jsAPI+"CONSUMER.INFO."+bus.WorkStream+"."+bus.AnyWorkConsumer,
 		jsAPI+"CONSUMER.MSG.NEXT."+bus.WorkStream+"."+bus.AnyWorkConsumer,
 		"$JS.ACK."+bus.WorkStream+"."+bus.AnyWorkConsumer+".>",
