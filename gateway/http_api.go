@@ -26,9 +26,20 @@ type ErrorBody struct {
 
 // SkillView is one skill and the daemons offering it (GET /api/skills).
 type SkillView struct {
-	Name        string   `json:"name"`
-	Description string   `json:"description,omitempty"`
-	Daemons     []string `json:"daemons"`
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	// Daemons are the daemons that have the skill, usable or not.
+	Daemons []*SkillOffer `json:"daemons"`
+}
+
+// SkillOffer is one daemon's copy of a skill.
+type SkillOffer struct {
+	Daemon string `json:"daemon"`
+	Online bool   `json:"online"`
+	// Source is "workspace", "user" or "builtin".
+	Source string `json:"source,omitempty"`
+	// Missing lists unmet requirements; such a skill is not routed to.
+	Missing []string `json:"missing,omitempty"`
 }
 
 // ListSkillsResponse lists the skills daemons offer.
@@ -217,15 +228,25 @@ func (g *Gateway) apiDaemons(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, &bus.ListDaemonsResponse{Daemons: list})
 }
 
-// apiSkills lists the skills daemons announce in presence. Presence has no
-// skills yet, so today the list is empty; the shape is what the dashboard
-// reads.
+// apiSkills lists the skills daemons announce in presence, by name, with
+// the daemons offering each.
 func (g *Gateway) apiSkills(w http.ResponseWriter, r *http.Request) {
-	if _, err := g.Daemons(r.Context()); err != nil {
+	daemons, err := g.Daemons(r.Context())
+	if err != nil {
 		g.writeErr(w, r, err)
 		return
 	}
 	byName := map[string]*SkillView{}
+	for _, d := range daemons {
+		for _, s := range d.Skills {
+			v := byName[s.Name]
+			if v == nil {
+				v = &SkillView{Name: s.Name, Description: s.Description}
+				byName[s.Name] = v
+			}
+			v.Daemons = append(v.Daemons, &SkillOffer{Daemon: d.ID, Online: d.Online, Source: s.Source, Missing: s.Missing})
+		}
+	}
 	out := &ListSkillsResponse{Skills: []*SkillView{}}
 	for _, s := range byName {
 		out.Skills = append(out.Skills, s)

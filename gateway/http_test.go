@@ -168,8 +168,27 @@ func TestHTTPTaskAPI(t *testing.T) {
 		t.Fatalf("daemons: %d %+v", code, daemons)
 	}
 	var skills ListSkillsResponse
-	if code := r.do("GET", "/api/skills", nil, &skills); code != 200 || skills.Skills == nil {
+	if code := r.do("GET", "/api/skills", nil, &skills); code != 200 || skills.Skills == nil || len(skills.Skills) != 0 {
 		t.Fatalf("skills: %d %+v", code, skills)
+	}
+	p, err := bus.OpenPresence(context.Background(), r.env.JS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"d2", "d1"} {
+		d := &bus.DaemonInfo{ID: id, Name: id, Status: bus.DaemonOnline, LastSeen: time.Now(), Skills: []bus.SkillInfo{{Name: "pdf", Description: "read PDFs", Source: "builtin"}}}
+		if id == "d2" {
+			d.Skills = append(d.Skills, bus.SkillInfo{Name: "git", Description: "git things", Missing: []string{"binary git"}})
+		}
+		if err := p.Put(context.Background(), d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if code := r.do("GET", "/api/skills", nil, &skills); code != 200 || len(skills.Skills) != 2 ||
+		skills.Skills[0].Name != "git" || len(skills.Skills[0].Daemons) != 1 || skills.Skills[0].Daemons[0].Missing[0] != "binary git" ||
+		skills.Skills[1].Name != "pdf" || len(skills.Skills[1].Daemons) != 2 || skills.Skills[1].Daemons[0].Daemon != "d1" || !skills.Skills[1].Daemons[0].Online {
+		b, _ := json.Marshal(skills)
+		t.Fatalf("skills: %d %s", code, b)
 	}
 	var h Health
 	if code := r.do("GET", "/healthz", nil, &h); code != 200 || h.Status != "ok" {

@@ -68,13 +68,13 @@ export interface DaemonView {
   started_at: string;
   last_seen: string;
   online: boolean;
-  skills?: { name: string; description?: string; missing?: string[] }[];
+  skills?: { name: string; description?: string; source?: string; missing?: string[] }[];
 }
 
 export interface SkillView {
   name: string;
   description?: string;
-  daemons: string[];
+  daemons: { daemon: string; online: boolean; source?: string; missing?: string[] }[];
 }
 
 export interface Delta {
