@@ -490,3 +490,55 @@ func TestServerConfigForExternalServer(t *testing.T) {
 }
 
 func strconvQuote(s string) string { return `"` + strings.ReplaceAll(s, `"`, `\"`) + `"` }
+
+func TestRotateSigningKey(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	st, err := auth.Init(filepath.Join(dir, "auth"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(name string) string {
+		creds, _, err := st.IssueDaemon(name, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		file := filepath.Join(t.TempDir(), name+".creds")
+		if err := auth.WriteCreds(file, creds); err != nil {
+			t.Fatal(err)
+		}
+		return file
+	}
+	old := write("d1")
+	if _, err := st.RotateSigningKey(); err != nil {
+		t.Fatal(err)
+	}
+	fresh := write("d1")
+	st2, err := auth.Open(filepath.Join(dir, "auth"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.Start(server.Options{Dir: dir, Listen: "127.0.0.1:0", Auth: st2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+	if nc, err := nats.Connect(srv.ClientURL(), nats.UserCredentials(old)); err == nil {
+		nc.Close()
+		t.Fatal("credential signed by the old key connected")
+	}
+	nc, err := nats.Connect(srv.ClientURL(), nats.UserCredentials(fresh))
+	if err != nil {
+		t.Fatalf("fresh credential: %v", err)
+	}
+	nc.Close()
+	gw, err := srv.Connect("gateway")
+	if err != nil {
+		t.Fatalf("gateway after rotation: %v", err)
+	}
+	gw.Close()
+	list, _ := st2.Issued()
+	if len(list) != 2 || !list[0].Revoked || list[1].Revoked {
+		t.Fatalf("issued after rotation: %+v", list)
+	}
+}

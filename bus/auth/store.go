@@ -369,6 +369,55 @@ func (s *Store) Revoke(kind Kind, name string) (int, error) {
 	return n, s.saveIssued(list)
 }
 
+// RotateSigningKey replaces the VIBER account's signing key: every user
+// credential signed so far (the gateway's included) stops working once the
+// server loads the new account JWT, at its next start. The gateway's
+// credential is re-issued at once; daemons and users need new ones. The
+// account's identity, and with it the JetStream store, stays the same.
+// It returns the new signing key's public key.
+func (s *Store) RotateSigningKey() (string, error) {
+	ac, err := jwt.DecodeAccountClaims(s.accountJWT)
+	if err != nil {
+		return "", err
+	}
+	kp, err := nkeys.CreateAccount()
+	if err != nil {
+		return "", err
+	}
+	pub, _ := kp.PublicKey()
+	seed, err := kp.Seed()
+	if err != nil {
+		return "", err
+	}
+	ac.SigningKeys = jwt.SigningKeys{}
+	ac.SigningKeys.Add(pub)
+	token, err := ac.Encode(s.operator)
+	if err != nil {
+		return "", err
+	}
+	if err := writeFile(filepath.Join(s.dir, signingSeedFile), seed); err != nil {
+		return "", err
+	}
+	if err := writeFile(filepath.Join(s.dir, accountJWTFile), []byte(token)); err != nil {
+		return "", err
+	}
+	s.signing, s.accountJWT = kp, token
+	if err := s.writeGatewayCreds(); err != nil {
+		return "", err
+	}
+	if err := writeFile(filepath.Join(s.dir, ServerConfigFile), []byte(s.ServerConfig())); err != nil {
+		return "", err
+	}
+	list, err := s.Issued()
+	if err != nil {
+		return "", err
+	}
+	for i := range list {
+		list[i].Revoked = true
+	}
+	return pub, s.saveIssued(list)
+}
+
 // ServerConfig is a nats-server configuration fragment that makes an
 // external server trust this store: operator mode with a memory resolver
 // preloaded with both accounts. Include it from the server's config.

@@ -128,6 +128,23 @@ gateway accepts new ones at once.`,
 				},
 			},
 			{
+				Name:  "rotate-signing-key",
+				Usage: "replace the account signing key: every credential issued so far stops working at the next gateway start",
+				Flags: []cli.Flag{credsDataFlag()},
+				Action: func(c *cli.Context) error {
+					st, err := auth.Open(authDir(credsData(c)))
+					if err != nil {
+						return userError(err)
+					}
+					pub, err := st.RotateSigningKey()
+					if err != nil {
+						return userError(err)
+					}
+					fmt.Fprintf(c.App.ErrWriter, "new signing key %s; restart vibergw, then issue new credentials to every daemon and user\n", pub)
+					return nil
+				},
+			},
+			{
 				Name:  "list",
 				Usage: "list issued credentials",
 				Flags: []cli.Flag{credsDataFlag()},
