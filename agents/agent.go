@@ -20,6 +20,36 @@ const DefaultMaxSteps = 25
 // ErrMaxSteps means a turn used all its model calls without a final answer.
 var ErrMaxSteps = errors.New("step limit reached")
 
+// ErrTaskLog marks a failure to read or write the task's log (NATS away,
+// for example): the turn did not fail, it could not go on, and whoever runs
+// it should retry rather than fail the task.
+var ErrTaskLog = errors.New("task log unavailable")
+
+// logRuntime tags the Runtime's log errors with ErrTaskLog.
+type logRuntime struct{ Runtime }
+
+func (r logRuntime) Events(ctx context.Context) ([]*bus.Event, error) {
+	ev, err := r.Runtime.Events(ctx)
+	return ev, tagLog(ctx, err)
+}
+
+func (r logRuntime) Append(ctx context.Context, p bus.Payload) (*bus.Event, error) {
+	ev, err := r.Runtime.Append(ctx, p)
+	return ev, tagLog(ctx, err)
+}
+
+func (r logRuntime) WaitDecision(ctx context.Context, callID string) (*bus.ApprovalDecided, error) {
+	d, err := r.Runtime.WaitDecision(ctx, callID)
+	return d, tagLog(ctx, err)
+}
+
+func tagLog(ctx context.Context, err error) error {
+	if err == nil || ctx.Err() != nil {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrTaskLog, err)
+}
+
 // Runtime is what an agent needs from whoever runs it (the daemon): the
 // task's log, a way to append to it, live output, approvals and steering.
 type Runtime interface {
@@ -71,6 +101,7 @@ type Result struct {
 // without a result, then alternates model calls and tool calls. It returns
 // ErrMaxSteps, a model error, or the context's error when cancelled.
 func (a *Agent) Run(ctx context.Context, rt Runtime) (*Result, error) {
+	rt = logRuntime{rt}
 	reg, err := a.registry(rt)
 	if err != nil {
 		return nil, err

@@ -25,8 +25,11 @@ const (
 	done outcome = iota
 	// handBack: the daemon is stopping: nak so another daemon resumes.
 	handBack
-	// retryLater: a transient failure (NATS unreachable): nak with delay.
+	// retryLater: a transient failure (NATS unreachable): try again.
 	retryLater
+	// deferToOwner: another live daemon runs the task: give the message
+	// back with a delay, never ack it away.
+	deferToOwner
 )
 
 var (
@@ -73,6 +76,19 @@ func (d *Daemon) handle(ctx context.Context, msg jetstream.Msg) {
 	d.setRunning(a.TaskID, true)
 	defer d.setRunning(a.TaskID, false)
 	out := d.run(ctx, a.TaskID, attempt)
+	// A transient failure (NATS away) is retried here, keeping the
+	// assignment: giving it back would let a daemon that sees us alive
+	// bounce it around while nobody runs the task.
+	for delay := time.Second; out == retryLater && ctx.Err() == nil; delay = min(delay*2, 30*time.Second) {
+		log.Warn().Dur("in", delay).Msg("task interrupted by a transient failure; retrying")
+		sleep(ctx, delay)
+		if ctx.Err() != nil {
+			out = handBack
+			break
+		}
+		attempt++
+		out = d.run(ctx, a.TaskID, attempt)
+	}
 	stopHB()
 	switch out {
 	case done:
@@ -86,6 +102,8 @@ func (d *Daemon) handle(ctx context.Context, msg jetstream.Msg) {
 		log.Info().Msg("handed the task back for another daemon to resume")
 	case retryLater:
 		_ = msg.NakWithDelay(2 * time.Second)
+	case deferToOwner:
+		_ = msg.NakWithDelay(d.cfg.Setup.AckWait())
 	}
 }
 
@@ -137,8 +155,10 @@ func (d *Daemon) run(ctx context.Context, taskID string, attempt int) outcome {
 			return done // finished already; a late or duplicate assignment
 		}
 		if sum.Daemon != "" && sum.Daemon != d.cfg.ID && sum.State != bus.StatePending && d.ownerAlive(ctx, sum.Daemon, taskID) {
-			log.Info().Str("owner", sum.Daemon).Msg("task is running on a live daemon; dropping the duplicate assignment")
-			return done
+			// The owner is alive but missed its in-progress acks (NATS was
+			// away, say): leave the assignment for it to finish and ack.
+			log.Info().Str("owner", sum.Daemon).Msg("task is running on a live daemon; leaving the assignment to it")
+			return deferToOwner
 		}
 		last := events[len(events)-1]
 		if sum.CancelRequested {
@@ -242,6 +262,10 @@ func (d *Daemon) execute(ctx context.Context, taskID string, claimed *bus.Event,
 		res, err := agent.Run(taskCtx, rt)
 		if taskCtx.Err() != nil {
 			return d.interrupted(ctx, taskCtx, taskID, context.Cause(taskCtx))
+		}
+		if errors.Is(err, agents.ErrTaskLog) {
+			// NATS is away or the log unreadable: not the task's fault.
+			return d.interrupted(ctx, taskCtx, taskID, err)
 		}
 		if err != nil {
 			code := bus.FailModel

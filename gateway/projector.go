@@ -16,10 +16,12 @@ import (
 // durable, a restarted gateway continues where the previous one stopped.
 func (g *Gateway) startProjector(ctx context.Context) error {
 	cons, err := g.js.CreateOrUpdateConsumer(ctx, bus.TaskStream, jetstream.ConsumerConfig{
-		Durable:       bus.ProjectorConsumer,
-		Description:   "folds the task log into the viber_tasks summaries",
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       30 * time.Second,
+		Durable:     bus.ProjectorConsumer,
+		Description: "folds the task log into the viber_tasks summaries",
+		AckPolicy:   jetstream.AckExplicitPolicy,
+		// Short: events a crashed gateway had fetched but not folded come
+		// back to the next one after this long.
+		AckWait:       5 * time.Second,
 		MaxAckPending: 1024,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		MaxDeliver:    -1,
@@ -54,7 +56,7 @@ func (g *Gateway) stopProjector() {
 
 func (g *Gateway) project(ctx context.Context, cons jetstream.Consumer, target uint64, caughtUp bool) {
 	for ctx.Err() == nil {
-		it, err := cons.Messages(jetstream.PullMaxMessages(256))
+		it, err := cons.Messages(jetstream.PullMaxMessages(64))
 		if err != nil {
 			g.log.Warn().Err(err).Msg("projector: cannot consume, retrying")
 			sleep(ctx, time.Second)
