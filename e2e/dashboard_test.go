@@ -245,19 +245,16 @@ func TestDashboard(t *testing.T) {
 	needBrowser(t)
 	t.Parallel()
 
-	release := make(chan struct{})
-	var releaseOnce sync.Once
-	t.Cleanup(func() { releaseOnce.Do(func() { close(release) }) })
 	answer := "Here is **bold** and `code`.\n\n- one\n- two\n\n<img src=x onerror=\"window.__xss=1\"> stays text."
 	r := newRig(t, "", func(req *openaitest.Request) openaitest.Reply {
 		goal := req.LastUser()
 		switch {
 		case strings.Contains(goal, "approval"):
-			select {
-			case <-release:
-			case <-time.After(30 * time.Second):
+			// The shell tool asks for approval under the default policy.
+			if out := req.LastToolResult(); out != "" {
+				return chunked("The command printed: "+out, 20*time.Millisecond)
 			}
-			return openaitest.Reply{Text: "ran it after approval"}
+			return openaitest.Reply{ToolCalls: []openaitest.ToolCall{openaitest.Call("a1", "shell", `{"command":"echo approved-ran"}`)}}
 		case strings.Contains(goal, "slow"):
 			return chunked("slow answer: "+strings.Repeat("word ", 14), 200*time.Millisecond)
 		default:
@@ -341,28 +338,27 @@ func TestDashboard(t *testing.T) {
 	b.waitJS("second turn completed", `document.querySelectorAll('li[data-type="viber.task.completed"]').length === 2 && document.querySelector('[data-testid=task-state]')?.textContent === 'completed'`, 15*time.Second)
 	checkTimeline(t, b, r.follow(id, 5*time.Second))
 
-	// Approvals: the daemon does not ask yet, so the test appends the
-	// request to a running task as a daemon would.
+	// Approvals: the model calls the shell, the daemon asks, the page
+	// approves, the tool runs and the task goes on to its answer.
 	waiting := r.submit("needs approval to run a command")
-	r.waitFor(waiting.ID, bus.TypeStarted, 10*time.Second)
-	if _, err := r.env.Log.AppendPayload(r.ctx(5*time.Second), waiting.ID, "viberd/d1", &bus.ApprovalRequested{
-		CallID: "call-1", Tool: "shell", Arguments: `{"command":"make clean"}`, Reason: "shell needs approval",
-	}); err != nil {
-		t.Fatal(err)
-	}
+	r.waitFor(waiting.ID, bus.TypeApprovalRequested, 15*time.Second)
 	b.open("/tasks/" + waiting.ID)
 	b.waitJS("approve button", `[...document.querySelectorAll('button')].some(x => x.textContent === 'Approve')`, 10*time.Second)
 	b.waitJS("waiting state", `document.querySelector('[data-testid=task-state]')?.textContent === 'waiting approval'`, 5*time.Second)
 	b.shots("task-approval")
 	b.do("approve", 5*time.Second, chromedp.Click(chromedp.Search(`//button[text()="Approve"]`)))
 	decided := r.waitFor(waiting.ID, bus.TypeApprovalDecided, 10*time.Second)
-	if d := payload[bus.ApprovalDecided](t, decided); !d.Approved || d.CallID != "call-1" {
+	if d := payload[bus.ApprovalDecided](t, decided); !d.Approved || d.CallID != "a1" || d.By != "dashboard" {
 		t.Fatalf("decision: %+v", d)
 	}
 	b.waitJS("decision shown", `!!document.querySelector('li[data-type="viber.task.approval_decided"]')`, 5*time.Second)
-	b.waitJS("running again", `document.querySelector('[data-testid=task-state]')?.textContent === 'running'`, 5*time.Second)
-	releaseOnce.Do(func() { close(release) })
 	b.waitJS("approved task completed", `document.querySelector('[data-testid=task-state]')?.textContent === 'completed'`, 15*time.Second)
+	b.do("open the tool call", 5*time.Second, chromedp.Click(chromedp.CSS(`details.tool summary`)))
+	if out := eval[string](b, `document.querySelector('details.tool[open]')?.innerText ?? ''`); !strings.Contains(out, "echo approved-ran") || !strings.Contains(out, "Result") || strings.Count(out, "approved-ran") < 2 {
+		t.Errorf("tool call details: %q", out)
+	}
+	checkTimeline(t, b, r.follow(waiting.ID, 5*time.Second))
+	b.shots("task-tool-call")
 
 	// Daemons and skills.
 	b.do("daemons page", 10*time.Second, chromedp.Click(chromedp.CSS(`nav a[href="/daemons"]`)))

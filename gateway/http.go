@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -18,7 +19,15 @@ func (g *Gateway) startHTTP() error {
 		return fmt.Errorf("HTTP listen on %s: %w (pick another --http-listen)", g.cfg.HTTPListen, err)
 	}
 	g.httpAddr = ln.Addr()
-	g.httpSrv = &http.Server{Handler: g.routes(token), ReadHeaderTimeout: 10 * time.Second}
+	// Event streams never end by themselves: end them when shutdown
+	// begins, so Stop does not wait for browsers to go away.
+	base, cancel := context.WithCancel(context.Background())
+	g.httpSrv = &http.Server{
+		Handler:           g.routes(token),
+		ReadHeaderTimeout: 10 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return base },
+	}
+	g.httpSrv.RegisterOnShutdown(cancel)
 	g.wg.Add(1)
 	go func() {
 		defer g.wg.Done()

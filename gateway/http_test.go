@@ -565,3 +565,25 @@ func TestHTTPServesDashboard(t *testing.T) {
 		t.Fatalf("missing asset: %d", resp.StatusCode)
 	}
 }
+
+func TestHTTPStopEndsStreams(t *testing.T) {
+	t.Parallel()
+	r := newHTTPRig(t)
+	var sum bus.Summary
+	if code := r.do("POST", "/api/tasks", &bus.CreateTaskRequest{Goal: "x"}, &sum); code != 201 {
+		t.Fatal(code)
+	}
+	s := openSSE(t, r.base+"/api/tasks/"+sum.ID+"/events", "")
+	s.nextEvent(t)
+	w := openSSE(t, r.base+"/api/watch/tasks", "")
+	w.next(t)
+	start := time.Now()
+	r.g.Stop()
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("Stop took %s with streams open", d)
+	}
+	for range s.events {
+	}
+	for range w.events {
+	}
+}
