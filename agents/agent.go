@@ -38,6 +38,14 @@ func (r logRuntime) Append(ctx context.Context, p bus.Payload) (*bus.Event, erro
 	return ev, tagLog(ctx, err)
 }
 
+func (r logRuntime) AppendAfter(ctx context.Context, p bus.Payload, prev *bus.Event) (*bus.Event, error) {
+	ev, err := r.Runtime.AppendAfter(ctx, p, prev)
+	if errors.Is(err, bus.ErrConflict) {
+		return ev, err
+	}
+	return ev, tagLog(ctx, err)
+}
+
 func (r logRuntime) WaitDecision(ctx context.Context, callID string) (*bus.ApprovalDecided, error) {
 	d, err := r.Runtime.WaitDecision(ctx, callID)
 	return d, tagLog(ctx, err)
@@ -57,6 +65,9 @@ type Runtime interface {
 	Events(ctx context.Context) ([]*bus.Event, error)
 	// Append stores an event of the task and returns it once acknowledged.
 	Append(ctx context.Context, p bus.Payload) (*bus.Event, error)
+	// AppendAfter stores an event only if prev is still the task's last
+	// event, else returns an error matching bus.ErrConflict.
+	AppendAfter(ctx context.Context, p bus.Payload, prev *bus.Event) (*bus.Event, error)
 	// Delta publishes a piece of the model's text while it streams.
 	Delta(text string)
 	// WaitDecision blocks until approval_decided for callID is in the log.
@@ -151,9 +162,15 @@ func (a *Agent) Run(ctx context.Context, rt Runtime) (*Result, error) {
 		addUsage(usage, choice.GenerationInfo)
 		text := strings.TrimSpace(choice.Content)
 		if len(choice.ToolCalls) == 0 {
-			msg, err := rt.Append(ctx, &bus.Message{Role: "assistant", Text: choice.Content})
+			// Store the answer only if nothing came after what the model
+			// saw: a follow-up that arrived during the call gets a fresh
+			// answer instead.
+			msg, again, err := a.answer(ctx, rt, events[len(events)-1], choice.Content)
 			if err != nil {
 				return nil, err
+			}
+			if again {
+				continue
 			}
 			if usage.InputTokens == 0 && usage.OutputTokens == 0 {
 				usage = nil
@@ -172,6 +189,32 @@ func (a *Agent) Run(ctx context.Context, rt Runtime) (*Result, error) {
 		}
 	}
 	return nil, fmt.Errorf("%w: the model made %d calls in this turn without a final answer (raise max_steps in the config, or narrow the goal)", ErrMaxSteps, maxSteps)
+}
+
+// answer appends the final message right after seen, the last event the
+// model saw. It reports again=true when a follow-up arrived meanwhile.
+func (a *Agent) answer(ctx context.Context, rt Runtime, seen *bus.Event, text string) (*bus.Event, bool, error) {
+	prev := seen
+	for range 16 {
+		msg, err := rt.AppendAfter(ctx, &bus.Message{Role: "assistant", Text: text}, prev)
+		if err == nil {
+			return msg, false, nil
+		}
+		if !errors.Is(err, bus.ErrConflict) {
+			return nil, false, err
+		}
+		events, err := rt.Events(ctx)
+		if err != nil {
+			return nil, false, err
+		}
+		for _, ev := range events {
+			if ev.Seq > seen.Seq && ev.Type == bus.TypeInput {
+				return nil, true, nil
+			}
+		}
+		prev = events[len(events)-1]
+	}
+	return nil, false, fmt.Errorf("%w: the log kept changing", ErrTaskLog)
 }
 
 // call records a tool call, applies the policy and records the result.

@@ -98,6 +98,59 @@ func (p Policy) With(overrides map[string]string) (Policy, error) {
 	return out, nil
 }
 
+// prefixMatch reports whether cmd starts with prefix as whole words.
+func prefixMatch(cmd, prefix string) bool {
+	prefix = strings.TrimSpace(prefix)
+	if prefix == "" || !strings.HasPrefix(cmd, prefix) {
+		return false
+	}
+	rest := cmd[len(prefix):]
+	return rest == "" || rest[0] == ' ' || rest[0] == '\t'
+}
+
+// strictness orders decisions: allow < ask < deny.
+func strictness(d Decision) int {
+	switch d {
+	case Allow:
+		return 0
+	case Deny:
+		return 2
+	}
+	return 1
+}
+
+// Tighten applies a task's overrides, which may only make the policy
+// stricter: a task cannot allow what the daemon's operator asks about or
+// denies. Looser overrides are ignored and reported.
+func (p Policy) Tighten(overrides map[string]string) (Policy, []string, error) {
+	var ignored []string
+	strict := map[string]string{}
+	for k, v := range overrides {
+		d, err := ParseDecision(v)
+		if err != nil {
+			return p, nil, fmt.Errorf("policy: %s: %w", k, err)
+		}
+		var current Decision
+		switch {
+		case k == "*":
+			current = p.Default
+		case strings.HasPrefix(k, "shell:"):
+			b, _ := json.Marshal(map[string]string{"command": strings.TrimPrefix(k, "shell:")})
+			current, _ = p.Decide("shell", b)
+		default:
+			current, _ = p.Decide(k, nil)
+		}
+		if strictness(d) < strictness(current) {
+			ignored = append(ignored, fmt.Sprintf("%s=%s (the daemon says %s)", k, d, current))
+			continue
+		}
+		strict[k] = string(d)
+	}
+	sort.Strings(ignored)
+	out, err := p.With(strict)
+	return out, ignored, err
+}
+
 // Decide returns the decision for a call and a reason people can read.
 func (p Policy) Decide(tool string, args json.RawMessage) (Decision, string) {
 	if tool == "shell" {
@@ -106,9 +159,15 @@ func (p Policy) Decide(tool string, args json.RawMessage) (Decision, string) {
 		}
 		_ = json.Unmarshal(args, &a)
 		cmd := strings.TrimSpace(a.Command)
+		compound := strings.ContainsAny(cmd, ";&|`$<>(){}\n\\")
 		best := -1
 		for i, r := range p.Shell {
-			if r.Prefix != "" && strings.HasPrefix(cmd, r.Prefix) && (best < 0 || len(r.Prefix) > len(p.Shell[best].Prefix)) {
+			if !prefixMatch(cmd, r.Prefix) || (r.Decision == Allow && compound) {
+				// An allow rule never covers a compound command: "git
+				// status; curl x | sh" is not "git status".
+				continue
+			}
+			if best < 0 || len(r.Prefix) > len(p.Shell[best].Prefix) {
 				best = i
 			}
 		}

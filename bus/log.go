@@ -213,6 +213,9 @@ func (l *Log) AppendAfter(ctx context.Context, ev *Event, prev *Event) (*Event, 
 	if err != nil {
 		return nil, fmt.Errorf("encode event: %w", err)
 	}
+	if len(body) > MaxEventBytes {
+		return nil, fmt.Errorf("event %s of %d bytes (limit %d): %w", ev.Type, len(body), MaxEventBytes, ErrTooLarge)
+	}
 	msg := &nats.Msg{Subject: TaskEventSubject(ev.Subject, ev.Type), Data: body, Header: nats.Header{}}
 	msg.Header.Set(HeaderEventType, string(ev.Type))
 	ack, err := l.js.PublishMsg(ctx, msg,

@@ -49,7 +49,8 @@ type DaemonInfo struct {
 	// Heartbeat is the interval between presence updates.
 	Heartbeat Duration `json:"heartbeat"`
 	// StartedAt and LastSeen are the daemon's start and its latest
-	// heartbeat.
+	// heartbeat; readers replace LastSeen with the time the server stored
+	// the heartbeat, so a daemon's wrong clock cannot fool them.
 	StartedAt time.Time `json:"started_at"`
 	LastSeen  time.Time `json:"last_seen"`
 }
@@ -159,6 +160,7 @@ func (p *Presence) Get(ctx context.Context, id string) (*DaemonInfo, error) {
 	if err := json.Unmarshal(e.Value(), &d); err != nil {
 		return nil, fmt.Errorf("presence of %s: %w: %v", id, ErrMalformed, err)
 	}
+	d.LastSeen = e.Created() // the server's clock, not the daemon's
 	return &d, nil
 }
 
@@ -178,6 +180,7 @@ func (p *Presence) List(ctx context.Context) ([]*DaemonInfo, error) {
 		if err := json.Unmarshal(e.Value(), &d); err != nil {
 			continue
 		}
+		d.LastSeen = e.Created() // the server's clock, not the daemon's
 		out = append(out, &d)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })

@@ -125,6 +125,9 @@ func (s *Summary) Apply(ev *Event) (bool, error) {
 			s.StartedAt = &t
 		}
 		s.State, s.EndedAt, s.Result, s.Error = StateRunning, nil, "", ""
+		if len(s.PendingApprovals) > 0 {
+			s.State = StateWaitingApproval // resumed while a call waits
+		}
 	case *ApprovalRequested:
 		s.PendingApprovals = append(s.PendingApprovals, d.CallID)
 		s.State = StateWaitingApproval

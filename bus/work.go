@@ -42,6 +42,24 @@ func Assign(ctx context.Context, js jetstream.JetStream, taskID, target string, 
 	return nil
 }
 
+// Requeue queues a task's assignment again under a fresh message id, for a
+// task that lost its assignment (the duplicate window would swallow a
+// repeat of the original id). Callers check HasAssignment first.
+func Requeue(ctx context.Context, js jetstream.JetStream, taskID, target string) error {
+	if !ValidToken(taskID) || !ValidToken(target) {
+		return fmt.Errorf("requeue task %q to %q: %w", taskID, target, ErrMalformed)
+	}
+	body, err := json.Marshal(Assignment{TaskID: taskID, Target: target, Queued: time.Now().UTC()})
+	if err != nil {
+		return err
+	}
+	msg := &nats.Msg{Subject: WorkSubject(target, taskID), Data: body}
+	if _, err := js.PublishMsg(ctx, msg, jetstream.WithMsgID("work-"+taskID+"-requeue-"+NewID())); err != nil {
+		return fmt.Errorf("requeue task %s: %w", taskID, err)
+	}
+	return nil
+}
+
 // HasAssignment reports whether a task has an assignment in the work stream
 // (queued or held by a daemon).
 func HasAssignment(ctx context.Context, js jetstream.JetStream, taskID string) (bool, error) {

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
 	goruntime "runtime"
 	"strings"
 	"sync"
@@ -30,11 +32,17 @@ const (
 	// deferToOwner: another live daemon runs the task: give the message
 	// back with a delay, never ack it away.
 	deferToOwner
+	// abandon: another daemon took the task over; its delivery of the
+	// assignment is the live one, so ours is left alone.
+	abandon
+	// notForUs: the task needs skills this daemon lacks: give it back at
+	// once for a daemon that has them.
+	notForUs
 )
 
 var (
-	errShutdown = errors.New("daemon shutting down")
-	errSteer    = errors.New("steered by a follow-up")
+	errSteer     = errors.New("steered by a follow-up")
+	errTakenOver = errors.New("another daemon took the task over")
 )
 
 // cancelled is the cause of a task context ended by a cancel request.
@@ -73,8 +81,18 @@ func (d *Daemon) handle(ctx context.Context, msg jetstream.Msg) {
 		}
 	}()
 
-	d.setRunning(a.TaskID, true)
-	defer d.setRunning(a.TaskID, false)
+	if !d.claimLocal(a.TaskID) {
+		// Already running here (a duplicate delivery): leave it to the
+		// run in progress.
+		stopHB()
+		_ = msg.NakWithDelay(d.cfg.Setup.AckWait())
+		return
+	}
+	defer func() {
+		d.setRunning(a.TaskID, false)
+		d.beatSoon()
+	}()
+	d.beatSoon()
 	out := d.run(ctx, a.TaskID, attempt)
 	// A transient failure (NATS away) is retried here, keeping the
 	// assignment: giving it back would let a daemon that sees us alive
@@ -104,7 +122,42 @@ func (d *Daemon) handle(ctx context.Context, msg jetstream.Msg) {
 		_ = msg.NakWithDelay(2 * time.Second)
 	case deferToOwner:
 		_ = msg.NakWithDelay(d.cfg.Setup.AckWait())
+	case notForUs:
+		_ = msg.NakWithDelay(time.Second)
 	}
+}
+
+// lacks lists the skills of names this daemon cannot offer.
+func (d *Daemon) lacks(names []string) []string {
+	var out []string
+	for _, n := range names {
+		s, ok := d.catalog.Get(n)
+		if !ok || len(s.Missing(exec.LookPath, os.Getenv)) > 0 {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// claimLocal marks a task running here unless it already is.
+func (d *Daemon) claimLocal(taskID string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, ok := d.running[taskID]; ok {
+		return false
+	}
+	d.running[taskID] = struct{}{}
+	return true
+}
+
+// beatSoon publishes presence now, so others see the running set change
+// without waiting for the next heartbeat.
+func (d *Daemon) beatSoon() {
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = d.beat(ctx, bus.DaemonOnline)
+	}()
 }
 
 func (d *Daemon) setRunning(taskID string, on bool) {
@@ -153,6 +206,10 @@ func (d *Daemon) run(ctx context.Context, taskID string, attempt int) outcome {
 		}
 		if sum.State.Terminal() {
 			return done // finished already; a late or duplicate assignment
+		}
+		if missing := d.lacks(sum.Skills); len(missing) > 0 {
+			log.Debug().Strs("skills", missing).Msg("task needs skills this daemon lacks; leaving it to others")
+			return notForUs
 		}
 		if sum.Daemon != "" && sum.Daemon != d.cfg.ID && sum.State != bus.StatePending && d.ownerAlive(ctx, sum.Daemon, taskID) {
 			// The owner is alive but missed its in-progress acks (NATS was
@@ -216,25 +273,37 @@ func (d *Daemon) execute(ctx context.Context, taskID string, claimed *bus.Event,
 	defer stopTask(nil)
 	rt := &runtime{d: d, taskID: taskID}
 
-	// Watch the log for cancel requests and steering follow-ups.
+	// Watch the log for cancel requests, steering follow-ups and another
+	// daemon taking the task over; resubscribe after errors (a reconnect)
+	// from the last event seen.
 	go func() {
-		for ev, err := range d.tasks.Replay(taskCtx, taskID, bus.ReplayOptions{Follow: bus.Forever, AfterStreamSeq: claimed.StreamSeq}) {
-			if err != nil {
-				return
-			}
-			switch ev.Type {
-			case bus.TypeCancelRequested:
-				reason := "cancelled by request"
-				if p, err := bus.DecodeAs[bus.CancelRequested](ev); err == nil && p.Reason != "" {
-					reason = p.Reason
+		after := claimed.StreamSeq
+		for taskCtx.Err() == nil {
+			for ev, err := range d.tasks.Replay(taskCtx, taskID, bus.ReplayOptions{Follow: bus.Forever, AfterStreamSeq: after}) {
+				if err != nil {
+					break
 				}
-				stopTask(&cancelled{reason: reason})
-				return
-			case bus.TypeInput:
-				if p, err := bus.DecodeAs[bus.Input](ev); err == nil && p.Mode == bus.InputSteer {
-					rt.steer()
+				after = ev.StreamSeq
+				switch ev.Type {
+				case bus.TypeCancelRequested:
+					reason := "cancelled by request"
+					if p, err := bus.DecodeAs[bus.CancelRequested](ev); err == nil && p.Reason != "" {
+						reason = p.Reason
+					}
+					stopTask(&cancelled{reason: reason})
+					return
+				case bus.TypeAssigned:
+					if p, err := bus.DecodeAs[bus.Assigned](ev); err == nil && p.Daemon != d.cfg.ID {
+						stopTask(errTakenOver)
+						return
+					}
+				case bus.TypeInput:
+					if p, err := bus.DecodeAs[bus.Input](ev); err == nil && p.Mode == bus.InputSteer {
+						rt.steer()
+					}
 				}
 			}
+			sleep(taskCtx, time.Second)
 		}
 	}()
 
@@ -244,10 +313,13 @@ func (d *Daemon) execute(ctx context.Context, taskID string, claimed *bus.Event,
 		log.Warn().Err(err).Msg("task failed: no model")
 		return done
 	}
-	policy, err := d.policy.With(created.Policy)
+	policy, ignored, err := d.policy.Tighten(created.Policy)
 	if err != nil {
 		d.finish(ctx, taskID, &bus.Failed{Error: err.Error(), Code: bus.FailBadRequest})
 		return done
+	}
+	if len(ignored) > 0 {
+		log.Info().Strs("ignored", ignored).Msg("the task asked for a looser tool policy than this daemon allows; kept the daemon's")
 	}
 	agent := &agents.Agent{
 		Model: model, Kind: mc.Provider, Tools: d.tools, Skills: d.catalog, Policy: policy,
@@ -311,6 +383,12 @@ func (d *Daemon) complete(ctx context.Context, taskID string, prev *bus.Event, p
 				return false, err
 			}
 			switch newer.Type {
+			case bus.TypeAssigned:
+				if a, err := bus.DecodeAs[bus.Assigned](newer); err == nil && a.Daemon != d.cfg.ID {
+					return false, errTakenOver
+				}
+			case bus.TypeCompleted, bus.TypeFailed, bus.TypeCancelled:
+				return false, nil // someone else ended the turn; never end it twice
 			case bus.TypeInput:
 				return true, nil
 			case bus.TypeCancelRequested:
@@ -335,6 +413,10 @@ func (d *Daemon) interrupted(ctx, taskCtx context.Context, taskID string, cause 
 		d.finish(ctx, taskID, &bus.Cancelled{Reason: c.reason})
 		d.log.Info().Str("task", taskID).Msg("task cancelled")
 		return done
+	}
+	if errors.Is(context.Cause(taskCtx), errTakenOver) || errors.Is(cause, errTakenOver) {
+		d.log.Warn().Str("task", taskID).Msg("another daemon took this task over (we were silent too long); stopping our run")
+		return abandon
 	}
 	if ctx.Err() != nil {
 		return handBack
@@ -439,6 +521,14 @@ func (r *runtime) Append(ctx context.Context, p bus.Payload) (*bus.Event, error)
 	return r.d.appendPayload(ctx, r.taskID, p)
 }
 
+func (r *runtime) AppendAfter(ctx context.Context, p bus.Payload, prev *bus.Event) (*bus.Event, error) {
+	ev, err := bus.NewEvent(r.taskID, r.d.source, p)
+	if err != nil {
+		return nil, err
+	}
+	return r.d.tasks.AppendAfter(ctx, ev, prev)
+}
+
 func (r *runtime) Delta(text string) {
 	b, err := json.Marshal(bus.Delta{TaskID: r.taskID, Text: text, Index: r.deltas})
 	if err == nil {
@@ -448,15 +538,22 @@ func (r *runtime) Delta(text string) {
 }
 
 func (r *runtime) WaitDecision(ctx context.Context, callID string) (*bus.ApprovalDecided, error) {
+	// Only a decision after the latest request for this call counts (a
+	// provider reusing call ids must not run a tool on an old approval).
+	requested := false
 	for ev, err := range r.d.tasks.Replay(ctx, r.taskID, bus.ReplayOptions{Follow: bus.Forever}) {
 		if err != nil {
 			return nil, err
 		}
-		if ev.Type != bus.TypeApprovalDecided {
-			continue
-		}
-		if d, err := bus.DecodeAs[bus.ApprovalDecided](ev); err == nil && d.CallID == callID {
-			return d, nil
+		switch ev.Type {
+		case bus.TypeApprovalRequested:
+			if q, err := bus.DecodeAs[bus.ApprovalRequested](ev); err == nil && q.CallID == callID {
+				requested = true
+			}
+		case bus.TypeApprovalDecided:
+			if d, err := bus.DecodeAs[bus.ApprovalDecided](ev); err == nil && d.CallID == callID && requested {
+				return d, nil
+			}
 		}
 	}
 	return nil, ctx.Err()

@@ -46,6 +46,13 @@ func answer(text string) func(*openaitest.Request) openaitest.Reply {
 	return func(*openaitest.Request) openaitest.Reply { return openaitest.Reply{Text: text} }
 }
 
+// shellAllowed is a daemon policy that runs shell commands without asking.
+func shellAllowed() *agents.Policy {
+	p := agents.DefaultPolicy()
+	p.Tools["shell"] = agents.Allow
+	return &p
+}
+
 func (r *rig) submitWith(req *bus.CreateTaskRequest) *bus.Summary {
 	r.t.Helper()
 	s, err := r.client.CreateTask(r.ctx(5*time.Second), req)
@@ -205,9 +212,9 @@ func TestAgentShellTimeout(t *testing.T) {
 		answer("it timed out"),
 	))
 	r.gateway()
-	r.daemonOpts("d1", daemonOptions{Tools: tool.Options{ShellTimeout: time.Second}})
+	r.daemonOpts("d1", daemonOptions{Tools: tool.Options{ShellTimeout: time.Second}, Policy: shellAllowed()})
 	start := time.Now()
-	task := r.submitWith(&bus.CreateTaskRequest{Goal: "sleep", Policy: map[string]string{"shell": "allow"}})
+	task := r.submit("sleep")
 	events := r.follow(task.ID, 30*time.Second)
 	res := results(t, events)
 	if len(res) != 1 || !res[0].IsError || !strings.Contains(strings.ToLower(res[0].Output), "timed out") {
@@ -338,16 +345,15 @@ func TestDaemonKilledBetweenToolCallAndResult(t *testing.T) {
 		return openaitest.Reply{ToolCalls: []openaitest.ToolCall{openaitest.Call("k1", "shell", `{"command":"echo ran >> counter.txt; sleep 30"}`)}}
 	})
 	r.gateway()
-	policy := agents.DefaultPolicy()
-	policy.Tools["shell"] = agents.Allow
-	a := r.daemonOpts("a", daemonOptions{Workspace: ws, Policy: &policy})
+	policy := shellAllowed()
+	a := r.daemonOpts("a", daemonOptions{Workspace: ws, Policy: policy})
 	task := r.submit("run once")
 	r.waitFor(task.ID, bus.TypeToolCall, 20*time.Second)
 	r.eventually(5*time.Second, "the command started", func() bool {
 		b, _ := os.ReadFile(filepath.Join(ws, "counter.txt"))
 		return strings.Count(string(b), "ran") == 1
 	})
-	r.daemonOpts("b", daemonOptions{Workspace: ws, Policy: &policy})
+	r.daemonOpts("b", daemonOptions{Workspace: ws, Policy: policy})
 	a.Kill()
 	events := r.follow(task.ID, 40*time.Second)
 	checkOrdered(t, events)
@@ -485,8 +491,8 @@ func TestCancelStopsRunningTool(t *testing.T) {
 		answer("done"),
 	))
 	r.gateway()
-	d := r.daemonOpts("d1", daemonOptions{})
-	task := r.submitWith(&bus.CreateTaskRequest{Goal: "sleep", Policy: map[string]string{"shell": "allow"}})
+	d := r.daemonOpts("d1", daemonOptions{Policy: shellAllowed()})
+	task := r.submit("sleep")
 	r.waitFor(task.ID, bus.TypeToolCall, 20*time.Second)
 	time.Sleep(200 * time.Millisecond)
 	start := time.Now()
@@ -506,5 +512,24 @@ func TestCancelStopsRunningTool(t *testing.T) {
 	})
 	if _, err := os.Stat(filepath.Join(d.workspace, "late.txt")); err == nil {
 		t.Fatal("the shell command kept running after cancel")
+	}
+}
+
+func TestTaskCannotLoosenDaemonPolicy(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "", script(
+		callTool("l1", "shell", map[string]any{"command": "touch loosened.txt"}),
+		answer("done"),
+	))
+	r.gateway()
+	d := r.daemonOpts("d1", daemonOptions{})
+	task := r.submitWith(&bus.CreateTaskRequest{Goal: "x", Policy: map[string]string{"shell": "allow", "*": "allow"}})
+	// The daemon's "ask" stands: the call waits for a person.
+	r.waitFor(task.ID, bus.TypeApprovalRequested, 20*time.Second)
+	if _, err := os.Stat(filepath.Join(d.workspace, "loosened.txt")); err == nil {
+		t.Fatal("a task loosened the daemon's policy")
+	}
+	if _, err := r.client.CancelTask(r.ctx(5*time.Second), &bus.CancelTaskRequest{ID: task.ID}); err != nil {
+		t.Fatal(err)
 	}
 }

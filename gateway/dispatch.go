@@ -74,44 +74,24 @@ func (g *Gateway) targetFor(ctx context.Context, s *bus.Summary) (string, error)
 	return target, nil
 }
 
-// routeBySkill picks the daemon for a task that needs skills: the pinned
-// one if it has them, else the least busy online daemon that has them, else
-// a known offline one (the task waits for it).
+// routeBySkill checks that some daemon offers the skills a task needs and
+// where to queue it: the pinned daemon if it has them, otherwise the shared
+// queue, from which only daemons offering the skills take it (so the task
+// survives the death of any one of them).
 func (g *Gateway) routeBySkill(ctx context.Context, pinned string, needs []string) (string, error) {
 	all, err := g.presence.List(ctx)
 	if err != nil {
 		return "", err
 	}
-	now := time.Now()
-	best, fallback := "", ""
-	bestLoad := 0.0
 	for _, d := range all {
 		if !d.Offers(needs) {
 			continue
 		}
-		if pinned != bus.AnyDaemon {
-			if d.ID == pinned {
-				return pinned, nil
-			}
-			continue
-		}
-		if !d.Online(now) {
-			if fallback == "" {
-				fallback = d.ID
-			}
-			continue
-		}
-		load := float64(len(d.Running)) / float64(max(d.Capacity, 1))
-		if best == "" || load < bestLoad {
-			best, bestLoad = d.ID, load
+		if pinned == bus.AnyDaemon || d.ID == pinned {
+			return pinned, nil
 		}
 	}
-	switch {
-	case best != "":
-		return best, nil
-	case fallback != "":
-		return fallback, nil
-	case pinned != bus.AnyDaemon:
+	if pinned != bus.AnyDaemon {
 		return "", fmt.Errorf("%w: daemon %s does not offer skill(s) %s with all their requirements (`viber skill ls` lists who offers what)", bus.ErrMalformed, pinned, strings.Join(needs, ", "))
 	}
 	return "", fmt.Errorf("%w: no daemon offers skill(s) %s with all their requirements (`viber skill ls` lists who offers what)", bus.ErrMalformed, strings.Join(needs, ", "))
@@ -173,31 +153,47 @@ func validState(s bus.State) bool {
 }
 
 // CancelTask appends cancel_requested. A task no daemon has taken yet is
-// cancelled at once; a running one is cancelled by its daemon.
+// cancelled at once; a running one is cancelled by its daemon. The request
+// is appended right after the state it was decided on (compare-and-set),
+// so a daemon claiming the task at the same moment is never missed.
 func (g *Gateway) CancelTask(ctx context.Context, req *bus.CancelTaskRequest) (*bus.Event, error) {
-	sum, err := g.Task(ctx, req.ID)
-	if err != nil {
-		return nil, err
-	}
-	if sum.State.Terminal() {
-		return nil, fmt.Errorf("task %s already %s: %w", req.ID, sum.State, bus.ErrTerminal)
-	}
-	ev, err := g.tasks.AppendPayload(ctx, req.ID, g.source, &bus.CancelRequested{Reason: req.Reason, By: req.By})
-	if err != nil {
-		return nil, err
-	}
-	if sum.State == bus.StatePending {
-		// Nobody holds it: end it now, unless a daemon claimed it in the
-		// meantime (then the append conflicts and the daemon obeys).
-		done, err := bus.NewEvent(req.ID, g.source, &bus.Cancelled{Reason: cancelReason(req.Reason)})
+	for range 16 {
+		events, err := g.tasks.Events(ctx, req.ID)
 		if err != nil {
 			return nil, err
 		}
-		if _, err := g.tasks.AppendAfter(ctx, done, ev); err != nil && !errors.Is(err, bus.ErrConflict) {
+		sum, err := bus.Fold(events)
+		if err != nil {
 			return nil, err
 		}
+		if sum.State.Terminal() {
+			return nil, fmt.Errorf("task %s already %s: %w", req.ID, sum.State, bus.ErrTerminal)
+		}
+		ev, err := bus.NewEvent(req.ID, g.source, &bus.CancelRequested{Reason: req.Reason, By: req.By})
+		if err != nil {
+			return nil, err
+		}
+		stored, err := g.tasks.AppendAfter(ctx, ev, events[len(events)-1])
+		if errors.Is(err, bus.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if sum.State == bus.StatePending {
+			// Nobody holds it: end it now, unless a daemon claimed it in
+			// the meantime (then the append conflicts and the daemon obeys).
+			done, err := bus.NewEvent(req.ID, g.source, &bus.Cancelled{Reason: cancelReason(req.Reason)})
+			if err != nil {
+				return nil, err
+			}
+			if _, err := g.tasks.AppendAfter(ctx, done, stored); err != nil && !errors.Is(err, bus.ErrConflict) {
+				return nil, err
+			}
+		}
+		return stored, nil
 	}
-	return ev, nil
+	return nil, fmt.Errorf("cancel task %s: the log kept changing: %w", req.ID, bus.ErrConflict)
 }
 
 func cancelReason(r string) string {
@@ -223,24 +219,43 @@ func (g *Gateway) SendInput(ctx context.Context, req *bus.SendInputRequest) (*bu
 	if mode != bus.InputQueue && mode != bus.InputSteer {
 		return nil, fmt.Errorf("%w: mode %q (want queue or steer)", bus.ErrMalformed, mode)
 	}
-	sum, err := g.Task(ctx, req.ID)
-	if err != nil {
-		return nil, err
-	}
-	ev, err := g.tasks.AppendPayload(ctx, req.ID, g.source, &bus.Input{Text: req.Text, Mode: mode, By: req.By})
-	if err != nil {
-		return nil, err
-	}
-	if sum.State.Terminal() {
-		target, err := g.targetFor(ctx, sum)
+	// Append right after the state we decide on: of several follow-ups to
+	// an ended task exactly one reopens it, and a follow-up racing the
+	// task's completion either lands before it (the daemon answers it) or
+	// after it (and queues the task again).
+	for range 16 {
+		events, err := g.tasks.Events(ctx, req.ID)
 		if err != nil {
-			target = bus.AnyDaemon
+			return nil, err
 		}
-		if err := bus.Assign(ctx, g.js, req.ID, target, ev.Seq); err != nil {
-			g.log.Warn().Err(err).Str("task", req.ID).Msg("queueing follow-up failed; the sweeper will retry")
+		last := events[len(events)-1]
+		ev, err := bus.NewEvent(req.ID, g.source, &bus.Input{Text: req.Text, Mode: mode, By: req.By})
+		if err != nil {
+			return nil, err
 		}
+		stored, err := g.tasks.AppendAfter(ctx, ev, last)
+		if errors.Is(err, bus.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if last.Type.Terminal() {
+			sum, err := bus.Fold(append(events, stored))
+			if err != nil {
+				return nil, err
+			}
+			target, err := g.targetFor(ctx, sum)
+			if err != nil {
+				target = bus.AnyDaemon
+			}
+			if err := bus.Assign(ctx, g.js, req.ID, target, stored.Seq); err != nil {
+				g.log.Warn().Err(err).Str("task", req.ID).Msg("queueing follow-up failed; the sweeper will retry")
+			}
+		}
+		return stored, nil
 	}
-	return ev, nil
+	return nil, fmt.Errorf("send to task %s: the log kept changing: %w", req.ID, bus.ErrConflict)
 }
 
 // Decide appends an approval decision for a call that waits for one.
@@ -285,6 +300,8 @@ func (g *Gateway) sweepLoop(ctx context.Context) {
 	select {
 	case <-ctx.Done():
 		return
+	case <-g.stop:
+		return
 	case <-g.caughtUp:
 	}
 	t := time.NewTicker(g.cfg.SweepInterval)
@@ -295,6 +312,8 @@ func (g *Gateway) sweepLoop(ctx context.Context) {
 		}
 		select {
 		case <-ctx.Done():
+			return
+		case <-g.stop:
 			return
 		case <-t.C:
 		}
@@ -323,7 +342,7 @@ func (g *Gateway) Sweep(ctx context.Context) error {
 		if err != nil {
 			target = bus.AnyDaemon
 		}
-		if err := bus.Assign(ctx, g.js, s.ID, target, s.TurnSeq); err != nil {
+		if err := bus.Requeue(ctx, g.js, s.ID, target); err != nil {
 			return err
 		}
 		g.log.Info().Str("task", s.ID).Msg("queued a task that had lost its assignment")

@@ -77,6 +77,8 @@ type Gateway struct {
 	httpAddr  net.Addr
 
 	caughtUp        chan struct{}
+	stop            chan struct{}
+	stopOnce        sync.Once
 	projectorCancel context.CancelFunc
 	wg              sync.WaitGroup
 }
@@ -115,6 +117,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		js:       js,
 		tasks:    bus.NewLog(js),
 		caughtUp: make(chan struct{}),
+		stop:     make(chan struct{}),
 	}
 	if g.summaries, err = bus.OpenSummaries(ctx, js); err != nil {
 		return nil, err
@@ -171,6 +174,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 // Stop stops the API and HTTP and waits for background work. The NATS
 // connection stays open; its owner closes it.
 func (g *Gateway) Stop() {
+	g.stopOnce.Do(func() { close(g.stop) })
 	if g.svc != nil {
 		_ = g.svc.Stop()
 	}

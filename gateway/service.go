@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/nats-io/nats.go/micro"
 
@@ -29,6 +30,12 @@ func (g *Gateway) startService(ctx context.Context) error {
 	daemons := svc.AddGroup(bus.APISubjectPrefix() + "." + bus.APIGroupDaemon)
 	add := func(grp micro.Group, name, desc string, h func(context.Context, []byte) (any, error)) error {
 		return grp.AddEndpoint(name, micro.HandlerFunc(func(req micro.Request) {
+			if strings.HasPrefix(req.Reply(), "$JS.") || strings.HasPrefix(req.Reply(), "$KV.") {
+				// Not a client: a message redirected from JetStream (for
+				// example a push consumer aimed at the API). Ignore it.
+				g.log.Warn().Str("subject", req.Subject()).Msg("ignoring an API request with a JetStream reply subject")
+				return
+			}
 			go g.serve(ctx, req, h)
 		}), micro.WithEndpointMetadata(map[string]string{"description": desc}))
 	}

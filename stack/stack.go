@@ -67,6 +67,7 @@ type Stack struct {
 	Server  *server.Server
 	Gateway *gateway.Gateway
 
+	connMu sync.Mutex
 	conns  []*nats.Conn
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -159,7 +160,9 @@ func (s *Stack) URL() string { return s.Server.ClientURL() }
 func (s *Stack) Connect(name string) (*nats.Conn, error) {
 	nc, err := s.Server.Connect(name)
 	if err == nil {
+		s.connMu.Lock()
 		s.conns = append(s.conns, nc)
+		s.connMu.Unlock()
 	}
 	return nc, err
 }
