@@ -2,6 +2,7 @@ package command
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -177,4 +178,42 @@ func TestComposeCheckCatchesMistakes(t *testing.T) {
 			t.Errorf("problem with %s not reported; got:\n%s", want, text)
 		}
 	}
+}
+
+// TestDockerfileCommand checks the image's default command against our
+// binaries.
+func TestDockerfileCommand(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile(filepath.Join("..", "..", "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cmd []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "CMD "); ok {
+			if err := json.Unmarshal([]byte(rest), &cmd); err != nil {
+				t.Fatalf("CMD is not a JSON array: %v", err)
+			}
+		}
+	}
+	if len(cmd) == 0 {
+		t.Fatal("Dockerfile has no CMD")
+	}
+	compose := fmt.Sprintf("services:\n  image:\n    command: %s\n", mustJSON(t, cmd))
+	problems, checked := composeProblems(t, []byte(compose))
+	if checked != 1 {
+		t.Fatalf("checked %d", checked)
+	}
+	for _, p := range problems {
+		t.Error("Dockerfile CMD: " + p)
+	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
