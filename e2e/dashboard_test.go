@@ -250,11 +250,17 @@ func TestDashboard(t *testing.T) {
 		goal := req.LastUser()
 		switch {
 		case strings.Contains(goal, "approval"):
-			// The shell tool asks for approval under the default policy.
-			if out := req.LastToolResult(); out != "" {
+			// A plan, then the shell, which asks for approval under the
+			// default policy, then the answer.
+			switch out := req.LastToolResult(); {
+			case out == "":
+				return openaitest.Reply{ToolCalls: []openaitest.ToolCall{openaitest.Call("p1", "update_plan",
+					`{"items":[{"text":"Run the command","status":"in_progress"},{"text":"Report its output","status":"pending"}]}`)}}
+			case strings.HasPrefix(out, "plan recorded"):
+				return openaitest.Reply{ToolCalls: []openaitest.ToolCall{openaitest.Call("a1", "shell", `{"command":"echo approved-ran"}`)}}
+			default:
 				return chunked("The command printed: "+out, 20*time.Millisecond)
 			}
-			return openaitest.Reply{ToolCalls: []openaitest.ToolCall{openaitest.Call("a1", "shell", `{"command":"echo approved-ran"}`)}}
 		case strings.Contains(goal, "slow"):
 			return chunked("slow answer: "+strings.Repeat("word ", 14), 200*time.Millisecond)
 		default:
@@ -345,6 +351,7 @@ func TestDashboard(t *testing.T) {
 	b.open("/tasks/" + waiting.ID)
 	b.waitJS("approve button", `[...document.querySelectorAll('button')].some(x => x.textContent === 'Approve')`, 10*time.Second)
 	b.waitJS("waiting state", `document.querySelector('[data-testid=task-state]')?.textContent === 'waiting approval'`, 5*time.Second)
+	b.waitJS("plan checklist", `document.querySelectorAll('section.plan li').length === 2 && document.querySelector('section.plan li.in_progress')?.textContent.includes('Run the command')`, 5*time.Second)
 	b.shots("task-approval")
 	b.do("approve", 5*time.Second, chromedp.Click(chromedp.Search(`//button[text()="Approve"]`)))
 	decided := r.waitFor(waiting.ID, bus.TypeApprovalDecided, 10*time.Second)
@@ -353,7 +360,7 @@ func TestDashboard(t *testing.T) {
 	}
 	b.waitJS("decision shown", `!!document.querySelector('li[data-type="viber.task.approval_decided"]')`, 5*time.Second)
 	b.waitJS("approved task completed", `document.querySelector('[data-testid=task-state]')?.textContent === 'completed'`, 15*time.Second)
-	b.do("open the tool call", 5*time.Second, chromedp.Click(chromedp.CSS(`details.tool summary`)))
+	b.do("open the tool call", 5*time.Second, chromedp.Click(chromedp.Search(`//details[contains(@class,"tool")]/summary[span[text()="shell"]]`)))
 	if out := eval[string](b, `document.querySelector('details.tool[open]')?.innerText ?? ''`); !strings.Contains(out, "echo approved-ran") || !strings.Contains(out, "Result") || strings.Count(out, "approved-ran") < 2 {
 		t.Errorf("tool call details: %q", out)
 	}
