@@ -16,6 +16,7 @@ import (
 
 	"github.com/viberhq/viber/agents/openaitest"
 	"github.com/viberhq/viber/bus"
+	"github.com/viberhq/viber/gateway"
 	"github.com/viberhq/viber/web"
 )
 
@@ -388,4 +389,42 @@ func chunked(text string, delay time.Duration) openaitest.Reply {
 		chunks = append(chunks, text[i:min(i+n, len(text))])
 	}
 	return openaitest.Reply{Text: text, Chunks: chunks, ChunkDelay: delay}
+}
+
+// TestDashboardToken checks the sign-in of a gateway that needs a token:
+// the dashboard asks for it, refuses a wrong one and works with the right
+// one.
+func TestDashboardToken(t *testing.T) {
+	needBrowser(t)
+	t.Parallel()
+	r := newRig(t, "", nil)
+	nc := r.env.Connect(t, "gateway")
+	ctx, cancel := context.WithCancel(context.Background())
+	g, err := gateway.New(ctx, gateway.Config{NC: nc, HTTPListen: "127.0.0.1:0", HTTPToken: "letmein", Setup: setup, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); g.Stop() })
+	r.submit("a task behind a token")
+
+	b := newBrowser(t, "http://"+g.HTTPAddr())
+	b.open("/tasks")
+	b.waitJS("sign-in form", `!!document.querySelector('#token')`, 10*time.Second)
+	b.shots("sign-in")
+	b.do("wrong token", 5*time.Second,
+		chromedp.SendKeys(chromedp.CSS(`#token`), "nope"),
+		chromedp.Click(chromedp.CSS(`main form button[type=submit]`)),
+	)
+	b.waitJS("refused", `document.querySelector('main .error')?.textContent.includes('wrong token')`, 5*time.Second)
+	b.do("right token", 5*time.Second,
+		chromedp.SendKeys(chromedp.CSS(`#token`), "\b\b\b\bletmein"),
+		chromedp.Click(chromedp.CSS(`main form button[type=submit]`)),
+	)
+	b.waitJS("tasks after sign-in", `document.querySelector('[data-testid=task-list]')?.innerText.includes('a task behind a token')`, 10*time.Second)
+	if errs := b.consoleErrors(); len(errs) > 0 {
+		t.Errorf("the page logged errors:\n%s", strings.Join(errs, "\n"))
+	}
 }
