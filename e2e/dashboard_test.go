@@ -262,6 +262,8 @@ func TestDashboard(t *testing.T) {
 			default:
 				return chunked("The command printed: "+out, 20*time.Millisecond)
 			}
+		case strings.Contains(goal, "hang"):
+			return openaitest.Reply{Hang: true}
 		case strings.Contains(goal, "slow"):
 			return chunked("slow answer: "+strings.Repeat("word ", 14), 200*time.Millisecond)
 		default:
@@ -367,6 +369,22 @@ func TestDashboard(t *testing.T) {
 	}
 	checkTimeline(t, b, r.follow(waiting.ID, 5*time.Second))
 	b.shots("task-tool-call")
+
+	// Cancel stops a task whose model never answers.
+	hung := r.submit("hang forever")
+	r.waitFor(hung.ID, bus.TypeStarted, 10*time.Second)
+	b.open("/tasks/" + hung.ID)
+	b.waitJS("cancel button", `[...document.querySelectorAll('button')].some(x => x.textContent === 'Cancel task')`, 10*time.Second)
+	b.do("cancel", 5*time.Second, chromedp.Click(chromedp.Search(`//button[text()="Cancel task"]`)))
+	b.waitJS("cancelled", `document.querySelector('[data-testid=task-state]')?.textContent === 'cancelled'`, 15*time.Second)
+	b.waitJS("cancelled event", `!!document.querySelector('li[data-type="viber.task.cancelled"]')`, 5*time.Second)
+
+	// The list filters by status (kept in the URL).
+	b.open("/tasks?state=completed")
+	b.waitJS("filtered list", fmt.Sprintf(`(() => { const rows = [...document.querySelectorAll('tr[data-task]')]; return rows.length === 3 && rows.every(r => r.dataset.state === 'completed') && !document.querySelector('tr[data-task=%q]'); })()`, hung.ID), 10*time.Second)
+	if v := eval[string](b, `document.querySelector('[data-testid=filter-state]').value`); v != "completed" {
+		t.Errorf("status filter shows %q", v)
+	}
 
 	// Daemons and skills.
 	b.do("daemons page", 10*time.Second, chromedp.Click(chromedp.CSS(`nav a[href="/daemons"]`)))
