@@ -166,22 +166,11 @@ func (p *Presence) Get(ctx context.Context, id string) (*DaemonInfo, error) {
 
 // List returns every daemon ever registered, sorted by id.
 func (p *Presence) List(ctx context.Context) ([]*DaemonInfo, error) {
-	w, err := p.kv.WatchAll(ctx, jetstream.IgnoreDeletes())
-	if err != nil {
-		return nil, fmt.Errorf("list daemons: %w", err)
-	}
-	defer func() { _ = w.Stop() }()
-	var out []*DaemonInfo
-	for e := range w.Updates() {
-		if e == nil {
-			break
-		}
-		var d DaemonInfo
-		if err := json.Unmarshal(e.Value(), &d); err != nil {
-			continue
-		}
+	out, _, err := listJSON(ctx, p.kv, "daemons", func(d *DaemonInfo, e jetstream.KeyValueEntry) {
 		d.LastSeen = e.Created() // the server's clock, not the daemon's
-		out = append(out, &d)
+	})
+	if err != nil {
+		return nil, err
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil

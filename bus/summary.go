@@ -243,21 +243,9 @@ func (s *Summaries) Put(ctx context.Context, sum *Summary, rev uint64, create bo
 
 // List returns every stored summary, newest first.
 func (s *Summaries) List(ctx context.Context) ([]*Summary, error) {
-	w, err := s.kv.WatchAll(ctx, jetstream.IgnoreDeletes())
+	out, _, err := listJSON[Summary](ctx, s.kv, "tasks", nil)
 	if err != nil {
-		return nil, fmt.Errorf("list tasks: %w", err)
-	}
-	defer func() { _ = w.Stop() }()
-	var out []*Summary
-	for e := range w.Updates() {
-		if e == nil {
-			break
-		}
-		var sum Summary
-		if err := json.Unmarshal(e.Value(), &sum); err != nil {
-			continue
-		}
-		out = append(out, &sum)
+		return nil, err
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID > out[j].ID })
 	return out, nil

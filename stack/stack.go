@@ -89,7 +89,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	if cfg.Workspace == "" {
 		cfg.Workspace = filepath.Join(cfg.Dir, "workspace")
 	}
-	srv, err := server.Start(server.Options{Dir: filepath.Join(cfg.Dir, "nats"), Listen: cfg.NATSListen, Logger: natsLogger{cfg.Logger}})
+	srv, err := server.Start(server.Options{Dir: filepath.Join(cfg.Dir, "nats"), Listen: cfg.NATSListen, Logger: server.Zerolog(cfg.Logger)})
 	if err != nil {
 		return nil, err
 	}
@@ -190,26 +190,4 @@ func (s *Stack) Stop() {
 	if s.Server != nil {
 		s.Server.Shutdown()
 	}
-}
-
-// natsLogger sends the embedded server's log lines to zerolog.
-type natsLogger struct{ l zerolog.Logger }
-
-func (n natsLogger) Noticef(format string, v ...any) {
-	n.l.Debug().Str("component", "nats").Msgf(format, v...)
-}
-func (n natsLogger) Warnf(format string, v ...any) {
-	n.l.Warn().Str("component", "nats").Msgf(format, v...)
-}
-func (n natsLogger) Fatalf(format string, v ...any) {
-	n.l.Error().Str("component", "nats").Msgf(format, v...)
-}
-func (n natsLogger) Errorf(format string, v ...any) {
-	n.l.Error().Str("component", "nats").Msgf(format, v...)
-}
-func (n natsLogger) Debugf(format string, v ...any) {
-	n.l.Trace().Str("component", "nats").Msgf(format, v...)
-}
-func (n natsLogger) Tracef(format string, v ...any) {
-	n.l.Trace().Str("component", "nats").Msgf(format, v...)
 }

@@ -63,7 +63,7 @@ func runGateway(c *cli.Context) error {
 		}
 		log.Info().Str("url", nc.ConnectedUrlRedacted()).Msg("connected to NATS")
 	} else {
-		opts := server.Options{Dir: c.String("data"), Listen: c.String("nats-listen"), Logger: natsLogger{log}}
+		opts := server.Options{Dir: c.String("data"), Listen: c.String("nats-listen"), Logger: server.Zerolog(log)}
 		if dir := authDir(c.String("data")); c.Bool("auth") || auth.Exists(dir) {
 			if opts.Auth, err = auth.Init(dir); err != nil {
 				return userError(fmt.Errorf("auth: %w", err))

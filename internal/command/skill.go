@@ -1,6 +1,7 @@
 package command
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/viberhq/viber/bus"
+	"github.com/viberhq/viber/gateway"
 	"github.com/viberhq/viber/skills"
 )
 
@@ -109,16 +112,11 @@ func skillList(c *cli.Context) error {
 			rows = append(rows, row{Name: s.Name, Description: s.Description, Source: string(s.Source), Missing: s.Missing(nil, os.Getenv)})
 		}
 	} else {
-		cl, nc, err := client(c)
+		ds, err := request(c, func(ctx context.Context, cl *gateway.Client) ([]*bus.DaemonView, error) {
+			return cl.Daemons(ctx)
+		})
 		if err != nil {
-			return userError(err)
-		}
-		defer nc.Close()
-		ctx, cancel := requestContext(c)
-		defer cancel()
-		ds, err := cl.Daemons(ctx)
-		if err != nil {
-			return userError(err)
+			return err
 		}
 		for _, d := range ds {
 			for _, s := range d.Skills {

@@ -102,6 +102,24 @@ func client(c *cli.Context) (*gateway.Client, *nats.Conn, error) {
 	return cl, nc, nil
 }
 
+// request connects, makes one gateway request bounded by --timeout, and
+// closes the connection; errors come back ready to print.
+func request[T any](c *cli.Context, fn func(context.Context, *gateway.Client) (T, error)) (T, error) {
+	var zero T
+	cl, nc, err := client(c)
+	if err != nil {
+		return zero, userError(err)
+	}
+	defer nc.Close()
+	ctx, cancel := requestContext(c)
+	defer cancel()
+	v, err := fn(ctx, cl)
+	if err != nil {
+		return zero, userError(err)
+	}
+	return v, nil
+}
+
 func jsonFlag() cli.Flag { return &cli.BoolFlag{Name: "json", Usage: "print JSON"} }
 
 func printJSON(w io.Writer, v any) error {
@@ -332,16 +350,11 @@ func taskWatch(c *cli.Context) error {
 }
 
 func taskList(c *cli.Context) error {
-	cl, nc, err := client(c)
+	resp, err := request(c, func(ctx context.Context, cl *gateway.Client) (*bus.ListTasksResponse, error) {
+		return cl.ListTasks(ctx, &bus.ListTasksRequest{State: bus.State(c.String("state")), Daemon: c.String("daemon"), Limit: c.Int("limit")})
+	})
 	if err != nil {
-		return userError(err)
-	}
-	defer nc.Close()
-	ctx, cancel := requestContext(c)
-	defer cancel()
-	resp, err := cl.ListTasks(ctx, &bus.ListTasksRequest{State: bus.State(c.String("state")), Daemon: c.String("daemon"), Limit: c.Int("limit")})
-	if err != nil {
-		return userError(err)
+		return err
 	}
 	if c.Bool("json") {
 		return printJSON(os.Stdout, resp)
@@ -362,16 +375,11 @@ func taskShow(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	cl, nc, err := client(c)
+	s, err := request(c, func(ctx context.Context, cl *gateway.Client) (*bus.Summary, error) {
+		return cl.Task(ctx, id)
+	})
 	if err != nil {
-		return userError(err)
-	}
-	defer nc.Close()
-	ctx, cancel := requestContext(c)
-	defer cancel()
-	s, err := cl.Task(ctx, id)
-	if err != nil {
-		return userError(err)
+		return err
 	}
 	if c.Bool("json") {
 		return printJSON(os.Stdout, s)
@@ -385,16 +393,11 @@ func taskCancel(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	cl, nc, err := client(c)
+	ev, err := request(c, func(ctx context.Context, cl *gateway.Client) (*bus.Event, error) {
+		return cl.CancelTask(ctx, &bus.CancelTaskRequest{ID: id, Reason: c.String("reason"), By: submitter()})
+	})
 	if err != nil {
-		return userError(err)
-	}
-	defer nc.Close()
-	ctx, cancel := requestContext(c)
-	defer cancel()
-	ev, err := cl.CancelTask(ctx, &bus.CancelTaskRequest{ID: id, Reason: c.String("reason"), By: submitter()})
-	if err != nil {
-		return userError(err)
+		return err
 	}
 	if c.Bool("json") {
 		return printJSON(os.Stdout, ev)
@@ -425,16 +428,11 @@ func taskDecide(c *cli.Context, approved bool) error {
 	if c.NArg() != 2 {
 		return cli.Exit(fmt.Sprintf("viber %s: want ID and CALL_ID (`viber task show ID` lists calls waiting for approval)", c.Command.FullName()), 1)
 	}
-	cl, nc, err := client(c)
+	ev, err := request(c, func(ctx context.Context, cl *gateway.Client) (*bus.Event, error) {
+		return cl.Decide(ctx, &bus.DecideRequest{ID: c.Args().Get(0), CallID: c.Args().Get(1), Approved: approved, Reason: c.String("reason"), By: submitter()})
+	})
 	if err != nil {
-		return userError(err)
-	}
-	defer nc.Close()
-	ctx, cancel := requestContext(c)
-	defer cancel()
-	ev, err := cl.Decide(ctx, &bus.DecideRequest{ID: c.Args().Get(0), CallID: c.Args().Get(1), Approved: approved, Reason: c.String("reason"), By: submitter()})
-	if err != nil {
-		return userError(err)
+		return err
 	}
 	if c.Bool("json") {
 		return printJSON(os.Stdout, ev)
@@ -456,16 +454,11 @@ func taskSend(c *cli.Context) error {
 	if c.Bool("steer") {
 		mode = bus.InputSteer
 	}
-	cl, nc, err := client(c)
+	ev, err := request(c, func(ctx context.Context, cl *gateway.Client) (*bus.Event, error) {
+		return cl.SendInput(ctx, &bus.SendInputRequest{ID: id, Text: text, Mode: mode, By: submitter()})
+	})
 	if err != nil {
-		return userError(err)
-	}
-	defer nc.Close()
-	ctx, cancel := requestContext(c)
-	defer cancel()
-	ev, err := cl.SendInput(ctx, &bus.SendInputRequest{ID: id, Text: text, Mode: mode, By: submitter()})
-	if err != nil {
-		return userError(err)
+		return err
 	}
 	if c.Bool("json") {
 		return printJSON(os.Stdout, ev)
@@ -483,16 +476,11 @@ func daemonCommand() *cli.Command {
 			Usage: "list daemons, online and offline",
 			Flags: append(natsFlags(), jsonFlag(), timeoutFlag()),
 			Action: func(c *cli.Context) error {
-				cl, nc, err := client(c)
+				list, err := request(c, func(ctx context.Context, cl *gateway.Client) ([]*bus.DaemonView, error) {
+					return cl.Daemons(ctx)
+				})
 				if err != nil {
-					return userError(err)
-				}
-				defer nc.Close()
-				ctx, cancel := requestContext(c)
-				defer cancel()
-				list, err := cl.Daemons(ctx)
-				if err != nil {
-					return userError(err)
+					return err
 				}
 				if c.Bool("json") {
 					return printJSON(os.Stdout, &bus.ListDaemonsResponse{Daemons: list})
