@@ -13,7 +13,10 @@ all: build
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
 
+## run: build the dashboard (when npm is here) and start everything.
 run:
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory web; \
+	 else echo "npm not found: the dashboard will show how to build it"; fi
 	$(GO) run ./cmd/viber up
 
 generate:
@@ -23,8 +26,10 @@ vet:
 	@test -z "$$(gofmt -l .)" || (echo "gofmt needed:"; gofmt -l .; exit 1)
 	$(GO) vet ./...
 
-test: vet
-	$(GO) test -race -timeout 20m ./...
+## test: every test — formatting, vet, the dashboard build (so the browser
+## tests run), then all Go tests with the race detector.
+test: vet web
+	$(GO) test -race -timeout 25m ./...
 
 bench:
 	$(GO) run ./cmd/viber bench --json
