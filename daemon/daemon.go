@@ -112,6 +112,7 @@ type Daemon struct {
 	mu      sync.Mutex
 	running map[string]struct{}
 	slots   chan struct{}
+	beatReq chan struct{}
 	wg      sync.WaitGroup
 }
 
@@ -185,6 +186,7 @@ func New(cfg Config) (*Daemon, error) {
 		host:     host,
 		running:  map[string]struct{}{},
 		slots:    make(chan struct{}, cfg.Capacity),
+		beatReq:  make(chan struct{}, 1),
 	}, nil
 }
 
@@ -312,12 +314,19 @@ func (d *Daemon) heartbeatLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			bctx, cancel := context.WithTimeout(ctx, d.cfg.Heartbeat)
-			if err := d.beat(bctx, bus.DaemonOnline); err != nil && ctx.Err() == nil {
-				d.log.Warn().Err(err).Msg("heartbeat failed")
-			}
-			cancel()
+		case <-d.beatReq:
+			// The running set changed: publish it soon, once for all the
+			// changes of the next moment.
+			sleep(ctx, 100*time.Millisecond)
 		}
+		if ctx.Err() != nil {
+			return
+		}
+		bctx, cancel := context.WithTimeout(ctx, d.cfg.Heartbeat)
+		if err := d.beat(bctx, bus.DaemonOnline); err != nil && ctx.Err() == nil {
+			d.log.Warn().Err(err).Msg("heartbeat failed")
+		}
+		cancel()
 	}
 }
 

@@ -92,7 +92,6 @@ func (d *Daemon) handle(ctx context.Context, msg jetstream.Msg) {
 		d.setRunning(a.TaskID, false)
 		d.beatSoon()
 	}()
-	d.beatSoon()
 	out := d.run(ctx, a.TaskID, attempt)
 	// A transient failure (NATS away) is retried here, keeping the
 	// assignment: giving it back would let a daemon that sees us alive
@@ -150,14 +149,14 @@ func (d *Daemon) claimLocal(taskID string) bool {
 	return true
 }
 
-// beatSoon publishes presence now, so others see the running set change
-// without waiting for the next heartbeat.
+// beatSoon asks for a presence update shortly, so others see the running
+// set change without waiting for the next heartbeat. Requests close
+// together are coalesced into one write.
 func (d *Daemon) beatSoon() {
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_ = d.beat(ctx, bus.DaemonOnline)
-	}()
+	select {
+	case d.beatReq <- struct{}{}:
+	default: // one is pending already
+	}
 }
 
 func (d *Daemon) setRunning(taskID string, on bool) {
@@ -329,6 +328,7 @@ func (d *Daemon) execute(ctx context.Context, taskID string, claimed *bus.Event,
 		return d.interrupted(ctx, taskCtx, taskID, err)
 	}
 	log.Info().Bool("resumed", resumed).Msg("task started")
+	d.beatSoon() // others see it running here without waiting for a heartbeat
 
 	for {
 		res, err := agent.Run(taskCtx, rt)
