@@ -63,14 +63,19 @@ func (o Options) withDefaults() Options {
 
 // Report is what `viber bench --json` prints.
 type Report struct {
-	RawJSPubPerS    float64 `json:"raw_js_pub_per_s"`
-	AppendPerS      float64 `json:"append_per_s"`
-	AppendRatio     float64 `json:"append_ratio"`
-	RawOrderedPerS  float64 `json:"raw_ordered_per_s"`
-	ReplayPerS      float64 `json:"replay_per_s"`
-	ReplayRatio     float64 `json:"replay_ratio"`
-	DispatchP50Ms   float64 `json:"dispatch_p50_ms"`
-	DispatchP99Ms   float64 `json:"dispatch_p99_ms"`
+	RawJSPubPerS   float64 `json:"raw_js_pub_per_s"`
+	AppendPerS     float64 `json:"append_per_s"`
+	AppendRatio    float64 `json:"append_ratio"`
+	RawOrderedPerS float64 `json:"raw_ordered_per_s"`
+	ReplayPerS     float64 `json:"replay_per_s"`
+	ReplayRatio    float64 `json:"replay_ratio"`
+	DispatchP50Ms  float64 `json:"dispatch_p50_ms"`
+	DispatchP99Ms  float64 `json:"dispatch_p99_ms"`
+	// TaskP50Ms is submit → completed for a trivial task (in-process
+	// model), one task at a time.
+	TaskP50Ms float64 `json:"task_p50_ms"`
+	// TasksPerS is trivial tasks completed per second with 20 submitters.
+	TasksPerS       float64 `json:"tasks_per_s_c20"`
 	EventBytes      int     `json:"event_bytes"`
 	AppendEvents    int     `json:"append_events"`
 	AppendTasks     int     `json:"append_tasks"`
@@ -377,6 +382,104 @@ func dispatchPhase(ctx context.Context, o Options, r *Report) error {
 	slices.Sort(lat)
 	r.DispatchP50Ms = round(ms(lat[len(lat)/2]))
 	r.DispatchP99Ms = round(ms(lat[len(lat)*99/100]))
+	return taskPhase(ctx, o, r, nc, cl)
+}
+
+// taskPhase measures whole trivial tasks: submit → completed, alone and
+// with 20 concurrent submitters.
+func taskPhase(ctx context.Context, o Options, r *Report, nc *nats.Conn, cl *gateway.Client) error {
+	var mu sync.Mutex
+	waiting := map[string]chan struct{}{}
+	sub, err := nc.Subscribe(bus.TaskEventSubject("*", bus.TypeCompleted), func(m *nats.Msg) {
+		id := bus.TaskIDFromSubject(m.Subject)
+		mu.Lock()
+		ch := waiting[id]
+		delete(waiting, id)
+		mu.Unlock()
+		if ch != nil {
+			close(ch)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	defer sub.Unsubscribe()
+	if err := nc.Flush(); err != nil {
+		return err
+	}
+	// The subscription may see completed before CreateTask returns: wait
+	// on a channel registered under the id as soon as it is known, and
+	// treat a task already gone from the map as done.
+	one := func() (time.Duration, error) {
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		t0 := time.Now()
+		s, err := cl.CreateTask(rctx, &bus.CreateTaskRequest{Goal: "benchmark"})
+		if err != nil {
+			return 0, err
+		}
+		ch := make(chan struct{})
+		mu.Lock()
+		waiting[s.ID] = ch
+		mu.Unlock()
+		for {
+			select {
+			case <-ch:
+				return time.Since(t0), nil
+			case <-time.After(20 * time.Millisecond):
+				// Missed (completed before we registered)? Check the log.
+				if last, err := cl.Log().Last(rctx, s.ID); err == nil && last.Type == bus.TypeCompleted {
+					mu.Lock()
+					delete(waiting, s.ID)
+					mu.Unlock()
+					return time.Since(t0), nil
+				}
+			case <-rctx.Done():
+				return 0, fmt.Errorf("task %s did not complete: %w", s.ID, rctx.Err())
+			}
+		}
+	}
+	n := min(o.DispatchTasks, 500)
+	fmt.Fprintf(o.Progress, "submit → completed, %d tasks one at a time\n", n)
+	lat := make([]time.Duration, 0, n)
+	for range n {
+		d, err := one()
+		if err != nil {
+			return err
+		}
+		lat = append(lat, d)
+	}
+	slices.Sort(lat)
+	r.TaskP50Ms = round(ms(lat[len(lat)/2]))
+
+	total := o.DispatchTasks
+	fmt.Fprintf(o.Progress, "%d tasks with 20 concurrent submitters\n", total)
+	var wg sync.WaitGroup
+	errs := make(chan error, 20)
+	next := make(chan struct{}, total)
+	for range total {
+		next <- struct{}{}
+	}
+	close(next)
+	t0 := time.Now()
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range next {
+				if _, err := one(); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return err
+	}
+	r.TasksPerS = round(float64(total) / time.Since(t0).Seconds())
 	return nil
 }
 

@@ -18,6 +18,7 @@ func TestRunSmall(t *testing.T) {
 		"raw_js_pub_per_s": r.RawJSPubPerS, "append_per_s": r.AppendPerS, "append_ratio": r.AppendRatio,
 		"raw_ordered_per_s": r.RawOrderedPerS, "replay_per_s": r.ReplayPerS, "replay_ratio": r.ReplayRatio,
 		"dispatch_p50_ms": r.DispatchP50Ms, "dispatch_p99_ms": r.DispatchP99Ms,
+		"task_p50_ms": r.TaskP50Ms, "tasks_per_s_c20": r.TasksPerS,
 	} {
 		if v <= 0 {
 			t.Errorf("%s = %v", name, v)

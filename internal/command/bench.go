@@ -49,6 +49,7 @@ or not the design's targets were met (see "pass" in the output).`,
 			fmt.Printf("append   %10.0f/s vs raw %10.0f/s  ratio %.2f (target ≥ %.1f) %s\n", r.AppendPerS, r.RawJSPubPerS, r.AppendRatio, r.Targets.AppendRatio, verdict(r.AppendRatio >= r.Targets.AppendRatio))
 			fmt.Printf("replay   %10.0f/s vs raw %10.0f/s  ratio %.2f (target ≥ %.1f) %s\n", r.ReplayPerS, r.RawOrderedPerS, r.ReplayRatio, r.Targets.ReplayRatio, verdict(r.ReplayRatio >= r.Targets.ReplayRatio))
 			fmt.Printf("dispatch p50 %.2f ms (target < %.0f) %s, p99 %.2f ms (target < %.0f) %s\n", r.DispatchP50Ms, r.Targets.DispatchP50Ms, verdict(r.DispatchP50Ms < r.Targets.DispatchP50Ms), r.DispatchP99Ms, r.Targets.DispatchP99Ms, verdict(r.DispatchP99Ms < r.Targets.DispatchP99Ms))
+			fmt.Printf("task     p50 %.2f ms submit → completed; %.0f tasks/s with 20 submitters\n", r.TaskP50Ms, r.TasksPerS)
 			fmt.Printf("machine  %d CPUs, %s/%s, %s, nats-server %s\n", r.Machine.CPUs, r.Machine.OS, r.Machine.Arch, r.Machine.Go, r.Machine.NATSServer)
 			return nil
 		},
