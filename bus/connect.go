@@ -1,7 +1,9 @@
 package bus
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -19,6 +21,9 @@ type ConnectOptions struct {
 	NKeySeedFile string
 	// Token is a plain token for token authentication; optional.
 	Token string
+	// InboxPrefix, when set, replaces "_INBOX" as the prefix of reply
+	// subjects (daemons with strict credentials use a private one).
+	InboxPrefix string
 	// InProcess, when set, connects without a socket (embedded servers).
 	InProcess nats.InProcessConnProvider
 	// OnEvent, when set, is told about disconnects, reconnects and errors.
@@ -56,6 +61,9 @@ func Connect(o ConnectOptions) (*nats.Conn, error) {
 	if o.InProcess != nil {
 		opts = append(opts, nats.InProcessServer(o.InProcess))
 	}
+	if o.InboxPrefix != "" {
+		opts = append(opts, nats.CustomInboxPrefix(o.InboxPrefix))
+	}
 	if o.OnEvent != nil {
 		ev := o.OnEvent
 		opts = append(opts,
@@ -70,6 +78,10 @@ func Connect(o ConnectOptions) (*nats.Conn, error) {
 	}
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
+		if errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) || errors.Is(err, nats.ErrAuthRevoked) ||
+			o.CredsFile != "" && strings.Contains(err.Error(), o.CredsFile) || strings.Contains(strings.ToLower(err.Error()), "nkey") {
+			return nil, fmt.Errorf("connect to NATS at %s: %w (check the credentials: --creds / VIBER_NATS_CREDS)", url, err)
+		}
 		return nil, fmt.Errorf("connect to NATS at %s: %w (is the server running? start one with `viber up` or pass --nats-url)", url, err)
 	}
 	return nc, nil

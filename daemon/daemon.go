@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -268,6 +269,9 @@ func (d *Daemon) waitForWork(ctx context.Context) ([]jetstream.Consumer, error) 
 				return []jetstream.Consumer{own, anyc}, nil
 			}
 			err = err2
+		}
+		if le := d.cfg.NC.LastError(); le != nil && strings.Contains(strings.ToLower(le.Error()), "permissions violation") {
+			return nil, fmt.Errorf("daemon: the NATS credentials do not allow daemon %q's work consumer (issued for another --name?): %w", d.cfg.ID, le)
 		}
 		if !errors.Is(err, jetstream.ErrStreamNotFound) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, jetstream.ErrNoStreamResponse) {
 			return nil, fmt.Errorf("daemon: set up work consumers: %w", err)

@@ -113,6 +113,23 @@ func TestAuthDaemonCredentials(t *testing.T) {
 		t.Fatalf("unpinned task: code %d stdout %q stderr %q", code, stdout, stderr)
 	}
 
+	// A daemon with a private-inbox credential (it may only subscribe to
+	// its own reply subjects) works too, with viberd --private-inbox.
+	privCreds := filepath.Join(creds, "private.creds")
+	if _, stderr, code := run(t, noEnv, "vibergw", "creds", "daemon", "private", "--data", data, "--private-inbox", "--out", privCreds); code != 0 {
+		t.Fatalf("creds daemon --private-inbox: %d %s", code, stderr)
+	}
+	pd := start(t, append(modelEnv(fake), anon...), "viberd", "--nats-url", url, "--creds", privCreds, "--private-inbox",
+		"--name", "private", "--workspace", t.TempDir(), "--heartbeat", "200ms")
+	waitDaemon(t, cli, "private")
+	stdout, stderr, code = run(t, cli, "viber", "task", "submit", "--wait", "--daemon", "private", "private", "inbox")
+	if code != 0 || strings.TrimSpace(stdout) != "echo: private inbox" {
+		t.Fatalf("private-inbox daemon: code %d stdout %q stderr %q\ndaemon:\n%s", code, stdout, stderr, pd.out.String())
+	}
+	if strings.Contains(strings.ToLower(pd.out.String()), "permissions violation") {
+		t.Fatalf("private-inbox daemon hit a permissions violation:\n%s", pd.out.String())
+	}
+
 	// Another daemon's durable consumer with work waiting in it.
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

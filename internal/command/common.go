@@ -20,6 +20,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/viberhq/viber/bus"
+	"github.com/viberhq/viber/bus/auth"
 )
 
 // Version is the build version, set with -ldflags "-X ...command.Version=..".
@@ -72,6 +73,9 @@ func newLogger(c *cli.Context, w io.Writer) (zerolog.Logger, error) {
 // connect opens a NATS connection from the common flags.
 func connect(c *cli.Context, name string, log *zerolog.Logger) (*nats.Conn, error) {
 	o := bus.ConnectOptions{URL: c.String("nats-url"), Name: name, CredsFile: c.String("creds")}
+	if c.IsSet("private-inbox") && c.Bool("private-inbox") {
+		o.InboxPrefix = auth.DaemonInbox(c.String("name"))
+	}
 	if log != nil {
 		l := *log
 		o.OnEvent = func(kind string, err error) {

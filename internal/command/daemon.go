@@ -46,6 +46,7 @@ func daemonFlags() []cli.Flag {
 		&cli.IntFlag{Name: "capacity", Usage: "tasks run at once", EnvVars: []string{"VIBER_CAPACITY"}, Value: 4},
 		&cli.DurationFlag{Name: "heartbeat", Usage: "presence interval", EnvVars: []string{"VIBER_HEARTBEAT"}, Value: 5 * time.Second},
 		&cli.DurationFlag{Name: "work-ack-wait", Usage: "must match the gateway's --work-ack-wait", EnvVars: []string{"VIBER_WORK_ACK_WAIT"}, Value: bus.DefaultWorkAckWait},
+		&cli.BoolFlag{Name: "private-inbox", Usage: "receive replies on _INBOX_viberd_NAME (for credentials issued with `vibergw creds daemon NAME --private-inbox`)", EnvVars: []string{"VIBER_PRIVATE_INBOX"}},
 		&cli.StringSliceFlag{Name: "label", Usage: "KEY=VALUE label shown in presence (repeatable)", EnvVars: []string{"VIBER_LABELS"}},
 	}
 }
