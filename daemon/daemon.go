@@ -361,7 +361,7 @@ func (d *Daemon) pullLoop(ctx context.Context, c jetstream.Consumer) {
 			go func() {
 				defer d.wg.Done()
 				defer func() { <-d.slots }()
-				d.handle(ctx, msg)
+				d.handle(ctx, msg, ackWait(c, d.cfg.Setup.AckWait()))
 			}()
 		}
 		cancel()
@@ -373,6 +373,15 @@ func (d *Daemon) pullLoop(ctx context.Context, c jetstream.Consumer) {
 			}
 		}
 	}
+}
+
+// ackWait is the consumer's real ack wait (it may have been set up by a
+// gateway with another --work-ack-wait), or def.
+func ackWait(c jetstream.Consumer, def time.Duration) time.Duration {
+	if info := c.CachedInfo(); info != nil && info.Config.AckWait > 0 {
+		return info.Config.AckWait
+	}
+	return def
 }
 
 func sleep(ctx context.Context, dur time.Duration) {

@@ -51,7 +51,7 @@ type cancelled struct{ reason string }
 func (c *cancelled) Error() string { return "cancelled: " + c.reason }
 
 // handle runs one assignment and settles its message.
-func (d *Daemon) handle(ctx context.Context, msg jetstream.Msg) {
+func (d *Daemon) handle(ctx context.Context, msg jetstream.Msg, ackWait time.Duration) {
 	a, err := bus.ParseAssignment(msg.Data())
 	if err != nil {
 		d.log.Error().Err(err).Str("subject", msg.Subject()).Msg("dropping a malformed assignment")
@@ -68,7 +68,7 @@ func (d *Daemon) handle(ctx context.Context, msg jetstream.Msg) {
 	hbCtx, stopHB := context.WithCancel(context.Background())
 	defer stopHB()
 	go func() {
-		every := d.cfg.Setup.AckWait() / 3
+		every := ackWait / 3
 		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
@@ -85,7 +85,7 @@ func (d *Daemon) handle(ctx context.Context, msg jetstream.Msg) {
 		// Already running here (a duplicate delivery): leave it to the
 		// run in progress.
 		stopHB()
-		_ = msg.NakWithDelay(d.cfg.Setup.AckWait())
+		_ = msg.NakWithDelay(ackWait)
 		return
 	}
 	defer func() {
@@ -120,7 +120,7 @@ func (d *Daemon) handle(ctx context.Context, msg jetstream.Msg) {
 	case retryLater:
 		_ = msg.NakWithDelay(2 * time.Second)
 	case deferToOwner:
-		_ = msg.NakWithDelay(d.cfg.Setup.AckWait())
+		_ = msg.NakWithDelay(ackWait)
 	case notForUs:
 		_ = msg.NakWithDelay(time.Second)
 	}

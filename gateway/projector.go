@@ -15,19 +15,9 @@ import (
 // and folds every event into its task's summary. Because the consumer is
 // durable, a restarted gateway continues where the previous one stopped.
 func (g *Gateway) startProjector(ctx context.Context) error {
-	cons, err := g.js.CreateOrUpdateConsumer(ctx, bus.TaskStream, jetstream.ConsumerConfig{
-		Durable:     bus.ProjectorConsumer,
-		Description: "folds the task log into the viber_tasks summaries",
-		AckPolicy:   jetstream.AckExplicitPolicy,
-		// Short: events a crashed gateway had fetched but not folded come
-		// back to the next one after this long.
-		AckWait:       5 * time.Second,
-		MaxAckPending: 1024,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-		MaxDeliver:    -1,
-	})
+	cons, err := g.projectorConsumer(ctx)
 	if err != nil {
-		return fmt.Errorf("projector consumer: %w", err)
+		return err
 	}
 	info, err := cons.Info(ctx)
 	if err != nil {
@@ -48,6 +38,25 @@ func (g *Gateway) startProjector(ctx context.Context) error {
 	return nil
 }
 
+// projectorConsumer creates (or finds) the projector's durable consumer.
+func (g *Gateway) projectorConsumer(ctx context.Context) (jetstream.Consumer, error) {
+	cons, err := g.js.CreateOrUpdateConsumer(ctx, bus.TaskStream, jetstream.ConsumerConfig{
+		Durable:     bus.ProjectorConsumer,
+		Description: "folds the task log into the viber_tasks summaries",
+		AckPolicy:   jetstream.AckExplicitPolicy,
+		// Short: events a crashed gateway had fetched but not folded come
+		// back to the next one after this long.
+		AckWait:       5 * time.Second,
+		MaxAckPending: 1024,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		MaxDeliver:    -1,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("projector consumer: %w", err)
+	}
+	return cons, nil
+}
+
 func (g *Gateway) stopProjector() {
 	if g.projectorCancel != nil {
 		g.projectorCancel()
@@ -62,9 +71,11 @@ func (g *Gateway) project(ctx context.Context, cons jetstream.Consumer, target u
 			sleep(ctx, time.Second)
 			continue
 		}
+		var nextErr error
 		for {
 			m, err := it.Next(jetstream.NextContext(ctx))
 			if err != nil {
+				nextErr = err
 				break
 			}
 			md, _ := m.Metadata()
@@ -87,6 +98,18 @@ func (g *Gateway) project(ctx context.Context, cons jetstream.Consumer, target u
 			}
 		}
 		it.Stop()
+		if ctx.Err() != nil {
+			return
+		}
+		g.log.Warn().Err(nextErr).Msg("projector: consuming stopped; resuming")
+		if errors.Is(nextErr, jetstream.ErrConsumerDeleted) || errors.Is(nextErr, jetstream.ErrConsumerNotFound) {
+			// Someone deleted it: make it again; it starts from the
+			// beginning and folding is idempotent.
+			if c, err := g.projectorConsumer(ctx); err == nil {
+				cons = c
+			}
+		}
+		sleep(ctx, time.Second)
 	}
 }
 
