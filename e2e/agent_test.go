@@ -533,3 +533,77 @@ func TestTaskCannotLoosenDaemonPolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestSteerInterruptsModelCall(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int32
+	r := newRig(t, "", func(req *openaitest.Request) openaitest.Reply {
+		if calls.Add(1) == 1 {
+			return openaitest.Reply{Hang: true} // the first call would never end
+		}
+		return openaitest.Reply{Text: "steered to: " + req.LastUser()}
+	})
+	r.gateway()
+	r.daemonOpts("d1", daemonOptions{})
+	task := r.submit("write a long essay")
+	select {
+	case <-r.model.Arrived():
+	case <-time.After(10 * time.Second):
+		t.Fatal("model never called")
+	}
+	if _, err := r.client.SendInput(r.ctx(5*time.Second), &bus.SendInputRequest{ID: task.ID, Text: "just say hi", Mode: bus.InputSteer}); err != nil {
+		t.Fatal(err)
+	}
+	events := r.follow(task.ID, 20*time.Second)
+	if got := payload[bus.Completed](t, events[len(events)-1]).Result; got != "steered to: just say hi" {
+		t.Fatalf("result %q (%s)", got, types(events))
+	}
+	if got := types(events); got != "created assigned started input message completed" {
+		t.Fatalf("events: %s", got)
+	}
+}
+
+func TestRestartWhileWaitingForApprovalKeepsWaiting(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "", script(
+		callTool("w1", "shell", map[string]any{"command": "echo once >> ran.txt"}),
+		answer("done"),
+	))
+	r.gateway()
+	ws := t.TempDir()
+	a := r.daemonOpts("a", daemonOptions{Workspace: ws})
+	task := r.submit("needs approval")
+	r.waitFor(task.ID, bus.TypeApprovalRequested, 20*time.Second)
+	r.daemonOpts("b", daemonOptions{Workspace: ws})
+	a.Kill()
+	// b takes the task over (after the ack wait) and keeps waiting: no tool
+	// runs without a decision.
+	r.eventually(20*time.Second, "b to take over", func() bool {
+		events, _ := r.env.Log.Events(r.ctx(2*time.Second), task.ID)
+		for _, ev := range events {
+			if ev.Type == bus.TypeAssigned && payload[bus.Assigned](t, ev).Daemon == "b" {
+				return true
+			}
+		}
+		return false
+	})
+	time.Sleep(500 * time.Millisecond)
+	if _, err := os.Stat(filepath.Join(ws, "ran.txt")); err == nil {
+		t.Fatal("the tool ran without approval after the restart")
+	}
+	s, err := r.client.Task(r.ctx(5*time.Second), task.ID)
+	if err != nil || s.State != bus.StateWaitingApproval {
+		t.Fatalf("state after takeover: %+v %v", s, err)
+	}
+	if _, err := r.client.Decide(r.ctx(5*time.Second), &bus.DecideRequest{ID: task.ID, CallID: "w1", Approved: true}); err != nil {
+		t.Fatal(err)
+	}
+	events := r.follow(task.ID, 20*time.Second)
+	if events[len(events)-1].Type != bus.TypeCompleted {
+		t.Fatalf("events: %s", types(events))
+	}
+	b, _ := os.ReadFile(filepath.Join(ws, "ran.txt"))
+	if strings.Count(string(b), "once") != 1 {
+		t.Fatalf("the tool ran %d times", strings.Count(string(b), "once"))
+	}
+}
