@@ -67,6 +67,10 @@ type Config struct {
 	Labels map[string]string
 	// Edge marks a daemon behind a leaf node.
 	Edge bool
+	// JS, when set, is the JetStream context to use instead of one on NC's
+	// own domain: an edge daemon reaches the hub's streams with
+	// jetstream.NewWithDomain(nc, "hub").
+	JS jetstream.JetStream
 	// Logger receives the daemon's logs.
 	Logger zerolog.Logger
 }
@@ -139,9 +143,11 @@ func New(cfg Config) (*Daemon, error) {
 		return nil, fmt.Errorf("daemon: create workspace: %w", err)
 	}
 	cfg.Workspace = ws
-	js, err := jetstream.New(cfg.NC)
-	if err != nil {
-		return nil, fmt.Errorf("daemon: %w", err)
+	js := cfg.JS
+	if js == nil {
+		if js, err = jetstream.New(cfg.NC); err != nil {
+			return nil, fmt.Errorf("daemon: %w", err)
+		}
 	}
 	host, _ := os.Hostname()
 	if cfg.Home == "" {
@@ -273,7 +279,7 @@ func (d *Daemon) waitForWork(ctx context.Context) ([]jetstream.Consumer, error) 
 		if le := d.cfg.NC.LastError(); le != nil && strings.Contains(strings.ToLower(le.Error()), "permissions violation") {
 			return nil, fmt.Errorf("daemon: the NATS credentials do not allow daemon %q's work consumer (issued for another --name?): %w", d.cfg.ID, le)
 		}
-		if !errors.Is(err, jetstream.ErrStreamNotFound) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, jetstream.ErrNoStreamResponse) {
+		if !errors.Is(err, jetstream.ErrStreamNotFound) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, jetstream.ErrNoStreamResponse) && !errors.Is(err, nats.ErrNoResponders) {
 			return nil, fmt.Errorf("daemon: set up work consumers: %w", err)
 		}
 		if !warned {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -35,6 +36,11 @@ type Options struct {
 	Domain string
 	// LeafListen, when set, accepts leaf-node connections on HOST:PORT.
 	LeafListen string
+	// LeafRemote, when set, makes this server a leaf node of the hub at
+	// that URL (nats-leaf://HOST:PORT); it reconnects by itself after a
+	// cut. LeafCreds is the credentials file for the link.
+	LeafRemote string
+	LeafCreds  string
 	// MaxPayload caps a message's size (default 8 MiB).
 	MaxPayload int32
 	// Logger, when set, receives the server's log lines.
@@ -103,6 +109,14 @@ func Start(o Options) (*Server, error) {
 			return nil, fmt.Errorf("--nats-listen %q: %w", o.Listen, err)
 		}
 		opts.Host, opts.Port = host, port
+	}
+	if o.LeafRemote != "" {
+		u, err := url.Parse(o.LeafRemote)
+		if err != nil || u.Host == "" {
+			return nil, fmt.Errorf("--leaf %q: want nats-leaf://HOST:PORT", o.LeafRemote)
+		}
+		opts.LeafNode.Remotes = []*natsserver.RemoteLeafOpts{{URLs: []*url.URL{u}, Credentials: o.LeafCreds}}
+		opts.LeafNode.ReconnectInterval = time.Second
 	}
 	if o.LeafListen != "" {
 		host, port, err := splitHostPort(o.LeafListen)
@@ -229,3 +243,6 @@ func (s *Server) Shutdown() {
 	s.ns.Shutdown()
 	s.ns.WaitForShutdown()
 }
+
+// LeafConnected reports whether this server has a live leaf-node link.
+func (s *Server) LeafConnected() bool { return s.ns.NumLeafNodes() > 0 }
