@@ -380,3 +380,25 @@ func TestCLIApproveDeny(t *testing.T) {
 	}
 	up.stop(t)
 }
+
+func TestCLIEdgeDaemon(t *testing.T) {
+	t.Parallel()
+	fake := openaitest.New(t, openaitest.Echo)
+	natsAddr, httpAddr, leafAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+	base := []string{"VIBER_NATS_URL=nats://" + natsAddr, "VIBER_HOME=" + t.TempDir()}
+	gw := start(t, []string{"VIBER_NATS_URL="}, "vibergw", "--data", t.TempDir(), "--nats-listen", natsAddr, "--http-listen", httpAddr, "--leaf-listen", leafAddr)
+	waitHealthy(t, httpAddr, gw)
+	edge := start(t, append(modelEnv(fake), base...), "viberd", "--leaf", "nats-leaf://"+leafAddr, "--data", t.TempDir(),
+		"--name", "pi", "--workspace", t.TempDir(), "--heartbeat", "200ms")
+	waitDaemon(t, base, "pi")
+	stdout, stderr, code := run(t, base, "viber", "task", "submit", "--wait", "--daemon", "pi", "from", "the", "edge")
+	if code != 0 || strings.TrimSpace(stdout) != "echo: from the edge" {
+		t.Fatalf("edge task: %d %q %q\n%s", code, stdout, stderr, edge.out.String())
+	}
+	stdout, _, _ = run(t, base, "viber", "daemon", "ls")
+	if !strings.Contains(stdout, "edge") {
+		t.Fatalf("daemon ls does not mark the edge daemon:\n%s", stdout)
+	}
+	edge.stop(t)
+	gw.stop(t)
+}

@@ -35,6 +35,10 @@ type Config struct {
 	HTTPListen string
 	// HTTPToken protects HTTP beyond loopback.
 	HTTPToken string
+	// LeafListen, when set, accepts edge daemons' leaf links on HOST:PORT.
+	LeafListen string
+	// JSDomain is the JetStream domain (default "hub").
+	JSDomain string
 	// DaemonName is the local daemon's id (default "local").
 	DaemonName string
 	// Workspace is the local daemon's workspace.
@@ -89,7 +93,11 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	if cfg.Workspace == "" {
 		cfg.Workspace = filepath.Join(cfg.Dir, "workspace")
 	}
-	srv, err := server.Start(server.Options{Dir: filepath.Join(cfg.Dir, "nats"), Listen: cfg.NATSListen, Logger: server.Zerolog(cfg.Logger)})
+	if cfg.JSDomain == "" {
+		cfg.JSDomain = "hub"
+	}
+	srv, err := server.Start(server.Options{Dir: filepath.Join(cfg.Dir, "nats"), Listen: cfg.NATSListen, Logger: server.Zerolog(cfg.Logger),
+		Domain: cfg.JSDomain, LeafListen: cfg.LeafListen})
 	if err != nil {
 		return nil, err
 	}

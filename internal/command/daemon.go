@@ -7,9 +7,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/urfave/cli/v2"
 
 	"github.com/viberhq/viber/bus"
+	"github.com/viberhq/viber/bus/server"
 	"github.com/viberhq/viber/daemon"
 )
 
@@ -46,6 +49,10 @@ func daemonFlags() []cli.Flag {
 		&cli.IntFlag{Name: "capacity", Usage: "tasks run at once", EnvVars: []string{"VIBER_CAPACITY"}, Value: 4},
 		&cli.DurationFlag{Name: "heartbeat", Usage: "presence interval", EnvVars: []string{"VIBER_HEARTBEAT"}, Value: 5 * time.Second},
 		&cli.DurationFlag{Name: "work-ack-wait", Usage: "must match the gateway's --work-ack-wait", EnvVars: []string{"VIBER_WORK_ACK_WAIT"}, Value: bus.DefaultWorkAckWait},
+		&cli.StringFlag{Name: "leaf", Usage: "run as an edge daemon: an embedded NATS leaf node linked to the hub at nats-leaf://HOST:PORT (then --nats-url is not used)", EnvVars: []string{"VIBER_LEAF"}},
+		&cli.StringFlag{Name: "leaf-creds", Usage: "credentials file for the leaf link (hub with auth on)", EnvVars: []string{"VIBER_LEAF_CREDS"}},
+		&cli.StringFlag{Name: "data", Usage: "with --leaf: the edge server's JetStream store", EnvVars: []string{"VIBER_DATA"}, Value: filepath.Join(viberHome(), "edge")},
+		&cli.StringFlag{Name: "hub-domain", Usage: "with --leaf: the hub's JetStream domain (vibergw --js-domain)", EnvVars: []string{"VIBER_HUB_DOMAIN"}, Value: "hub"},
 		&cli.BoolFlag{Name: "private-inbox", Usage: "receive replies on _INBOX_viberd_NAME (for credentials issued with `vibergw creds daemon NAME --private-inbox`)", EnvVars: []string{"VIBER_PRIVATE_INBOX"}},
 		&cli.StringSliceFlag{Name: "label", Usage: "KEY=VALUE label shown in presence (repeatable)", EnvVars: []string{"VIBER_LABELS"}},
 	}
@@ -77,8 +84,30 @@ func runDaemon(c *cli.Context) error {
 	}
 	ctx, stop := signalContext(c.Context)
 	defer stop()
-	nc, err := connect(c, "viberd-"+c.String("name"), &log)
-	if err != nil {
+	var (
+		nc    *nats.Conn
+		hubJS jetstream.JetStream
+		edge  bool
+	)
+	if leaf := c.String("leaf"); leaf != "" {
+		name := c.String("name")
+		srv, err := server.Start(server.Options{
+			Dir: c.String("data"), Listen: "none", Name: "edge-" + name, Domain: "edge-" + name,
+			LeafRemote: leaf, LeafCreds: c.String("leaf-creds"), Logger: server.Zerolog(log),
+		})
+		if err != nil {
+			return userError(err)
+		}
+		defer srv.Shutdown()
+		if nc, err = srv.Connect("viberd-" + name); err != nil {
+			return userError(err)
+		}
+		if hubJS, err = jetstream.NewWithDomain(nc, c.String("hub-domain")); err != nil {
+			return userError(err)
+		}
+		edge = true
+		log.Info().Str("hub", leaf).Str("data", srv.Dir()).Msg("edge: embedded leaf node started")
+	} else if nc, err = connect(c, "viberd-"+c.String("name"), &log); err != nil {
 		return userError(err)
 	}
 	defer nc.Close()
@@ -90,7 +119,7 @@ func runDaemon(c *cli.Context) error {
 		NC: nc, ID: c.String("name"), Workspace: c.String("workspace"), Capacity: c.Int("capacity"),
 		Heartbeat: c.Duration("heartbeat"), Setup: bus.SetupOptions{WorkAckWait: c.Duration("work-ack-wait")},
 		Models: setup.models, Policy: &setup.policy, Tools: setup.tools, MaxSteps: setup.maxSteps,
-		Version: Version, Labels: labels, Logger: log, Home: viberHome(),
+		Version: Version, Labels: labels, Logger: log, Home: viberHome(), Edge: edge, JS: hubJS,
 	})
 	if err != nil {
 		return userError(err)

@@ -53,6 +53,7 @@ tasks fail with a message saying what to set.`,
 			&cli.StringFlag{Name: "nats-listen", Usage: "NATS client listener HOST:PORT", EnvVars: []string{"VIBER_NATS_LISTEN"}, Value: "127.0.0.1:4222"},
 			&cli.StringFlag{Name: "http-listen", Usage: "HTTP listener HOST:PORT", EnvVars: []string{"VIBER_HTTP_LISTEN"}, Value: gateway.DefaultHTTPListen},
 			&cli.StringFlag{Name: "http-token", Usage: "token HTTP clients must send; required when --http-listen is not loopback", EnvVars: []string{"VIBER_HTTP_TOKEN"}},
+			&cli.StringFlag{Name: "leaf-listen", Usage: "accept edge daemons' leaf-node links on HOST:PORT", EnvVars: []string{"VIBER_LEAF_LISTEN"}},
 			&cli.StringFlag{Name: "name", Usage: "the local daemon's id", EnvVars: []string{"VIBER_DAEMON_NAME"}, Value: "local"},
 			&cli.StringFlag{Name: "workspace", Usage: "the local daemon's workspace (default DATA/workspace)", EnvVars: []string{"VIBER_WORKSPACE"}},
 			&cli.IntFlag{Name: "capacity", Usage: "tasks the local daemon runs at once", Value: 4},
@@ -71,7 +72,7 @@ tasks fail with a message saying what to set.`,
 				return userError(err)
 			}
 			st, err := stack.Start(ctx, stack.Config{
-				Dir: c.String("data"), NATSListen: c.String("nats-listen"), HTTPListen: c.String("http-listen"), HTTPToken: c.String("http-token"),
+				Dir: c.String("data"), NATSListen: c.String("nats-listen"), HTTPListen: c.String("http-listen"), HTTPToken: c.String("http-token"), LeafListen: c.String("leaf-listen"),
 				DaemonName: c.String("name"), Workspace: c.String("workspace"), NoDaemon: c.Bool("no-daemon"),
 				Capacity: c.Int("capacity"), Models: setup.models, Policy: &setup.policy, Tools: setup.tools, MaxSteps: setup.maxSteps,
 				Version: Version, Logger: log, Home: viberHome(),
