@@ -270,7 +270,8 @@ func (d *Daemon) execute(ctx context.Context, taskID string, claimed *bus.Event,
 	log := d.log.With().Str("task", taskID).Logger()
 	taskCtx, stopTask := context.WithCancelCause(ctx)
 	defer stopTask(nil)
-	rt := &runtime{d: d, taskID: taskID}
+	rt := newRuntime(d, taskID)
+	rt.claim = claimed
 
 	// Watch the log for cancel requests, steering follow-ups and another
 	// daemon taking the task over; resubscribe after errors (a reconnect)
@@ -350,6 +351,13 @@ func (d *Daemon) execute(ctx context.Context, taskID string, claimed *bus.Event,
 		}
 		// Complete only if nothing arrived since the answer: a follow-up
 		// that came meanwhile is answered first.
+		if d.cfg.Edge {
+			// Everything the turn kept on the edge reaches the hub first.
+			if err := rt.drain(taskCtx); err != nil {
+				return d.interrupted(ctx, taskCtx, taskID, err)
+			}
+			res.Message = rt.resolve(res.Message)
+		}
 		more, err := d.complete(taskCtx, taskID, res.Message, &bus.Completed{Result: res.Text, Usage: res.Usage})
 		if err != nil {
 			return d.interrupted(ctx, taskCtx, taskID, err)
@@ -511,13 +519,35 @@ type runtime struct {
 
 	mu       sync.Mutex
 	callStop context.CancelCauseFunc
+
+	// Edge daemons only (see edge.go).
+	cache      []*bus.Event
+	pending    []*bus.Event
+	stored     map[string]*bus.Event
+	forwarding bool
+	drained    chan struct{}
+	claim      *bus.Event
+}
+
+func newRuntime(d *Daemon, taskID string) *runtime {
+	return &runtime{d: d, taskID: taskID, drained: make(chan struct{})}
 }
 
 func (r *runtime) Events(ctx context.Context) ([]*bus.Event, error) {
+	if r.d.cfg.Edge {
+		return r.edgeEvents(ctx)
+	}
 	return r.d.tasks.Events(ctx, r.taskID)
 }
 
 func (r *runtime) Append(ctx context.Context, p bus.Payload) (*bus.Event, error) {
+	if r.d.cfg.Edge {
+		ev, err := bus.NewEvent(r.taskID, r.d.source, p)
+		if err != nil {
+			return nil, err
+		}
+		return r.edgeAppend(ctx, ev, nil)
+	}
 	return r.d.appendPayload(ctx, r.taskID, p)
 }
 
@@ -525,6 +555,9 @@ func (r *runtime) AppendAfter(ctx context.Context, p bus.Payload, prev *bus.Even
 	ev, err := bus.NewEvent(r.taskID, r.d.source, p)
 	if err != nil {
 		return nil, err
+	}
+	if r.d.cfg.Edge {
+		return r.edgeAppend(ctx, ev, prev)
 	}
 	return r.d.tasks.AppendAfter(ctx, ev, prev)
 }

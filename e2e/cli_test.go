@@ -383,13 +383,21 @@ func TestCLIApproveDeny(t *testing.T) {
 
 func TestCLIEdgeDaemon(t *testing.T) {
 	t.Parallel()
-	fake := openaitest.New(t, openaitest.Echo)
+	release := make(chan struct{})
+	fake := openaitest.New(t, func(r *openaitest.Request) openaitest.Reply {
+		if strings.Contains(r.LastUser(), "through a cut") {
+			<-release
+		}
+		return openaitest.Echo(r)
+	})
 	natsAddr, httpAddr, leafAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+	proxy := newLinkProxy(t, leafAddr)
 	base := []string{"VIBER_NATS_URL=nats://" + natsAddr, "VIBER_HOME=" + t.TempDir()}
-	gw := start(t, []string{"VIBER_NATS_URL="}, "vibergw", "--data", t.TempDir(), "--nats-listen", natsAddr, "--http-listen", httpAddr, "--leaf-listen", leafAddr)
+	gw := start(t, []string{"VIBER_NATS_URL="}, "vibergw", "--data", t.TempDir(), "--nats-listen", natsAddr, "--http-listen", httpAddr,
+		"--leaf-listen", leafAddr, "--work-ack-wait", "2s")
 	waitHealthy(t, httpAddr, gw)
-	edge := start(t, append(modelEnv(fake), base...), "viberd", "--leaf", "nats-leaf://"+leafAddr, "--data", t.TempDir(),
-		"--name", "pi", "--workspace", t.TempDir(), "--heartbeat", "200ms")
+	edge := start(t, append(modelEnv(fake), base...), "viberd", "--leaf", proxy.URL(), "--data", t.TempDir(),
+		"--name", "pi", "--workspace", t.TempDir(), "--heartbeat", "200ms", "--work-ack-wait", "2s")
 	waitDaemon(t, base, "pi")
 	stdout, stderr, code := run(t, base, "viber", "task", "submit", "--wait", "--daemon", "pi", "from", "the", "edge")
 	if code != 0 || strings.TrimSpace(stdout) != "echo: from the edge" {
@@ -398,6 +406,43 @@ func TestCLIEdgeDaemon(t *testing.T) {
 	stdout, _, _ = run(t, base, "viber", "daemon", "ls")
 	if !strings.Contains(stdout, "edge") {
 		t.Fatalf("daemon ls does not mark the edge daemon:\n%s", stdout)
+	}
+
+	// Cut the link while a task waits for its model; the model answers
+	// during the cut; heal; the hub's log has every event once, in order.
+	stdout, _, code = run(t, base, "viber", "task", "submit", "--daemon", "pi", "work", "through", "a", "cut")
+	id := strings.TrimSpace(stdout)
+	if code != 0 || id == "" {
+		t.Fatalf("submit: %d %q", code, stdout)
+	}
+	select {
+	case <-fake.Arrived():
+	case <-time.After(20 * time.Second):
+		t.Fatal("the edge never called the model")
+	}
+	proxy.Cut()
+	close(release)
+	time.Sleep(3 * time.Second)
+	proxy.Heal()
+	stdout, stderr, code = run(t, base, "viber", "task", "watch", "--json", id)
+	if code != 0 {
+		t.Fatalf("watch: %d %s", code, stderr)
+	}
+	var types []string
+	seen := map[string]bool{}
+	for i, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
+		var ev bus.Event
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatal(err)
+		}
+		if ev.Seq != uint64(i+1) || seen[ev.ID] {
+			t.Fatalf("event %d: seq %d, seen before %v:\n%s", i, ev.Seq, seen[ev.ID], stdout)
+		}
+		seen[ev.ID] = true
+		types = append(types, ev.Type.Short())
+	}
+	if got := strings.Join(types, " "); got != "created assigned started message completed" {
+		t.Fatalf("hub log after the cut: %s\n%s", got, edge.out.String())
 	}
 	edge.stop(t)
 	gw.stop(t)

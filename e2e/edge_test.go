@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -157,11 +159,77 @@ func TestEdgeLinkCutMidTask(t *testing.T) {
 	t.Logf("after the cut: %s", types(events))
 }
 
+// TestEdgeKeepsRunningWhileCut: the link is cut while the edge task waits
+// for its model; the task goes on (a tool call writes a file while the link
+// is down) and its events reach the hub once and in order when it heals.
+func TestEdgeKeepsRunningWhileCut(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	fake := openaitest.New(t, func(r *openaitest.Request) openaitest.Reply {
+		if r.LastToolResult() != "" {
+			return openaitest.Reply{Text: "wrote it while cut off"}
+		}
+		<-release
+		return openaitest.Reply{ToolCalls: []openaitest.ToolCall{openaitest.Call("c1", "write_file", `{"path":"during-cut.txt","content":"offline"}`)}}
+	})
+	proxy, cl, log, ws := edgeSystemWS(t, fake)
+	rctx, rcancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer rcancel()
+	s, err := cl.CreateTask(rctx, &bus.CreateTaskRequest{Goal: "write a file", Daemon: "e1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-fake.Arrived():
+	case <-time.After(20 * time.Second):
+		t.Fatal("the edge never called the model")
+	}
+	proxy.Cut()
+	close(release)
+	// The edge keeps working while cut off.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if b, err := os.ReadFile(filepath.Join(ws, "during-cut.txt")); err == nil && string(b) == "offline" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the edge task did not go on while the link was cut")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := len(fake.Requests()); n < 2 {
+		time.Sleep(500 * time.Millisecond)
+	}
+	time.Sleep(time.Second)
+	proxy.Heal()
+	var events []*bus.Event
+	for ev, err := range log.Replay(rctx, s.ID, bus.ReplayOptions{Follow: bus.UntilEnd}) {
+		if err != nil {
+			t.Fatalf("follow: %v (%s)", err, types(events))
+		}
+		events = append(events, ev)
+	}
+	checkOrdered(t, events)
+	if got, want := types(events), "created assigned started tool_call tool_result message completed"; got != want {
+		t.Fatalf("hub log after the cut: %s, want %s", got, want)
+	}
+	if r := payload[bus.Completed](t, events[len(events)-1]).Result; r != "wrote it while cut off" {
+		t.Fatalf("result %q", r)
+	}
+}
+
 // edgeSystem starts a hub (NATS with domain hub and a leaf listener behind a
 // cuttable proxy, and the gateway) and an edge daemon e1 on its own
 // embedded leaf server; it returns the proxy, a hub client and the hub log.
 func edgeSystem(t *testing.T, fake *openaitest.Server) (*linkProxy, *gateway.Client, *bus.Log) {
 	t.Helper()
+	p, cl, log, _ := edgeSystemWS(t, fake)
+	return p, cl, log
+}
+
+func edgeSystemWS(t *testing.T, fake *openaitest.Server) (*linkProxy, *gateway.Client, *bus.Log, string) {
+	t.Helper()
+	ws := t.TempDir()
 	leafAddr := freeAddr(t)
 	hub, err := server.Start(server.Options{Dir: t.TempDir(), Listen: "127.0.0.1:0", Name: "hub", Domain: "hub", LeafListen: leafAddr})
 	if err != nil {
@@ -201,7 +269,7 @@ func edgeSystem(t *testing.T, fake *openaitest.Server) (*linkProxy, *gateway.Cli
 		t.Fatal(err)
 	}
 	d, err := daemon.New(daemon.Config{
-		NC: enc, JS: hubJS, ID: "e1", Edge: true, Workspace: t.TempDir(), Home: t.TempDir(),
+		NC: enc, JS: hubJS, ID: "e1", Edge: true, Workspace: ws, Home: t.TempDir(),
 		Heartbeat: heartbeat, Setup: setup, Logger: testLogger(t),
 		Model: modelConfigFor(fake),
 	})
@@ -238,7 +306,7 @@ func edgeSystem(t *testing.T, fake *openaitest.Server) (*linkProxy, *gateway.Cli
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return proxy, cl, bus.NewLog(mustJS(t, cnc))
+	return proxy, cl, bus.NewLog(mustJS(t, cnc)), ws
 }
 
 func mustJS(t *testing.T, nc *nats.Conn) jetstream.JetStream {
