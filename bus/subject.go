@@ -20,6 +20,9 @@ const (
 	AnyWorkConsumer = "any"
 	// ProjectorConsumer is the gateway's durable consumer on the task log.
 	ProjectorConsumer = "projector"
+	// OutboxStream is an edge daemon's local stream (in its own JetStream
+	// domain) of events waiting for the hub.
+	OutboxStream = "VIBER_OUTBOX"
 	// ServiceName is the name of the gateway's NATS micro service.
 	ServiceName = "viber"
 
@@ -110,6 +113,13 @@ func APISubjectPrefix() string { return apiPrefix }
 func APISubject(group, endpoint string) string {
 	return apiPrefix + "." + group + "." + endpoint
 }
+
+// OutboxSubject is where an edge keeps an event of a task until the hub
+// has it: viber.outbox.<task_id>.
+func OutboxSubject(taskID string) string { return root + ".outbox." + taskID }
+
+// OutboxSubjects matches every outbox subject.
+func OutboxSubjects() string { return root + ".outbox.>" }
 
 // ValidToken reports whether s can be used as one subject token: non-empty,
 // at most 64 bytes, of letters, digits, '-' and '_' only.

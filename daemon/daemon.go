@@ -71,6 +71,10 @@ type Config struct {
 	// own domain: an edge daemon reaches the hub's streams with
 	// jetstream.NewWithDomain(nc, "hub").
 	JS jetstream.JetStream
+	// LocalJS, for an edge daemon, is its own server's JetStream: events the
+	// hub cannot take while the link is cut are kept there (stream
+	// VIBER_OUTBOX) so they survive a restart of the daemon.
+	LocalJS jetstream.JetStream
 	// Logger receives the daemon's logs.
 	Logger zerolog.Logger
 }
@@ -112,6 +116,8 @@ type Daemon struct {
 
 	tools   []tool.Tool
 	catalog *skills.Catalog
+	localJS jetstream.JetStream
+	outbox  *outbox
 	policy  agents.Policy
 
 	mu      sync.Mutex
@@ -182,6 +188,7 @@ func New(cfg Config) (*Daemon, error) {
 	cfg.Policy = &policy
 	return &Daemon{
 		tools:    tool.Builtins(workspace, cfg.Tools),
+		localJS:  cfg.LocalJS,
 		catalog:  catalog,
 		policy:   policy,
 		cfg:      cfg,
@@ -201,6 +208,17 @@ func New(cfg Config) (*Daemon, error) {
 // running tasks back, marks itself offline and returns.
 func (d *Daemon) Run(ctx context.Context) error {
 	d.started = time.Now().UTC()
+	if d.localJS != nil {
+		ob, err := openOutbox(ctx, d.localJS)
+		if err != nil {
+			return fmt.Errorf("daemon: %w", err)
+		}
+		d.outbox = ob
+		// Events kept while a cut link outlived the previous run go to the
+		// hub before any task is taken, so no task resumes from a log that
+		// lacks them.
+		d.recoverOutbox(ctx)
+	}
 	consumers, err := d.waitForWork(ctx)
 	if err != nil {
 		if ctx.Err() != nil {

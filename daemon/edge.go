@@ -2,8 +2,11 @@ package daemon
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -49,7 +52,8 @@ func (r *runtime) remember(ev *bus.Event) {
 	r.stored[ev.ID] = ev
 }
 
-// buffer keeps an event for forwarding and starts the forwarder.
+// buffer keeps an event for forwarding (in the edge's own JetStream, when
+// it has one) and starts the forwarder.
 func (r *runtime) buffer(ev *bus.Event) *bus.Event {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -60,18 +64,27 @@ func (r *runtime) buffer(ev *bus.Event) *bus.Event {
 		last = r.cache[n-1].Seq
 	}
 	ev.Seq = last + 1 // tentative: the hub assigns the real one
+	r.d.outboxPut(ev)
 	r.pending = append(r.pending, ev)
 	if !r.forwarding {
 		r.forwarding = true
-		go r.forward()
+		go r.forward(r.life)
 	}
 	r.d.log.Info().Str("task", r.taskID).Str("type", ev.Type.Short()).Int("buffered", len(r.pending)).Msg("hub unreachable: event kept on the edge")
 	return ev
 }
 
-// forward appends buffered events to the hub in order until none is left.
-func (r *runtime) forward() {
+// forward appends buffered events to the hub in order until none is left,
+// or until the daemon stops (they stay in the edge's outbox for the next
+// run).
+func (r *runtime) forward(life context.Context) {
 	for {
+		if life.Err() != nil {
+			r.mu.Lock()
+			r.forwarding = false
+			r.mu.Unlock()
+			return
+		}
 		r.mu.Lock()
 		if len(r.pending) == 0 {
 			r.forwarding = false
@@ -88,6 +101,9 @@ func (r *runtime) forward() {
 			cancel()
 			r.mu.Lock()
 			dropped := len(r.pending)
+			for _, p := range r.pending {
+				r.d.outboxDone(p.ID)
+			}
 			r.pending = nil
 			r.mu.Unlock()
 			r.d.log.Warn().Str("task", r.taskID).Str("owner", other).Int("dropped", dropped).
@@ -102,13 +118,15 @@ func (r *runtime) forward() {
 			r.pending = r.pending[1:]
 			r.mu.Unlock()
 			r.remember(stored)
+			r.d.outboxDone(ev.ID)
 		case unreachable(err):
-			time.Sleep(500 * time.Millisecond)
+			sleep(life, 500*time.Millisecond)
 		default:
 			r.d.log.Error().Err(err).Str("task", r.taskID).Str("type", ev.Type.Short()).Msg("the hub refused a buffered event; dropping it")
 			r.mu.Lock()
 			r.pending = r.pending[1:]
 			r.mu.Unlock()
+			r.d.outboxDone(ev.ID)
 		}
 	}
 }
@@ -204,4 +222,99 @@ func (r *runtime) takenOver(ctx context.Context, claim *bus.Event) string {
 		}
 	}
 	return ""
+}
+
+// outbox is the edge's durable copy of buffered events.
+type outbox struct {
+	stream jetstream.Stream
+	mu     sync.Mutex
+	seqs   map[string]uint64 // event id → outbox stream sequence
+}
+
+// openOutbox creates (or opens) the edge's outbox stream.
+func openOutbox(ctx context.Context, js jetstream.JetStream) (*outbox, error) {
+	s, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        bus.OutboxStream,
+		Description: "events of this edge's tasks waiting for the hub",
+		Subjects:    []string{bus.OutboxSubjects()},
+		Storage:     jetstream.FileStorage,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("edge outbox: %w", err)
+	}
+	return &outbox{stream: s, seqs: map[string]uint64{}}, nil
+}
+
+// outboxPut stores a buffered event on the edge (no-op without an outbox).
+func (d *Daemon) outboxPut(ev *bus.Event) {
+	if d.outbox == nil {
+		return
+	}
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), hubTimeout)
+	defer cancel()
+	ack, err := d.localJS.PublishMsg(ctx, &nats.Msg{Subject: bus.OutboxSubject(ev.Subject), Data: b}, jetstream.WithMsgID(ev.ID))
+	if err != nil {
+		d.log.Error().Err(err).Str("task", ev.Subject).Msg("could not store an event on the edge; it is kept in memory only")
+		return
+	}
+	d.outbox.mu.Lock()
+	d.outbox.seqs[ev.ID] = ack.Sequence
+	d.outbox.mu.Unlock()
+}
+
+// outboxDone removes a forwarded event from the edge's store.
+func (d *Daemon) outboxDone(id string) {
+	if d.outbox == nil {
+		return
+	}
+	d.outbox.mu.Lock()
+	seq, ok := d.outbox.seqs[id]
+	delete(d.outbox.seqs, id)
+	d.outbox.mu.Unlock()
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), hubTimeout)
+	defer cancel()
+	_ = d.outbox.stream.DeleteMsg(ctx, seq)
+}
+
+// recoverOutbox forwards events a previous run of this edge daemon kept
+// while the link was cut and could not forward before it stopped. It runs
+// until they are all on the hub (or ctx ends).
+func (d *Daemon) recoverOutbox(ctx context.Context) {
+	info, err := d.outbox.stream.Info(ctx)
+	if err != nil || info.State.Msgs == 0 {
+		return
+	}
+	d.log.Info().Uint64("events", info.State.Msgs).Msg("edge: forwarding events kept from a previous run")
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && ctx.Err() == nil; seq++ {
+		raw, err := d.outbox.stream.GetMsg(ctx, seq)
+		if err != nil {
+			continue // deleted: already forwarded
+		}
+		ev, err := bus.ParseEvent(raw.Data)
+		if err != nil {
+			d.log.Error().Err(err).Uint64("seq", seq).Msg("edge: dropping an unreadable kept event")
+			_ = d.outbox.stream.DeleteMsg(ctx, seq)
+			continue
+		}
+		for ctx.Err() == nil {
+			actx, cancel := context.WithTimeout(ctx, hubTimeout)
+			_, err := d.tasks.Append(actx, ev)
+			cancel()
+			if err == nil || !unreachable(err) {
+				if err != nil {
+					d.log.Error().Err(err).Str("task", ev.Subject).Msg("edge: the hub refused a kept event; dropping it")
+				}
+				_ = d.outbox.stream.DeleteMsg(ctx, seq)
+				break
+			}
+			sleep(ctx, 500*time.Millisecond)
+		}
+	}
 }

@@ -271,7 +271,7 @@ func (d *Daemon) execute(ctx context.Context, taskID string, claimed *bus.Event,
 	taskCtx, stopTask := context.WithCancelCause(ctx)
 	defer stopTask(nil)
 	rt := newRuntime(d, taskID)
-	rt.claim = claimed
+	rt.claim, rt.life = claimed, ctx
 
 	// Watch the log for cancel requests, steering follow-ups and another
 	// daemon taking the task over; resubscribe after errors (a reconnect)
@@ -527,6 +527,7 @@ type runtime struct {
 	forwarding bool
 	drained    chan struct{}
 	claim      *bus.Event
+	life       context.Context // the daemon's run; forwarding stops with it
 }
 
 func newRuntime(d *Daemon, taskID string) *runtime {

@@ -415,10 +415,13 @@ func TestCLIEdgeDaemon(t *testing.T) {
 	if code != 0 || id == "" {
 		t.Fatalf("submit: %d %q", code, stdout)
 	}
-	select {
-	case <-fake.Arrived():
-	case <-time.After(20 * time.Second):
-		t.Fatal("the edge never called the model")
+	for arrived := false; !arrived; {
+		select {
+		case r := <-fake.Arrived():
+			arrived = strings.Contains(r.LastUser(), "through a cut")
+		case <-time.After(20 * time.Second):
+			t.Fatal("the edge never called the model")
+		}
 	}
 	proxy.Cut()
 	close(release)

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -218,6 +219,74 @@ func TestEdgeKeepsRunningWhileCut(t *testing.T) {
 	}
 }
 
+// TestEdgeKeptEventsSurviveRestart: the edge daemon is killed while the
+// link is cut and it holds events the hub has not seen; started again on
+// the same edge store, it forwards them when the link heals, and the task
+// resumes without running its tool again.
+func TestEdgeKeptEventsSurviveRestart(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	fake := openaitest.New(t, func(r *openaitest.Request) openaitest.Reply {
+		if r.LastToolResult() != "" {
+			return openaitest.Reply{Text: "the note is written"}
+		}
+		<-release
+		return openaitest.Reply{ToolCalls: []openaitest.ToolCall{openaitest.Call("k1", "write_file", `{"path":"note.txt","content":"once"}`)}}
+	})
+	er := newEdgeRig(t, fake)
+	d := er.startDaemon()
+	er.waitOnline()
+	rctx, rcancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer rcancel()
+	s, err := er.cl.CreateTask(rctx, &bus.CreateTaskRequest{Goal: "write a note", Daemon: "e1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-fake.Arrived():
+	case <-time.After(20 * time.Second):
+		t.Fatal("the edge never called the model")
+	}
+	er.proxy.Cut()
+	close(release)
+	deadline := time.Now().Add(15 * time.Second)
+	for len(fake.Requests()) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("the edge task did not go on while cut")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond) // the answer is kept on the edge too
+	d.Kill()
+	if err := os.Remove(filepath.Join(er.ws, "note.txt")); err != nil {
+		t.Fatalf("the tool did not run while cut: %v", err)
+	}
+	er.startDaemon()
+	time.Sleep(time.Second)
+	er.proxy.Heal()
+	var events []*bus.Event
+	for ev, err := range er.log.Replay(rctx, s.ID, bus.ReplayOptions{Follow: bus.UntilEnd}) {
+		if err != nil {
+			t.Fatalf("follow: %v (%s)", err, types(events))
+		}
+		events = append(events, ev)
+	}
+	checkOrdered(t, events)
+	calls := 0
+	for _, ev := range events {
+		if ev.Type == bus.TypeToolCall {
+			calls++
+		}
+	}
+	if calls != 1 || !strings.HasPrefix(types(events), "created assigned started tool_call tool_result message") || events[len(events)-1].Type != bus.TypeCompleted {
+		t.Fatalf("hub log: %s", types(events))
+	}
+	if _, err := os.Stat(filepath.Join(er.ws, "note.txt")); err == nil {
+		t.Fatal("the tool ran again after the restart")
+	}
+	t.Logf("hub log: %s", types(events))
+}
+
 // edgeSystem starts a hub (NATS with domain hub and a leaf listener behind a
 // cuttable proxy, and the gateway) and an edge daemon e1 on its own
 // embedded leaf server; it returns the proxy, a hub client and the hub log.
@@ -229,15 +298,36 @@ func edgeSystem(t *testing.T, fake *openaitest.Server) (*linkProxy, *gateway.Cli
 
 func edgeSystemWS(t *testing.T, fake *openaitest.Server) (*linkProxy, *gateway.Client, *bus.Log, string) {
 	t.Helper()
-	ws := t.TempDir()
+	er := newEdgeRig(t, fake)
+	er.startDaemon()
+	er.waitOnline()
+	return er.proxy, er.cl, er.log, er.ws
+}
+
+// edgeRig is a hub (NATS with domain hub, a leaf listener behind a cuttable
+// proxy, the gateway) and an edge server for daemon e1, which can be
+// started, killed and started again on the same edge store.
+type edgeRig struct {
+	t     *testing.T
+	fake  *openaitest.Server
+	proxy *linkProxy
+	edge  *server.Server
+	cl    *gateway.Client
+	log   *bus.Log
+	ws    string
+	home  string
+}
+
+func newEdgeRig(t *testing.T, fake *openaitest.Server) *edgeRig {
+	t.Helper()
+	er := &edgeRig{t: t, fake: fake, ws: t.TempDir(), home: t.TempDir()}
 	leafAddr := freeAddr(t)
 	hub, err := server.Start(server.Options{Dir: t.TempDir(), Listen: "127.0.0.1:0", Name: "hub", Domain: "hub", LeafListen: leafAddr})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(hub.Shutdown)
-	proxy := newLinkProxy(t, leafAddr)
-
+	er.proxy = newLinkProxy(t, leafAddr)
 	gnc, err := hub.Connect("gateway")
 	if err != nil {
 		t.Fatal(err)
@@ -253,13 +343,28 @@ func edgeSystemWS(t *testing.T, fake *openaitest.Server) (*linkProxy, *gateway.C
 		t.Fatal(err)
 	}
 	t.Cleanup(g.Stop)
-
-	edge, err := server.Start(server.Options{Dir: t.TempDir(), Listen: "none", Name: "edge-e1", Domain: "edge-e1", LeafRemote: proxy.URL()})
+	if er.edge, err = server.Start(server.Options{Dir: t.TempDir(), Listen: "none", Name: "edge-e1", Domain: "edge-e1", LeafRemote: er.proxy.URL()}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(er.edge.Shutdown)
+	cnc, err := hub.Connect("client")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(edge.Shutdown)
-	enc, err := edge.Connect("viberd-e1")
+	t.Cleanup(cnc.Close)
+	if er.cl, err = gateway.NewClient(cnc); err != nil {
+		t.Fatal(err)
+	}
+	er.log = bus.NewLog(mustJS(t, cnc))
+	return er
+}
+
+// startDaemon runs daemon e1 on the edge server; the returned component
+// can be killed (connection dropped first).
+func (er *edgeRig) startDaemon() *component {
+	t := er.t
+	t.Helper()
+	enc, err := er.edge.Connect("viberd-e1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,45 +373,44 @@ func edgeSystemWS(t *testing.T, fake *openaitest.Server) (*linkProxy, *gateway.C
 	if err != nil {
 		t.Fatal(err)
 	}
+	localJS, err := jetstream.New(enc)
+	if err != nil {
+		t.Fatal(err)
+	}
 	d, err := daemon.New(daemon.Config{
-		NC: enc, JS: hubJS, ID: "e1", Edge: true, Workspace: ws, Home: t.TempDir(),
+		NC: enc, JS: hubJS, LocalJS: localJS, ID: "e1", Edge: true, Workspace: er.ws, Home: er.home,
 		Heartbeat: heartbeat, Setup: setup, Logger: testLogger(t),
-		Model: modelConfigFor(fake),
+		Model: modelConfigFor(er.fake),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	dctx, dcancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &component{nc: enc, cancel: cancel, done: make(chan struct{}), workspace: er.ws}
 	go func() {
-		defer close(done)
-		if err := d.Run(dctx); err != nil {
+		defer close(c.done)
+		if err := d.Run(ctx); err != nil && ctx.Err() == nil {
 			t.Errorf("edge daemon: %v", err)
 		}
 	}()
-	t.Cleanup(func() { dcancel(); <-done })
+	t.Cleanup(func() { cancel(); <-c.done })
+	return c
+}
 
-	cnc, err := hub.Connect("client")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cnc.Close)
-	cl, err := gateway.NewClient(cnc)
-	if err != nil {
-		t.Fatal(err)
-	}
+func (er *edgeRig) waitOnline() {
+	t := er.t
+	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		ds, err := cl.Daemons(context.Background())
+		ds, err := er.cl.Daemons(context.Background())
 		if err == nil && len(ds) == 1 && ds[0].Online && ds[0].Edge {
-			break
+			return
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("edge daemon never online at the hub: %+v %v", ds, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return proxy, cl, bus.NewLog(mustJS(t, cnc)), ws
 }
 
 func mustJS(t *testing.T, nc *nats.Conn) jetstream.JetStream {

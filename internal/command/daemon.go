@@ -85,9 +85,10 @@ func runDaemon(c *cli.Context) error {
 	ctx, stop := signalContext(c.Context)
 	defer stop()
 	var (
-		nc    *nats.Conn
-		hubJS jetstream.JetStream
-		edge  bool
+		nc      *nats.Conn
+		hubJS   jetstream.JetStream
+		localJS jetstream.JetStream
+		edge    bool
 	)
 	if leaf := c.String("leaf"); leaf != "" {
 		name := c.String("name")
@@ -105,6 +106,9 @@ func runDaemon(c *cli.Context) error {
 		if hubJS, err = jetstream.NewWithDomain(nc, c.String("hub-domain")); err != nil {
 			return userError(err)
 		}
+		if localJS, err = jetstream.New(nc); err != nil {
+			return userError(err)
+		}
 		edge = true
 		log.Info().Str("hub", leaf).Str("data", srv.Dir()).Msg("edge: embedded leaf node started")
 	} else if nc, err = connect(c, "viberd-"+c.String("name"), &log); err != nil {
@@ -119,7 +123,7 @@ func runDaemon(c *cli.Context) error {
 		NC: nc, ID: c.String("name"), Workspace: c.String("workspace"), Capacity: c.Int("capacity"),
 		Heartbeat: c.Duration("heartbeat"), Setup: bus.SetupOptions{WorkAckWait: c.Duration("work-ack-wait")},
 		Models: setup.models, Policy: &setup.policy, Tools: setup.tools, MaxSteps: setup.maxSteps,
-		Version: Version, Labels: labels, Logger: log, Home: viberHome(), Edge: edge, JS: hubJS,
+		Version: Version, Labels: labels, Logger: log, Home: viberHome(), Edge: edge, JS: hubJS, LocalJS: localJS,
 	})
 	if err != nil {
 		return userError(err)
