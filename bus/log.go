@@ -51,9 +51,6 @@ func NewLog(js jetstream.JetStream) *Log {
 	return &Log{js: js, heads: make(map[string]head)}
 }
 
-// JetStream returns the JetStream context the log uses.
-func (l *Log) JetStream() jetstream.JetStream { return l.js }
-
 func (l *Log) taskStream(ctx context.Context) (jetstream.Stream, error) {
 	l.streamOnce.Lock()
 	defer l.streamOnce.Unlock()
@@ -143,7 +140,6 @@ func (l *Log) Append(ctx context.Context, ev *Event) (*Event, error) {
 		return nil, err
 	}
 	taskID := ev.Subject
-	subject := TaskEventSubject(taskID, ev.Type)
 	for attempt := 0; attempt < maxAppendAttempts; attempt++ {
 		h, ok := l.cachedHead(taskID)
 		if !ok {
@@ -163,36 +159,11 @@ func (l *Log) Append(ctx context.Context, ev *Event) (*Event, error) {
 		if ev.Type != TypeCreated && h.seq == 0 {
 			return nil, fmt.Errorf("append %s: task %s: %w", ev.Type, taskID, ErrTaskNotFound)
 		}
-		ev.Seq = h.seq + 1
-		body, err := json.Marshal(ev)
-		if err != nil {
-			return nil, fmt.Errorf("encode event: %w", err)
+		stored, err := l.appendAt(ctx, ev, h)
+		if errors.Is(err, errWrongHead) {
+			continue
 		}
-		if len(body) > MaxEventBytes {
-			return nil, fmt.Errorf("event %s of %d bytes (limit %d): %w", ev.Type, len(body), MaxEventBytes, ErrTooLarge)
-		}
-		msg := &nats.Msg{Subject: subject, Data: body, Header: nats.Header{}}
-		msg.Header.Set(HeaderEventType, string(ev.Type))
-		ack, err := l.js.PublishMsg(ctx, msg,
-			jetstream.WithMsgID(ev.ID),
-			jetstream.WithExpectLastSequenceForSubject(h.streamSeq, TaskFilter(taskID)))
-		if err != nil {
-			if isWrongLastSeq(err) {
-				l.forgetHead(taskID)
-				continue
-			}
-			return nil, fmt.Errorf("append %s to task %s: %w", ev.Type, taskID, err)
-		}
-		if ack.Duplicate {
-			stored, err := l.At(ctx, ack.Sequence)
-			if err != nil {
-				return nil, err
-			}
-			return stored, nil
-		}
-		ev.StreamSeq = ack.Sequence
-		l.setHead(taskID, head{streamSeq: ack.Sequence, seq: ev.Seq, lastID: ev.ID})
-		return ev, nil
+		return stored, err
 	}
 	return nil, fmt.Errorf("append %s to task %s after %d attempts: %w", ev.Type, taskID, maxAppendAttempts, ErrConflict)
 }
@@ -208,23 +179,32 @@ func (l *Log) AppendAfter(ctx context.Context, ev *Event, prev *Event) (*Event, 
 	if prev == nil || prev.Subject != ev.Subject {
 		return nil, fmt.Errorf("append after: %w: previous event of another task", ErrMalformed)
 	}
-	ev.Seq = prev.Seq + 1
-	body, err := json.Marshal(ev)
+	stored, err := l.appendAt(ctx, ev, head{streamSeq: prev.StreamSeq, seq: prev.Seq})
+	if errors.Is(err, errWrongHead) {
+		return nil, fmt.Errorf("append %s to task %s: %w", ev.Type, ev.Subject, ErrConflict)
+	}
+	return stored, err
+}
+
+// errWrongHead means the task's log no longer ends where the writer
+// thought; the head cache is already forgotten.
+var errWrongHead = errors.New("task log head moved")
+
+// appendAt stores ev right after h (a compare-and-set on the task's
+// subjects). A stored duplicate of ev (same id) is returned as stored.
+func (l *Log) appendAt(ctx context.Context, ev *Event, h head) (*Event, error) {
+	ev.Seq = h.seq + 1
+	msg, err := eventMsg(ev)
 	if err != nil {
-		return nil, fmt.Errorf("encode event: %w", err)
+		return nil, err
 	}
-	if len(body) > MaxEventBytes {
-		return nil, fmt.Errorf("event %s of %d bytes (limit %d): %w", ev.Type, len(body), MaxEventBytes, ErrTooLarge)
-	}
-	msg := &nats.Msg{Subject: TaskEventSubject(ev.Subject, ev.Type), Data: body, Header: nats.Header{}}
-	msg.Header.Set(HeaderEventType, string(ev.Type))
 	ack, err := l.js.PublishMsg(ctx, msg,
 		jetstream.WithMsgID(ev.ID),
-		jetstream.WithExpectLastSequenceForSubject(prev.StreamSeq, TaskFilter(ev.Subject)))
+		jetstream.WithExpectLastSequenceForSubject(h.streamSeq, TaskFilter(ev.Subject)))
 	if err != nil {
 		if isWrongLastSeq(err) {
 			l.forgetHead(ev.Subject)
-			return nil, fmt.Errorf("append %s to task %s: %w", ev.Type, ev.Subject, ErrConflict)
+			return nil, errWrongHead
 		}
 		return nil, fmt.Errorf("append %s to task %s: %w", ev.Type, ev.Subject, err)
 	}
@@ -234,6 +214,20 @@ func (l *Log) AppendAfter(ctx context.Context, ev *Event, prev *Event) (*Event, 
 	ev.StreamSeq = ack.Sequence
 	l.setHead(ev.Subject, head{streamSeq: ack.Sequence, seq: ev.Seq, lastID: ev.ID})
 	return ev, nil
+}
+
+// eventMsg encodes an event as the message stored for it.
+func eventMsg(ev *Event) (*nats.Msg, error) {
+	body, err := json.Marshal(ev)
+	if err != nil {
+		return nil, fmt.Errorf("encode event: %w", err)
+	}
+	if len(body) > MaxEventBytes {
+		return nil, fmt.Errorf("event %s of %d bytes (limit %d): %w", ev.Type, len(body), MaxEventBytes, ErrTooLarge)
+	}
+	msg := &nats.Msg{Subject: TaskEventSubject(ev.Subject, ev.Type), Data: body, Header: nats.Header{}}
+	msg.Header.Set(HeaderEventType, string(ev.Type))
+	return msg, nil
 }
 
 // AppendPayload builds an event from a payload and appends it.
@@ -411,11 +405,9 @@ func (l *Log) Events(ctx context.Context, taskID string) ([]*Event, error) {
 // the ordering check of [Log.Append]. It exists for tools that copy events
 // between logs; writers use Append.
 func (l *Log) Publish(ctx context.Context, ev *Event) (*jetstream.PubAck, error) {
-	body, err := json.Marshal(ev)
+	msg, err := eventMsg(ev)
 	if err != nil {
-		return nil, fmt.Errorf("encode event: %w", err)
+		return nil, err
 	}
-	msg := &nats.Msg{Subject: TaskEventSubject(ev.Subject, ev.Type), Data: body, Header: nats.Header{}}
-	msg.Header.Set(HeaderEventType, string(ev.Type))
 	return l.js.PublishMsg(ctx, msg, jetstream.WithMsgID(ev.ID))
 }

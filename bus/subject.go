@@ -1,6 +1,7 @@
 package bus
 
 import (
+	"os"
 	"strings"
 )
 
@@ -121,6 +122,30 @@ func OutboxSubject(taskID string) string { return root + ".outbox." + taskID }
 // OutboxSubjects matches every outbox subject.
 func OutboxSubjects() string { return root + ".outbox.>" }
 
+// HostToken returns the machine's host name made into a subject token
+// (other characters become '-', at most 64 bytes), or fallback when the
+// name cannot be read. It is the default id of gateways and daemons.
+func HostToken(fallback string) string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return fallback
+	}
+	b := []byte(h)
+	for i, c := range b {
+		if !tokenByte(c) {
+			b[i] = '-'
+		}
+	}
+	if len(b) > 64 {
+		b = b[:64]
+	}
+	return string(b)
+}
+
+func tokenByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_'
+}
+
 // ValidToken reports whether s can be used as one subject token: non-empty,
 // at most 64 bytes, of letters, digits, '-' and '_' only.
 func ValidToken(s string) bool {
@@ -128,10 +153,7 @@ func ValidToken(s string) bool {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_':
-		default:
+		if !tokenByte(s[i]) {
 			return false
 		}
 	}

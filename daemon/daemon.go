@@ -116,6 +116,7 @@ type Daemon struct {
 
 	tools   []tool.Tool
 	catalog *skills.Catalog
+	skills  []bus.SkillInfo
 	localJS jetstream.JetStream
 	outbox  *outbox
 	policy  agents.Policy
@@ -190,6 +191,7 @@ func New(cfg Config) (*Daemon, error) {
 		tools:    tool.Builtins(workspace, cfg.Tools),
 		localJS:  cfg.LocalJS,
 		catalog:  catalog,
+		skills:   skillInfo(catalog),
 		policy:   policy,
 		cfg:      cfg,
 		log:      log,
@@ -325,7 +327,7 @@ func (d *Daemon) info(status string) *bus.DaemonInfo {
 		ID: d.cfg.ID, Name: d.cfg.ID, Instance: d.instance, Version: d.cfg.Version,
 		Hostname: d.host, Labels: d.cfg.Labels, Edge: d.cfg.Edge,
 		Provider: d.cfg.Model.Provider, Model: d.cfg.Model.Model,
-		Skills: d.skillInfo(), Capacity: d.cfg.Capacity, Running: running, Status: status,
+		Skills: d.skills, Capacity: d.cfg.Capacity, Running: running, Status: status,
 		Heartbeat: bus.Duration(d.cfg.Heartbeat), StartedAt: d.started, LastSeen: time.Now().UTC(),
 	}
 }
@@ -447,10 +449,11 @@ func discoverSkills(cfg Config, ws string, log zerolog.Logger) (*skills.Catalog,
 	return catalog, dirs
 }
 
-// skillInfo describes the catalog for presence, with unmet requirements.
-func (d *Daemon) skillInfo() []bus.SkillInfo {
+// skillInfo describes a catalog for presence, with unmet requirements. It
+// runs once at start (like discovery), not at every heartbeat.
+func skillInfo(catalog *skills.Catalog) []bus.SkillInfo {
 	var out []bus.SkillInfo
-	for _, s := range d.catalog.List() {
+	for _, s := range catalog.List() {
 		out = append(out, bus.SkillInfo{
 			Name: s.Name, Description: s.Description, Source: string(s.Source),
 			Missing: s.Missing(exec.LookPath, os.Getenv),

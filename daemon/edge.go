@@ -76,20 +76,18 @@ func (r *runtime) buffer(ev *bus.Event) *bus.Event {
 
 // forward appends buffered events to the hub in order until none is left,
 // or until the daemon stops (they stay in the edge's outbox for the next
-// run).
+// run). After each time the hub could not be reached it first checks that
+// no other daemon took the task over meanwhile.
 func (r *runtime) forward(life context.Context) {
+	check := true
 	for {
-		if life.Err() != nil {
-			r.mu.Lock()
-			r.forwarding = false
-			r.mu.Unlock()
-			return
-		}
 		r.mu.Lock()
-		if len(r.pending) == 0 {
+		if life.Err() != nil || len(r.pending) == 0 {
 			r.forwarding = false
-			close(r.drained)
-			r.drained = make(chan struct{})
+			if len(r.pending) == 0 {
+				close(r.drained)
+				r.drained = make(chan struct{})
+			}
 			r.mu.Unlock()
 			return
 		}
@@ -97,38 +95,45 @@ func (r *runtime) forward(life context.Context) {
 		claim := r.claim
 		r.mu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), hubTimeout)
-		if other := r.takenOver(ctx, claim); other != "" {
-			cancel()
-			r.mu.Lock()
-			dropped := len(r.pending)
-			for _, p := range r.pending {
-				r.d.outboxDone(p.ID)
+		if check {
+			other, answered := r.takenOver(ctx, claim)
+			if other != "" {
+				cancel()
+				r.mu.Lock()
+				dropped := len(r.pending)
+				r.mu.Unlock()
+				for range dropped {
+					r.pop()
+				}
+				r.d.log.Warn().Str("task", r.taskID).Str("owner", other).Int("dropped", dropped).
+					Msg("while the link was cut another daemon took the task over; the events kept on the edge are dropped")
+				continue
 			}
-			r.pending = nil
-			r.mu.Unlock()
-			r.d.log.Warn().Str("task", r.taskID).Str("owner", other).Int("dropped", dropped).
-				Msg("while the link was cut another daemon took the task over; the events kept on the edge are dropped")
-			continue
+			check = !answered
 		}
 		stored, err := r.d.tasks.Append(ctx, &ev)
 		cancel()
 		switch {
 		case err == nil:
-			r.mu.Lock()
-			r.pending = r.pending[1:]
-			r.mu.Unlock()
+			r.pop()
 			r.remember(stored)
-			r.d.outboxDone(ev.ID)
 		case unreachable(err):
+			check = true
 			sleep(life, 500*time.Millisecond)
 		default:
 			r.d.log.Error().Err(err).Str("task", r.taskID).Str("type", ev.Type.Short()).Msg("the hub refused a buffered event; dropping it")
-			r.mu.Lock()
-			r.pending = r.pending[1:]
-			r.mu.Unlock()
-			r.d.outboxDone(ev.ID)
+			r.pop()
 		}
 	}
+}
+
+// pop removes the first buffered event, here and in the outbox.
+func (r *runtime) pop() {
+	r.mu.Lock()
+	ev := r.pending[0]
+	r.pending = r.pending[1:]
+	r.mu.Unlock()
+	r.d.outboxDone(ev.ID)
 }
 
 // drain waits until every buffered event is on the hub.
@@ -205,23 +210,23 @@ func (r *runtime) edgeEvents(ctx context.Context) ([]*bus.Event, error) {
 	return append(slices.Clone(r.cache), r.pending...), nil
 }
 
-// takenOver returns the daemon that claimed the task after claim, if any
-// ("" when none did or the hub cannot be asked).
-func (r *runtime) takenOver(ctx context.Context, claim *bus.Event) string {
+// takenOver returns the daemon that claimed the task after claim, if any,
+// and whether the hub answered at all.
+func (r *runtime) takenOver(ctx context.Context, claim *bus.Event) (owner string, answered bool) {
 	if claim == nil {
-		return ""
+		return "", true
 	}
 	for ev, err := range r.d.tasks.Replay(ctx, r.taskID, bus.ReplayOptions{AfterStreamSeq: claim.StreamSeq}) {
 		if err != nil {
-			return ""
+			return "", false
 		}
 		if ev.Type == bus.TypeAssigned {
 			if a, err := bus.DecodeAs[bus.Assigned](ev); err == nil && a.Daemon != r.d.cfg.ID {
-				return a.Daemon
+				return a.Daemon, true
 			}
 		}
 	}
-	return ""
+	return "", true
 }
 
 // outbox is the edge's durable copy of buffered events.

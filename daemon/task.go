@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
 	goruntime "runtime"
 	"strings"
 	"sync"
@@ -49,6 +47,14 @@ var (
 type cancelled struct{ reason string }
 
 func (c *cancelled) Error() string { return "cancelled: " + c.reason }
+
+// cancelReason is the reason a cancel_requested event gives, or a default.
+func cancelReason(ev *bus.Event) string {
+	if p, err := bus.DecodeAs[bus.CancelRequested](ev); err == nil && p.Reason != "" {
+		return p.Reason
+	}
+	return "cancelled by request"
+}
 
 // handle runs one assignment and settles its message.
 func (d *Daemon) handle(ctx context.Context, msg jetstream.Msg, ackWait time.Duration) {
@@ -130,8 +136,11 @@ func (d *Daemon) handle(ctx context.Context, msg jetstream.Msg, ackWait time.Dur
 func (d *Daemon) lacks(names []string) []string {
 	var out []string
 	for _, n := range names {
-		s, ok := d.catalog.Get(n)
-		if !ok || len(s.Missing(exec.LookPath, os.Getenv)) > 0 {
+		ok := false
+		for _, s := range d.skills {
+			ok = ok || (s.Name == n && len(s.Missing) == 0)
+		}
+		if !ok {
 			out = append(out, n)
 		}
 	}
@@ -286,11 +295,7 @@ func (d *Daemon) execute(ctx context.Context, taskID string, claimed *bus.Event,
 				after = ev.StreamSeq
 				switch ev.Type {
 				case bus.TypeCancelRequested:
-					reason := "cancelled by request"
-					if p, err := bus.DecodeAs[bus.CancelRequested](ev); err == nil && p.Reason != "" {
-						reason = p.Reason
-					}
-					stopTask(&cancelled{reason: reason})
+					stopTask(&cancelled{reason: cancelReason(ev)})
 					return
 				case bus.TypeAssigned:
 					if p, err := bus.DecodeAs[bus.Assigned](ev); err == nil && p.Daemon != d.cfg.ID {
@@ -400,11 +405,7 @@ func (d *Daemon) complete(ctx context.Context, taskID string, prev *bus.Event, p
 			case bus.TypeInput:
 				return true, nil
 			case bus.TypeCancelRequested:
-				reason := "cancelled by request"
-				if c, err := bus.DecodeAs[bus.CancelRequested](newer); err == nil && c.Reason != "" {
-					reason = c.Reason
-				}
-				d.finish(ctx, taskID, &bus.Cancelled{Reason: reason})
+				d.finish(ctx, taskID, &bus.Cancelled{Reason: cancelReason(newer)})
 				return false, nil
 			}
 			prev = newer

@@ -96,13 +96,7 @@ func TestEdgeDaemonOverLeafLink(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var events []*bus.Event
-	for ev, err := range log.Replay(rctx, s.ID, bus.ReplayOptions{Follow: bus.UntilEnd}) {
-		if err != nil {
-			t.Fatalf("follow: %v (%s)", err, types(events))
-		}
-		events = append(events, ev)
-	}
+	events := followLog(t, rctx, log, s.ID)
 	if got := types(events); got != "created assigned started message completed" {
 		t.Fatalf("events: %s", got)
 	}
@@ -139,13 +133,7 @@ func TestEdgeLinkCutMidTask(t *testing.T) {
 	once.Do(func() { close(release) }) // the model answers while the link is down
 	time.Sleep(3 * time.Second)
 	proxy.Heal()
-	var events []*bus.Event
-	for ev, err := range log.Replay(rctx, s.ID, bus.ReplayOptions{Follow: bus.UntilEnd}) {
-		if err != nil {
-			t.Fatalf("follow: %v (%s)", err, types(events))
-		}
-		events = append(events, ev)
-	}
+	events := followLog(t, rctx, log, s.ID)
 	checkOrdered(t, events)
 	seen := map[string]bool{}
 	for _, ev := range events {
@@ -203,13 +191,7 @@ func TestEdgeKeepsRunningWhileCut(t *testing.T) {
 	}
 	time.Sleep(time.Second)
 	proxy.Heal()
-	var events []*bus.Event
-	for ev, err := range log.Replay(rctx, s.ID, bus.ReplayOptions{Follow: bus.UntilEnd}) {
-		if err != nil {
-			t.Fatalf("follow: %v (%s)", err, types(events))
-		}
-		events = append(events, ev)
-	}
+	events := followLog(t, rctx, log, s.ID)
 	checkOrdered(t, events)
 	if got, want := types(events), "created assigned started tool_call tool_result message completed"; got != want {
 		t.Fatalf("hub log after the cut: %s, want %s", got, want)
@@ -264,13 +246,7 @@ func TestEdgeKeptEventsSurviveRestart(t *testing.T) {
 	er.startDaemon()
 	time.Sleep(time.Second)
 	er.proxy.Heal()
-	var events []*bus.Event
-	for ev, err := range er.log.Replay(rctx, s.ID, bus.ReplayOptions{Follow: bus.UntilEnd}) {
-		if err != nil {
-			t.Fatalf("follow: %v (%s)", err, types(events))
-		}
-		events = append(events, ev)
-	}
+	events := followLog(t, rctx, er.log, s.ID)
 	checkOrdered(t, events)
 	calls := 0
 	for _, ev := range events {
@@ -411,6 +387,19 @@ func (er *edgeRig) waitOnline() {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// followLog replays a task from the hub's log until it ends.
+func followLog(t *testing.T, ctx context.Context, log *bus.Log, id string) []*bus.Event {
+	t.Helper()
+	var events []*bus.Event
+	for ev, err := range log.Replay(ctx, id, bus.ReplayOptions{Follow: bus.UntilEnd}) {
+		if err != nil {
+			t.Fatalf("follow: %v (%s)", err, types(events))
+		}
+		events = append(events, ev)
+	}
+	return events
 }
 
 func mustJS(t *testing.T, nc *nats.Conn) jetstream.JetStream {

@@ -157,43 +157,62 @@ func validState(s bus.State) bool {
 // is appended right after the state it was decided on (compare-and-set),
 // so a daemon claiming the task at the same moment is never missed.
 func (g *Gateway) CancelTask(ctx context.Context, req *bus.CancelTaskRequest) (*bus.Event, error) {
-	for range 16 {
-		events, err := g.tasks.Events(ctx, req.ID)
-		if err != nil {
-			return nil, err
-		}
-		sum, err := bus.Fold(events)
-		if err != nil {
+	var sum *bus.Summary
+	_, stored, err := g.appendDecided(ctx, req.ID, "cancel", func(events []*bus.Event) (bus.Payload, error) {
+		var err error
+		if sum, err = bus.Fold(events); err != nil {
 			return nil, err
 		}
 		if sum.State.Terminal() {
 			return nil, fmt.Errorf("task %s already %s: %w", req.ID, sum.State, bus.ErrTerminal)
 		}
-		ev, err := bus.NewEvent(req.ID, g.source, &bus.CancelRequested{Reason: req.Reason, By: req.By})
+		return &bus.CancelRequested{Reason: req.Reason, By: req.By}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if sum.State == bus.StatePending {
+		// Nobody holds it: end it now, unless a daemon claimed it in the
+		// meantime (then the append conflicts and the daemon obeys).
+		done, err := bus.NewEvent(req.ID, g.source, &bus.Cancelled{Reason: cancelReason(req.Reason)})
 		if err != nil {
 			return nil, err
+		}
+		if _, err := g.tasks.AppendAfter(ctx, done, stored); err != nil && !errors.Is(err, bus.ErrConflict) {
+			return nil, err
+		}
+	}
+	return stored, nil
+}
+
+// appendDecided reads a task's log, lets decide choose the event to append
+// from it (or refuse), and appends that event right after the log's last
+// event, starting over when another writer came first. It returns the log
+// the decision was made on and the stored event.
+func (g *Gateway) appendDecided(ctx context.Context, taskID, what string, decide func([]*bus.Event) (bus.Payload, error)) ([]*bus.Event, *bus.Event, error) {
+	for range 16 {
+		events, err := g.tasks.Events(ctx, taskID)
+		if err != nil {
+			return nil, nil, err
+		}
+		p, err := decide(events)
+		if err != nil {
+			return nil, nil, err
+		}
+		ev, err := bus.NewEvent(taskID, g.source, p)
+		if err != nil {
+			return nil, nil, err
 		}
 		stored, err := g.tasks.AppendAfter(ctx, ev, events[len(events)-1])
 		if errors.Is(err, bus.ErrConflict) {
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		if sum.State == bus.StatePending {
-			// Nobody holds it: end it now, unless a daemon claimed it in
-			// the meantime (then the append conflicts and the daemon obeys).
-			done, err := bus.NewEvent(req.ID, g.source, &bus.Cancelled{Reason: cancelReason(req.Reason)})
-			if err != nil {
-				return nil, err
-			}
-			if _, err := g.tasks.AppendAfter(ctx, done, stored); err != nil && !errors.Is(err, bus.ErrConflict) {
-				return nil, err
-			}
-		}
-		return stored, nil
+		return events, stored, nil
 	}
-	return nil, fmt.Errorf("cancel task %s: the log kept changing: %w", req.ID, bus.ErrConflict)
+	return nil, nil, fmt.Errorf("%s task %s: the log kept changing: %w", what, taskID, bus.ErrConflict)
 }
 
 func cancelReason(r string) string {
@@ -223,39 +242,26 @@ func (g *Gateway) SendInput(ctx context.Context, req *bus.SendInputRequest) (*bu
 	// an ended task exactly one reopens it, and a follow-up racing the
 	// task's completion either lands before it (the daemon answers it) or
 	// after it (and queues the task again).
-	for range 16 {
-		events, err := g.tasks.Events(ctx, req.ID)
-		if err != nil {
-			return nil, err
-		}
-		last := events[len(events)-1]
-		ev, err := bus.NewEvent(req.ID, g.source, &bus.Input{Text: req.Text, Mode: mode, By: req.By})
-		if err != nil {
-			return nil, err
-		}
-		stored, err := g.tasks.AppendAfter(ctx, ev, last)
-		if errors.Is(err, bus.ErrConflict) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		if last.Type.Terminal() {
-			sum, err := bus.Fold(append(events, stored))
-			if err != nil {
-				return nil, err
-			}
-			target, err := g.targetFor(ctx, sum)
-			if err != nil {
-				target = bus.AnyDaemon
-			}
-			if err := bus.Assign(ctx, g.js, req.ID, target, stored.Seq); err != nil {
-				g.log.Warn().Err(err).Str("task", req.ID).Msg("queueing follow-up failed; the sweeper will retry")
-			}
-		}
-		return stored, nil
+	events, stored, err := g.appendDecided(ctx, req.ID, "send to", func([]*bus.Event) (bus.Payload, error) {
+		return &bus.Input{Text: req.Text, Mode: mode, By: req.By}, nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("send to task %s: the log kept changing: %w", req.ID, bus.ErrConflict)
+	if events[len(events)-1].Type.Terminal() {
+		sum, err := bus.Fold(append(events, stored))
+		if err != nil {
+			return nil, err
+		}
+		target, err := g.targetFor(ctx, sum)
+		if err != nil {
+			target = bus.AnyDaemon
+		}
+		if err := bus.Assign(ctx, g.js, req.ID, target, stored.Seq); err != nil {
+			g.log.Warn().Err(err).Str("task", req.ID).Msg("queueing follow-up failed; the sweeper will retry")
+		}
+	}
+	return stored, nil
 }
 
 // Decide appends an approval decision for a call that waits for one.

@@ -11,7 +11,8 @@
 //     takes stays pending until a daemon arrives and pulls it;
 //   - the projector, which folds VIBER_TASKS into the viber_tasks summary
 //     bucket with a durable consumer, so after a restart it continues where
-//     it stopped; the bucket can be rebuilt from the log at any time;
+//     it stopped; delete the bucket and the projector consumer and the next
+//     gateway folds it again from the log;
 //   - an HTTP server (/healthz now; the dashboard's API later).
 //
 // Every piece of state lives in JetStream: a gateway can be killed and

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"sync"
 	"time"
 
@@ -92,7 +91,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		return nil, err
 	}
 	if cfg.ID == "" {
-		cfg.ID = hostID()
+		cfg.ID = bus.HostToken("gateway")
 	}
 	if cfg.HTTPListen == "" {
 		cfg.HTTPListen = DefaultHTTPListen
@@ -210,21 +209,4 @@ func loopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
-}
-
-func hostID() string {
-	h, err := os.Hostname()
-	if err != nil || h == "" {
-		return "gateway"
-	}
-	b := []byte(h)
-	for i, c := range b {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			b[i] = '-'
-		}
-	}
-	if len(b) > 64 {
-		b = b[:64]
-	}
-	return string(b)
 }

@@ -159,59 +159,6 @@ func (g *Gateway) projectOne(ctx context.Context, data []byte) error {
 	return fmt.Errorf("summary of %s: %w", ev.Subject, bus.ErrConflict)
 }
 
-// Rebuild folds every task's summary again from the log, replacing the
-// stored ones. It reads the whole log once.
-func (g *Gateway) Rebuild(ctx context.Context) (int, error) {
-	cons, err := g.js.OrderedConsumer(ctx, bus.TaskStream, jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		return 0, err
-	}
-	info, err := cons.Info(ctx)
-	if err != nil {
-		return 0, err
-	}
-	sums := map[string]*bus.Summary{}
-	remaining := info.NumPending
-	if remaining > 0 {
-		it, err := cons.Messages()
-		if err != nil {
-			return 0, err
-		}
-		for remaining > 0 {
-			m, err := it.Next(jetstream.NextContext(ctx))
-			if err != nil {
-				it.Stop()
-				return 0, err
-			}
-			remaining--
-			md, _ := m.Metadata()
-			if md != nil {
-				remaining = md.NumPending
-			}
-			ev, err := bus.ParseEvent(m.Data())
-			if err != nil {
-				g.log.Warn().Err(err).Str("subject", m.Subject()).Msg("rebuild: skipping malformed event")
-				continue
-			}
-			s := sums[ev.Subject]
-			if s == nil {
-				s = &bus.Summary{}
-				sums[ev.Subject] = s
-			}
-			if _, err := s.Apply(ev); err != nil {
-				g.log.Warn().Err(err).Str("task", ev.Subject).Msg("rebuild: skipping event")
-			}
-		}
-		it.Stop()
-	}
-	for _, s := range sums {
-		if err := g.summaries.Put(ctx, s, 0, false); err != nil {
-			return 0, err
-		}
-	}
-	return len(sums), nil
-}
-
 func sleep(ctx context.Context, d time.Duration) {
 	t := time.NewTimer(d)
 	defer t.Stop()

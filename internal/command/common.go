@@ -129,20 +129,3 @@ func userError(err error) error {
 	}
 	return cli.Exit("viber: "+err.Error(), 1)
 }
-
-func hostname() string {
-	h, err := os.Hostname()
-	if err != nil || h == "" {
-		return "daemon"
-	}
-	b := []byte(h)
-	for i, ch := range b {
-		if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '-' || ch == '_') {
-			b[i] = '-'
-		}
-	}
-	if len(b) > 64 {
-		b = b[:64]
-	}
-	return string(b)
-}

@@ -44,7 +44,7 @@ the daemon keeps running.`,
 
 func daemonFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "name", Usage: "daemon id (letters, digits, '-', '_'); tasks pinned to it survive restarts", EnvVars: []string{"VIBER_DAEMON_NAME"}, Value: hostname()},
+		&cli.StringFlag{Name: "name", Usage: "daemon id (letters, digits, '-', '_'); tasks pinned to it survive restarts", EnvVars: []string{"VIBER_DAEMON_NAME"}, Value: bus.HostToken("daemon")},
 		&cli.StringFlag{Name: "workspace", Usage: "directory tasks work in (created if missing)", EnvVars: []string{"VIBER_WORKSPACE"}, Value: filepath.Join(viberHome(), "workspace")},
 		&cli.IntFlag{Name: "capacity", Usage: "tasks run at once", EnvVars: []string{"VIBER_CAPACITY"}, Value: 4},
 		&cli.DurationFlag{Name: "heartbeat", Usage: "presence interval", EnvVars: []string{"VIBER_HEARTBEAT"}, Value: 5 * time.Second},
