@@ -43,7 +43,9 @@ func (r *runtime) buffered() bool {
 func (r *runtime) remember(ev *bus.Event) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if n := len(r.cache); n == 0 || r.cache[n-1].Seq < ev.Seq {
+	// The cache stays a gapless prefix of the log (refresh reads on from
+	// its end), so only the very next event is added here.
+	if n := len(r.cache); n > 0 && r.cache[n-1].Seq+1 == ev.Seq {
 		r.cache = append(r.cache, ev)
 	}
 	if r.stored == nil {
@@ -193,12 +195,9 @@ func (r *runtime) edgeAppend(ctx context.Context, ev *bus.Event, prev *bus.Event
 func (r *runtime) edgeEvents(ctx context.Context) ([]*bus.Event, error) {
 	if !r.buffered() {
 		actx, cancel := context.WithTimeout(ctx, hubTimeout)
-		events, err := r.d.tasks.Events(actx, r.taskID)
+		events, err := r.refresh(actx)
 		cancel()
 		if err == nil {
-			r.mu.Lock()
-			r.cache = events
-			r.mu.Unlock()
 			return events, nil
 		}
 		if ctx.Err() != nil || !unreachable(err) {

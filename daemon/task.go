@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	goruntime "runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -539,7 +540,34 @@ func (r *runtime) Events(ctx context.Context) ([]*bus.Event, error) {
 	if r.d.cfg.Edge {
 		return r.edgeEvents(ctx)
 	}
-	return r.d.tasks.Events(ctx, r.taskID)
+	return r.refresh(ctx)
+}
+
+// refresh brings the runtime's copy of the task's log up to date, reading
+// only the events after the last one it has (the agent asks for the log
+// before every model call).
+func (r *runtime) refresh(ctx context.Context) ([]*bus.Event, error) {
+	r.mu.Lock()
+	cache := slices.Clone(r.cache)
+	r.mu.Unlock()
+	if len(cache) == 0 {
+		events, err := r.d.tasks.Events(ctx, r.taskID)
+		if err != nil {
+			return nil, err
+		}
+		cache = events
+	} else {
+		for ev, err := range r.d.tasks.Replay(ctx, r.taskID, bus.ReplayOptions{AfterStreamSeq: cache[len(cache)-1].StreamSeq}) {
+			if err != nil {
+				return nil, err
+			}
+			cache = append(cache, ev)
+		}
+	}
+	r.mu.Lock()
+	r.cache = cache
+	r.mu.Unlock()
+	return slices.Clone(cache), nil
 }
 
 func (r *runtime) Append(ctx context.Context, p bus.Payload) (*bus.Event, error) {
