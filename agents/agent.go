@@ -121,8 +121,18 @@ func (a *Agent) Run(ctx context.Context, rt Runtime) (*Result, error) {
 	if maxSteps <= 0 {
 		maxSteps = DefaultMaxSteps
 	}
-	if err := a.settle(ctx, rt, reg); err != nil {
+	stored, err := a.settle(ctx, rt, reg)
+	if err != nil {
 		return nil, err
+	}
+	if stored != nil {
+		// The answer was stored before the turn could be completed (its
+		// daemon stopped): complete with it rather than ask again.
+		m, err := bus.DecodeAs[bus.Message](stored)
+		if err != nil {
+			return nil, err
+		}
+		return &Result{Text: m.Text, Message: stored}, nil
 	}
 	usage := &bus.Usage{}
 	for step := 0; step < maxSteps; {
@@ -196,7 +206,7 @@ func (a *Agent) Run(ctx context.Context, rt Runtime) (*Result, error) {
 func (a *Agent) answer(ctx context.Context, rt Runtime, seen *bus.Event, text string) (*bus.Event, bool, error) {
 	prev := seen
 	for range 16 {
-		msg, err := rt.AppendAfter(ctx, &bus.Message{Role: "assistant", Text: text}, prev)
+		msg, err := rt.AppendAfter(ctx, &bus.Message{Role: "assistant", Text: text, Final: true}, prev)
 		if err == nil {
 			return msg, false, nil
 		}
@@ -273,62 +283,44 @@ func (a *Agent) result(ctx context.Context, rt Runtime, id, name string, r tool.
 	return err
 }
 
-// settle finishes what a previous run left open: calls waiting for
-// approval keep waiting (and run only if approved); calls that may have
-// been running when their daemon died are reported as interrupted and not
-// run again.
-func (a *Agent) settle(ctx context.Context, rt Runtime, reg *tool.Registry) error {
+// settle finishes what a previous run left open, as the task's fold sees
+// it: calls waiting for approval keep waiting (and run only if approved);
+// calls that may have been running when their daemon died are reported as
+// interrupted and not run again; calls whose approval expired with an
+// ended turn are reported as not run. It returns the turn's stored answer
+// when there is one: the turn then completes with it, without asking the
+// model again.
+func (a *Agent) settle(ctx context.Context, rt Runtime, reg *tool.Registry) (*bus.Event, error) {
 	events, err := rt.Events(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	type open struct {
-		call      *bus.ToolCall
-		requested bool
-		decided   bool
+	sum, _ := bus.Fold(events) // events that do not fit were never read
+	for _, c := range sum.OpenCalls {
+		var err error
+		switch c.Approval {
+		case bus.ApprovalWaiting:
+			err = a.afterApproval(ctx, rt, reg, c.CallID, c.Tool, c.Arguments)
+		case bus.ApprovalExpired:
+			err = a.result(ctx, rt, c.CallID, c.Tool, tool.Errorf(
+				"not run: the turn ended before anyone decided on this call. Ask again if it is still needed."))
+		default:
+			err = a.result(ctx, rt, c.CallID, c.Tool, tool.Errorf(
+				"interrupted: the daemon running this call stopped before it reported a result, so it may or may not have taken effect; it was not run again. Check its effect before retrying."))
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
-	var order []string
-	calls := map[string]*open{}
+	if sum.AnswerSeq == 0 || len(sum.OpenCalls) > 0 {
+		return nil, nil
+	}
 	for _, ev := range events {
-		switch ev.Type {
-		case bus.TypeToolCall:
-			c, err := bus.DecodeAs[bus.ToolCall](ev)
-			if err != nil {
-				return err
-			}
-			calls[c.CallID] = &open{call: c}
-			order = append(order, c.CallID)
-		case bus.TypeApprovalRequested:
-			if r, err := bus.DecodeAs[bus.ApprovalRequested](ev); err == nil && calls[r.CallID] != nil {
-				calls[r.CallID].requested = true
-			}
-		case bus.TypeApprovalDecided:
-			if d, err := bus.DecodeAs[bus.ApprovalDecided](ev); err == nil && calls[d.CallID] != nil {
-				calls[d.CallID].decided = true
-			}
-		case bus.TypeToolResult:
-			if r, err := bus.DecodeAs[bus.ToolResult](ev); err == nil {
-				delete(calls, r.CallID)
-			}
+		if ev.Seq == sum.AnswerSeq {
+			return ev, nil
 		}
 	}
-	for _, id := range order {
-		o, ok := calls[id]
-		if !ok {
-			continue
-		}
-		if o.requested && !o.decided {
-			if err := a.afterApproval(ctx, rt, reg, id, o.call.Tool, o.call.Arguments); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := a.result(ctx, rt, id, o.call.Tool, tool.Errorf(
-			"interrupted: the daemon running this call stopped before it reported a result, so it may or may not have taken effect; it was not run again. Check its effect before retrying.")); err != nil {
-			return err
-		}
-	}
-	return nil
+	return nil, nil
 }
 
 // registry is the built-in tools plus the ones bound to this run.

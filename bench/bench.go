@@ -188,12 +188,12 @@ func appendPhase(ctx context.Context, o Options, r *Report) error {
 	tasks := make([]string, o.AppendTasks)
 	for i := range tasks {
 		tasks[i] = bus.NewID()
-		if _, err := e.log.AppendPayload(ctx, tasks[i], "viberd/bench", &bus.Created{Goal: "benchmark"}); err != nil {
+		if err := benchTask(ctx, e.log, tasks[i]); err != nil {
 			return err
 		}
 	}
 	// The raw side publishes the same bytes a typed event encodes to.
-	sample, err := bus.NewEvent(tasks[0], "viberd/bench", &bus.Message{Role: "assistant", Text: sampleText})
+	sample, err := bus.NewEvent(tasks[0], bus.DaemonSource("bench"), &bus.Message{Role: "assistant", Text: sampleText})
 	if err != nil {
 		return err
 	}
@@ -204,7 +204,7 @@ func appendPhase(ctx context.Context, o Options, r *Report) error {
 	fmt.Fprintf(o.Progress, "raw JetStream async publish: %d messages of %d bytes\n", o.AppendEvents, len(body))
 	t0 := time.Now()
 	for i := range o.AppendEvents {
-		if _, err := e.js.PublishMsgAsync(&nats.Msg{Subject: bus.TaskEventSubject(tasks[i%len(tasks)], bus.TypeMessage), Data: body}); err != nil {
+		if _, err := e.js.PublishMsgAsync(&nats.Msg{Subject: bus.TaskEventSubject(tasks[i%len(tasks)], bus.DaemonWriter("bench"), bus.TypeMessage), Data: body}); err != nil {
 			return err
 		}
 	}
@@ -218,7 +218,7 @@ func appendPhase(ctx context.Context, o Options, r *Report) error {
 	// Fresh tasks for the typed appends, so each starts from a known head.
 	for i := range tasks {
 		tasks[i] = bus.NewID()
-		if _, err := e.log.AppendPayload(ctx, tasks[i], "viberd/bench", &bus.Created{Goal: "benchmark"}); err != nil {
+		if err := benchTask(ctx, e.log, tasks[i]); err != nil {
 			return err
 		}
 	}
@@ -233,6 +233,16 @@ func appendPhase(ctx context.Context, o Options, r *Report) error {
 	return nil
 }
 
+// benchTask creates a task as a gateway would and claims it as daemon
+// "bench", so that the events the benchmark appends fit it.
+func benchTask(ctx context.Context, log *bus.Log, id string) error {
+	if _, err := log.AppendPayload(ctx, id, bus.GatewaySource("bench"), &bus.Created{Goal: "benchmark"}); err != nil {
+		return err
+	}
+	_, err := log.AppendPayload(ctx, id, bus.DaemonSource("bench"), &bus.Assigned{Daemon: "bench", Attempt: 1})
+	return err
+}
+
 // appendTyped appends events round-robin over tasks, one writer per task,
 // every append waiting for its acknowledgement (as the daemon does).
 func appendTyped(ctx context.Context, log *bus.Log, tasks []string, total int) (int, error) {
@@ -244,7 +254,7 @@ func appendTyped(ctx context.Context, log *bus.Log, tasks []string, total int) (
 		go func() {
 			defer wg.Done()
 			for range per {
-				if _, err := log.AppendPayload(ctx, id, "viberd/bench", &bus.Message{Role: "assistant", Text: sampleText}); err != nil {
+				if _, err := log.AppendPayload(ctx, id, bus.DaemonSource("bench"), &bus.Message{Role: "assistant", Text: sampleText}); err != nil {
 					errs <- err
 					return
 				}
@@ -269,16 +279,21 @@ func replayPhase(ctx context.Context, o Options, r *Report) error {
 	fmt.Fprintf(o.Progress, "writing a task of %d events\n", o.ReplayEvents)
 	for i := range o.ReplayEvents {
 		var p bus.Payload = &bus.Message{Role: "assistant", Text: sampleText}
-		if i == 0 {
-			p = &bus.Created{Goal: "benchmark"}
+		source := bus.DaemonSource("bench")
+		switch i {
+		case 0:
+			p, source = &bus.Created{Goal: "benchmark"}, bus.GatewaySource("bench")
+		case 1:
+			p = &bus.Assigned{Daemon: "bench", Attempt: 1}
 		}
-		ev, err := bus.NewEvent(task, "viberd/bench", p)
+		ev, err := bus.NewEvent(task, source, p)
 		if err != nil {
 			return err
 		}
 		ev.Seq = uint64(i + 1)
 		b, _ := json.Marshal(ev)
-		if _, err := e.js.PublishMsgAsync(&nats.Msg{Subject: bus.TaskEventSubject(task, ev.Type), Data: b}); err != nil {
+		writer, _ := bus.WriterOf(source)
+		if _, err := e.js.PublishMsgAsync(&nats.Msg{Subject: bus.TaskEventSubject(task, writer, ev.Type), Data: b}); err != nil {
 			return err
 		}
 	}
@@ -341,7 +356,7 @@ func dispatchPhase(ctx context.Context, o Options, r *Report) error {
 		return err
 	}
 	started := make(chan string, 16)
-	sub, err := nc.Subscribe(bus.TaskEventSubject("*", bus.TypeStarted), func(m *nats.Msg) {
+	sub, err := nc.Subscribe(bus.TaskEventSubject("*", "*", bus.TypeStarted), func(m *nats.Msg) {
 		started <- bus.TaskIDFromSubject(m.Subject)
 	})
 	if err != nil {
@@ -390,7 +405,7 @@ func dispatchPhase(ctx context.Context, o Options, r *Report) error {
 func taskPhase(ctx context.Context, o Options, r *Report, nc *nats.Conn, cl *gateway.Client) error {
 	var mu sync.Mutex
 	waiting := map[string]chan struct{}{}
-	sub, err := nc.Subscribe(bus.TaskEventSubject("*", bus.TypeCompleted), func(m *nats.Msg) {
+	sub, err := nc.Subscribe(bus.TaskEventSubject("*", "*", bus.TypeCompleted), func(m *nats.Msg) {
 		id := bus.TaskIDFromSubject(m.Subject)
 		mu.Lock()
 		ch := waiting[id]

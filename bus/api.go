@@ -150,7 +150,7 @@ func (e *APIError) Unwrap() error {
 // CodeFor picks the API code for an error from its sentinel.
 func CodeFor(err error) int {
 	switch {
-	case errors.Is(err, ErrTaskNotFound), errors.Is(err, ErrDaemonNotFound):
+	case errors.Is(err, ErrTaskNotFound), errors.Is(err, ErrDaemonNotFound), errors.Is(err, ErrCallNotFound):
 		return CodeNotFound
 	case errors.Is(err, ErrTooLarge):
 		return CodeTooLarge

@@ -24,3 +24,19 @@ var (
 	// ErrUnavailable means the gateway or NATS did not answer.
 	ErrUnavailable = errors.New("unavailable")
 )
+
+// Errors of the task lifecycle.
+var (
+	// ErrRejected means a message on a task's subjects does not fit the
+	// task (malformed, out of order, or from a writer that may not write
+	// it); readers skip it.
+	ErrRejected = errors.New("event rejected")
+	// ErrFenced means a daemon no longer holds the task it writes to:
+	// another daemon claimed it or the turn ended. The daemon stops its run
+	// and does not retry.
+	ErrFenced = errors.New("task no longer held")
+)
+
+// ErrCallNotFound means a task has no tool call with that id waiting for
+// what the request asks (a decision, say).
+var ErrCallNotFound = errors.New("call not found")

@@ -237,6 +237,9 @@ type Assigned struct {
 	Daemon string `json:"daemon" jsonschema:"minLength=1"`
 	// Attempt counts deliveries of the assignment, from 1.
 	Attempt int `json:"attempt" jsonschema:"minimum=1"`
+	// Instance identifies the daemon process that claimed the task, so
+	// that a stale process of the same daemon is fenced off too.
+	Instance string `json:"instance,omitempty"`
 }
 
 // EventType implements [Payload].
@@ -263,6 +266,10 @@ type Message struct {
 	Role string `json:"role" jsonschema:"enum=assistant,enum=user"`
 	// Text is the message.
 	Text string `json:"text"`
+	// Final marks the assistant's answer of the turn: the turn completes
+	// with it, and a daemon resuming the task completes with it instead of
+	// asking the model again.
+	Final bool `json:"final,omitempty"`
 }
 
 // EventType implements [Payload].

@@ -90,8 +90,9 @@ func (l *Log) forgetHead(taskID string) {
 	delete(l.heads, taskID)
 }
 
-// Last returns the last event of a task, or ErrTaskNotFound.
-func (l *Log) Last(ctx context.Context, taskID string) (*Event, error) {
+// lastMsg returns the last message stored on a task's subjects (which may
+// be one readers reject), or ErrTaskNotFound.
+func (l *Log) lastMsg(ctx context.Context, taskID string) (*jetstream.RawStreamMsg, error) {
 	if !ValidToken(taskID) {
 		return nil, fmt.Errorf("task id %q: %w", taskID, ErrTaskNotFound)
 	}
@@ -106,9 +107,33 @@ func (l *Log) Last(ctx context.Context, taskID string) (*Event, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read last event of task %s: %w", taskID, err)
 	}
-	ev, err := ParseEvent(raw.Data)
+	return raw, nil
+}
+
+// HeadSeq returns the stream sequence of the last message stored on a
+// task's subjects, or ErrTaskNotFound. It costs one direct get.
+func (l *Log) HeadSeq(ctx context.Context, taskID string) (uint64, error) {
+	raw, err := l.lastMsg(ctx, taskID)
 	if err != nil {
-		return nil, fmt.Errorf("last event of task %s: %w", taskID, err)
+		return 0, err
+	}
+	return raw.Sequence, nil
+}
+
+// Last returns the last event of a task when it is a well-formed event
+// stored where it belongs, or ErrTaskNotFound. It does not check that the
+// event fits the task (only a fold can): use [Log.Load] to act on a task.
+func (l *Log) Last(ctx context.Context, taskID string) (*Event, error) {
+	raw, err := l.lastMsg(ctx, taskID)
+	if err != nil {
+		return nil, err
+	}
+	ev, err := ParseEvent(raw.Data)
+	if err == nil {
+		err = checkSubject(raw.Subject, ev)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("last event of task %s: %w: %w", taskID, ErrRejected, err)
 	}
 	ev.StreamSeq = raw.Sequence
 	l.setHead(taskID, head{streamSeq: raw.Sequence, seq: ev.Seq, lastID: ev.ID})
@@ -132,7 +157,10 @@ func (l *Log) loadHead(ctx context.Context, taskID string) (head, error) {
 // An event of type created must be the first of its task; any other event
 // needs an existing task. Appends from several writers to one task are
 // serialised with JetStream's expected-last-subject-sequence check; a writer
-// that lost the race re-reads the head and tries again. Appending an event
+// that lost the race re-reads the head and tries again — so Append is for
+// creating tasks and for tools that copy or generate logs. Writers that act
+// on what they read (the gateway's decisions, every daemon write) append
+// through a [Tail] or [Log.AppendAfter] so that a stale writer is fenced. Appending an event
 // whose id is already stored returns the stored event (at-least-once
 // publishing with exactly-once storage).
 func (l *Log) Append(ctx context.Context, ev *Event) (*Event, error) {
@@ -168,8 +196,8 @@ func (l *Log) Append(ctx context.Context, ev *Event) (*Event, error) {
 	return nil, fmt.Errorf("append %s to task %s after %d attempts: %w", ev.Type, taskID, maxAppendAttempts, ErrConflict)
 }
 
-// AppendAfter stores an event only if the task's last event is still prev:
-// a compare-and-set on the log. It returns ErrConflict when another event
+// AppendAfter stores an event only if the task's last message is still
+// prev (an event, or a [View]'s head): a compare-and-set on the log. It returns ErrConflict when another event
 // came first. Writers use it to claim a task or to act on what they just
 // read (for example to cancel a task no daemon has taken yet).
 func (l *Log) AppendAfter(ctx context.Context, ev *Event, prev *Event) (*Event, error) {
@@ -179,7 +207,18 @@ func (l *Log) AppendAfter(ctx context.Context, ev *Event, prev *Event) (*Event, 
 	if prev == nil || prev.Subject != ev.Subject {
 		return nil, fmt.Errorf("append after: %w: previous event of another task", ErrMalformed)
 	}
-	stored, err := l.appendAt(ctx, ev, head{streamSeq: prev.StreamSeq, seq: prev.Seq})
+	return l.AppendAt(ctx, ev, prev.StreamSeq, prev.Seq)
+}
+
+// AppendAt stores an event only if the task's last message is still at
+// stream sequence streamSeq and its last event has seq: the
+// compare-and-set every writer that decides on a fold uses. It returns
+// ErrConflict when another message came first.
+func (l *Log) AppendAt(ctx context.Context, ev *Event, streamSeq, seq uint64) (*Event, error) {
+	if err := ev.Validate(); err != nil {
+		return nil, err
+	}
+	stored, err := l.appendAt(ctx, ev, head{streamSeq: streamSeq, seq: seq})
 	if errors.Is(err, errWrongHead) {
 		return nil, fmt.Errorf("append %s to task %s: %w", ev.Type, ev.Subject, ErrConflict)
 	}
@@ -225,7 +264,11 @@ func eventMsg(ev *Event) (*nats.Msg, error) {
 	if len(body) > MaxEventBytes {
 		return nil, fmt.Errorf("event %s of %d bytes (limit %d): %w", ev.Type, len(body), MaxEventBytes, ErrTooLarge)
 	}
-	msg := &nats.Msg{Subject: TaskEventSubject(ev.Subject, ev.Type), Data: body, Header: nats.Header{}}
+	writer, err := WriterOf(ev.Source)
+	if err != nil {
+		return nil, err
+	}
+	msg := &nats.Msg{Subject: TaskEventSubject(ev.Subject, writer, ev.Type), Data: body, Header: nats.Header{}}
 	msg.Header.Set(HeaderEventType, string(ev.Type))
 	return msg, nil
 }
@@ -289,38 +332,41 @@ type ReplayOptions struct {
 	AfterStreamSeq uint64
 	// AfterSeq skips events whose task seq is at or below it.
 	AfterSeq uint64
+	// OnReject, when set, is told about every message of the task that
+	// does not fit it (see [Summary]); such messages are never yielded.
+	OnReject func(error)
+	// Summary, when set, receives the fold of everything read so far.
+	Summary *Summary
+	// CaughtUp, when set, is called once, after the events stored when the
+	// replay started were yielded (even if the last of them was rejected).
+	CaughtUp func()
 }
 
 // Replay yields a task's events in order, from the first, as typed
-// envelopes. It yields ErrTaskNotFound when the task has no events (unless a
-// resume point is given) and stops at the first error. Stopping the loop
-// early releases the consumer.
+// envelopes, each checked by a fold of the task: messages that do not fit
+// (forged, malformed, out of order, from a writer that may not write them)
+// are skipped and reported to OnReject. The check needs the whole log, so a
+// replay always reads from the task's first message; a resume point only
+// skips yielding. It yields ErrTaskNotFound when the task has no events and
+// stops at the first error. Stopping the loop early releases the consumer.
 func (l *Log) Replay(ctx context.Context, taskID string, opt ReplayOptions) iter.Seq2[*Event, error] {
 	return func(yield func(*Event, error) bool) {
 		if !ValidToken(taskID) {
 			yield(nil, fmt.Errorf("task id %q: %w", taskID, ErrTaskNotFound))
 			return
 		}
-		last, err := l.Last(ctx, taskID)
-		if errors.Is(err, ErrTaskNotFound) && opt.AfterStreamSeq > 0 {
-			err = nil
-		}
+		last, err := l.HeadSeq(ctx, taskID)
 		if err != nil {
 			yield(nil, err)
 			return
 		}
-		if opt.Follow == UntilCaughtUp && (last == nil || last.StreamSeq <= opt.AfterStreamSeq) {
-			return
+		sum := opt.Summary
+		if sum == nil {
+			sum = &Summary{}
 		}
-		if opt.Follow == UntilEnd && last != nil && last.Type.Terminal() && last.StreamSeq <= opt.AfterStreamSeq {
-			return
-		}
-		cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{TaskFilter(taskID)}, InactiveThreshold: 30 * time.Second}
-		if opt.AfterStreamSeq > 0 {
-			cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
-			cfg.OptStartSeq = opt.AfterStreamSeq + 1
-		}
-		cons, err := l.js.OrderedConsumer(ctx, TaskStream, cfg)
+		cons, err := l.js.OrderedConsumer(ctx, TaskStream, jetstream.OrderedConsumerConfig{
+			FilterSubjects: []string{TaskFilter(taskID)}, InactiveThreshold: 30 * time.Second,
+		})
 		if err != nil {
 			yield(nil, fmt.Errorf("replay task %s: %w", taskID, err))
 			return
@@ -334,7 +380,6 @@ func (l *Log) Replay(ctx context.Context, taskID string, opt ReplayOptions) iter
 			msgs.Stop()
 			l.release(cons)
 		}()
-		h := &hints{subject: taskID}
 		for {
 			m, err := msgs.Next(jetstream.NextContext(ctx))
 			if err != nil {
@@ -344,29 +389,36 @@ func (l *Log) Replay(ctx context.Context, taskID string, opt ReplayOptions) iter
 				yield(nil, fmt.Errorf("replay task %s: %w", taskID, err))
 				return
 			}
-			ev, err := parseEvent(m.Data(), h)
-			if err != nil {
-				yield(nil, fmt.Errorf("replay task %s: %w", taskID, err))
-				return
-			}
 			md, err := m.Metadata()
 			if err != nil {
 				yield(nil, fmt.Errorf("replay task %s: %w", taskID, err))
 				return
 			}
-			ev.StreamSeq = md.Sequence.Stream
-			if ev.Seq > opt.AfterSeq {
+			ev, err := sum.ApplyMsg(m.Subject(), m.Data(), md.Sequence.Stream)
+			if err != nil && opt.OnReject != nil {
+				opt.OnReject(err)
+			}
+			if ev != nil && ev.StreamSeq > opt.AfterStreamSeq && ev.Seq > opt.AfterSeq {
 				if !yield(ev, nil) {
 					return
 				}
 			}
+			caughtUp := md.Sequence.Stream >= last || md.NumPending == 0
+			if caughtUp && sum.LastSeq == 0 {
+				yield(nil, fmt.Errorf("task %s: %w (its log holds only messages that do not fit a task: %s)", taskID, ErrTaskNotFound, sum.LastRejection))
+				return
+			}
+			if caughtUp && opt.CaughtUp != nil {
+				opt.CaughtUp()
+				opt.CaughtUp = nil
+			}
 			switch opt.Follow {
 			case UntilCaughtUp:
-				if ev.StreamSeq >= last.StreamSeq {
+				if caughtUp {
 					return
 				}
 			case UntilEnd:
-				if ev.Type.Terminal() && md.NumPending == 0 {
+				if sum.State.Terminal() && md.NumPending == 0 {
 					return
 				}
 			}
@@ -389,16 +441,66 @@ func (l *Log) release(cons jetstream.Consumer) {
 	}()
 }
 
-// Events replays a task until caught up and returns its events.
+// Events replays a task until caught up and returns its events (those that
+// fit the task; see [Log.Replay]).
 func (l *Log) Events(ctx context.Context, taskID string) ([]*Event, error) {
-	var out []*Event
-	for ev, err := range l.Replay(ctx, taskID, ReplayOptions{}) {
-		if err != nil {
-			return out, err
-		}
-		out = append(out, ev)
+	v, err := l.Load(ctx, taskID)
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	return v.Events, nil
+}
+
+// View is a task as one reader holds it: the events that fit it, in order,
+// and their fold, whose StreamSeq is the head to append after.
+type View struct {
+	Summary
+	// Events are the task's events that fit it, in order.
+	Events []*Event
+}
+
+// Last returns the view's last event (nil for an empty view).
+func (v *View) Last() *Event {
+	if len(v.Events) == 0 {
+		return nil
+	}
+	return v.Events[len(v.Events)-1]
+}
+
+// After returns the view's events with a seq above seq.
+func (v *View) After(seq uint64) []*Event {
+	i := len(v.Events)
+	for i > 0 && v.Events[i-1].Seq > seq {
+		i--
+	}
+	return v.Events[i:]
+}
+
+// Load reads a task until caught up into a [View]. Rejected messages are
+// skipped (and counted in the view's Summary).
+func (l *Log) Load(ctx context.Context, taskID string) (*View, error) {
+	v := &View{}
+	for ev, err := range l.Replay(ctx, taskID, ReplayOptions{Summary: &v.Summary}) {
+		if err != nil {
+			return nil, err
+		}
+		v.Events = append(v.Events, ev)
+	}
+	return v, nil
+}
+
+// AppendToView stores ev right after the view's head (compare-and-set) and
+// adds it to the view. It returns ErrConflict when the log moved on.
+func (l *Log) AppendToView(ctx context.Context, v *View, ev *Event) (*Event, error) {
+	stored, err := l.AppendAt(ctx, ev, v.StreamSeq, v.LastSeq)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := v.Apply(stored); err != nil {
+		return stored, fmt.Errorf("stored %s does not fit task %s: %w", stored.Type.Short(), stored.Subject, err)
+	}
+	v.Events = append(v.Events, stored)
+	return stored, nil
 }
 
 // Publish stores a raw envelope exactly as given, keyed by its id, without

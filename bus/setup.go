@@ -45,7 +45,7 @@ func TaskStreamConfig(o SetupOptions) jetstream.StreamConfig {
 	return jetstream.StreamConfig{
 		Name:        TaskStream,
 		Description: "Viber task log: every event of every task, in order",
-		Subjects:    []string{TaskSubjects()},
+		Subjects:    []string{TaskStreamSubjects()},
 		Storage:     jetstream.FileStorage,
 		Retention:   jetstream.LimitsPolicy,
 		Discard:     jetstream.DiscardOld,

@@ -1,6 +1,7 @@
 package bus
 
 import (
+	"fmt"
 	"os"
 	"strings"
 )
@@ -58,15 +59,88 @@ const (
 // TaskSubjects is the subject filter of the whole task log (`viber.task.>`).
 func TaskSubjects() string { return taskAllSubj }
 
-// TaskEventSubject is where an event of the given type for a task is stored:
-// viber.task.<task_id>.<name>, with name the short form of the type
-// (e.g. "started").
-func TaskEventSubject(taskID string, t Type) string {
-	return taskPrefix + taskID + "." + t.Short()
+// TaskStreamSubjects is what VIBER_TASKS captures: exactly the five-token
+// event subjects viber.task.<task_id>.<writer>.<event>. A publish to any
+// other subject under viber.task is not stored.
+func TaskStreamSubjects() string { return taskPrefix + "*.*.*" }
+
+// The writer token of a task-event subject names who wrote the event, so
+// that NATS permissions can bind a credential to what it may write and
+// readers can check an event's source against it.
+const (
+	// GatewayWriter is the writer token of every gateway.
+	GatewayWriter = "gw"
+	// daemonWriterPrefix starts the writer token of a daemon: d-<daemon id>.
+	daemonWriterPrefix = "d-"
+	gatewaySourcePrefix = "vibergw/"
+	daemonSourcePrefix  = "viberd/"
+)
+
+// DaemonWriter is the writer token of daemon id: d-<id>.
+func DaemonWriter(daemonID string) string { return daemonWriterPrefix + daemonID }
+
+// GatewaySource is the event source of gateway id: vibergw/<id>.
+func GatewaySource(gatewayID string) string { return gatewaySourcePrefix + gatewayID }
+
+// DaemonSource is the event source of daemon id: viberd/<id>.
+func DaemonSource(daemonID string) string { return daemonSourcePrefix + daemonID }
+
+// SourceDaemon returns the daemon id of a daemon source ("viberd/<id>").
+func SourceDaemon(source string) (string, bool) {
+	id, ok := strings.CutPrefix(source, daemonSourcePrefix)
+	return id, ok && ValidToken(id)
+}
+
+// SourceIsGateway reports whether source is a gateway's ("vibergw/<id>").
+func SourceIsGateway(source string) bool {
+	id, ok := strings.CutPrefix(source, gatewaySourcePrefix)
+	return ok && ValidToken(id)
+}
+
+// WriterOf returns the writer token for an event source: [GatewayWriter]
+// for "vibergw/<id>", d-<id> for "viberd/<id>". Other sources cannot write
+// the task log.
+func WriterOf(source string) (string, error) {
+	if SourceIsGateway(source) {
+		return GatewayWriter, nil
+	}
+	if id, ok := SourceDaemon(source); ok {
+		return DaemonWriter(id), nil
+	}
+	return "", fmt.Errorf("%w: source %q can not write the task log (want vibergw/<id> or viberd/<id>)", ErrMalformed, source)
+}
+
+// TaskEventSubject is where an event of the given type, written by writer
+// (see [WriterOf]), is stored: viber.task.<task_id>.<writer>.<name>, with
+// name the short form of the type (e.g. "started").
+func TaskEventSubject(taskID, writer string, t Type) string {
+	return taskPrefix + taskID + "." + writer + "." + t.Short()
+}
+
+// TaskSubjectParts splits a task-event subject into its task id, writer
+// token and event name; ok is false for any other subject.
+func TaskSubjectParts(subject string) (taskID, writer, name string, ok bool) {
+	rest, found := strings.CutPrefix(subject, taskPrefix)
+	if !found {
+		return "", "", "", false
+	}
+	taskID, rest, found = strings.Cut(rest, ".")
+	if !found {
+		return "", "", "", false
+	}
+	writer, name, found = strings.Cut(rest, ".")
+	if !found || strings.Contains(name, ".") || taskID == "" || writer == "" || name == "" {
+		return "", "", "", false
+	}
+	return taskID, writer, name, true
 }
 
 // TaskFilter matches every event of one task: viber.task.<task_id>.>.
 func TaskFilter(taskID string) string { return taskPrefix + taskID + ".>" }
+
+// TaskWriterFilter matches the events one writer may publish for any task:
+// viber.task.*.<writer>.* (what a daemon credential is allowed).
+func TaskWriterFilter(writer string) string { return taskPrefix + "*." + writer + ".*" }
 
 // TaskIDFromSubject returns the task id of a task-log subject, or "" when
 // the subject is not one.

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
@@ -28,7 +27,7 @@ const hubTimeout = 2 * time.Second
 // unreachable reports whether err means the hub could not be reached (a
 // cut link), as opposed to a refusal.
 func unreachable(err error) bool {
-	return errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, context.DeadlineExceeded) ||
+	return errors.Is(err, nats.ErrNoResponders) || errors.Is(err, bus.ErrUnavailable) || errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, context.DeadlineExceeded) ||
 		errors.Is(err, nats.ErrTimeout) || errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, nats.ErrDisconnected)
 }
 
@@ -39,15 +38,10 @@ func (r *runtime) buffered() bool {
 	return len(r.pending) > 0
 }
 
-// remember records an event the hub stored.
+// remember records the hub's copy of an event that was buffered.
 func (r *runtime) remember(ev *bus.Event) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	// The cache stays a gapless prefix of the log (refresh reads on from
-	// its end), so only the very next event is added here.
-	if n := len(r.cache); n > 0 && r.cache[n-1].Seq+1 == ev.Seq {
-		r.cache = append(r.cache, ev)
-	}
 	if r.stored == nil {
 		r.stored = map[string]*bus.Event{}
 	}
@@ -57,13 +51,12 @@ func (r *runtime) remember(ev *bus.Event) {
 // buffer keeps an event for forwarding (in the edge's own JetStream, when
 // it has one) and starts the forwarder.
 func (r *runtime) buffer(ev *bus.Event) *bus.Event {
+	v := r.tail.Snapshot()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	last := uint64(0)
+	last := v.LastSeq
 	if n := len(r.pending); n > 0 {
 		last = r.pending[n-1].Seq
-	} else if n := len(r.cache); n > 0 {
-		last = r.cache[n-1].Seq
 	}
 	ev.Seq = last + 1 // tentative: the hub assigns the real one
 	r.d.outboxPut(ev)
@@ -78,10 +71,10 @@ func (r *runtime) buffer(ev *bus.Event) *bus.Event {
 
 // forward appends buffered events to the hub in order until none is left,
 // or until the daemon stops (they stay in the edge's outbox for the next
-// run). After each time the hub could not be reached it first checks that
-// no other daemon took the task over meanwhile.
+// run). Each is a fenced append: when the task turns out to be held by
+// another daemon (or its turn ended) while the link was cut, what was kept
+// is dropped, never written after them.
 func (r *runtime) forward(life context.Context) {
-	check := true
 	for {
 		r.mu.Lock()
 		if life.Err() != nil || len(r.pending) == 0 {
@@ -94,33 +87,24 @@ func (r *runtime) forward(life context.Context) {
 			return
 		}
 		ev := *r.pending[0]
-		claim := r.claim
 		r.mu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), hubTimeout)
-		if check {
-			other, answered := r.takenOver(ctx, claim)
-			if other != "" {
-				cancel()
-				r.mu.Lock()
-				dropped := len(r.pending)
-				r.mu.Unlock()
-				for range dropped {
-					r.pop()
-				}
-				r.d.log.Warn().Str("task", r.taskID).Str("owner", other).Int("dropped", dropped).
-					Msg("while the link was cut another daemon took the task over; the events kept on the edge are dropped")
-				continue
-			}
-			check = !answered
-		}
-		stored, err := r.d.tasks.Append(ctx, &ev)
+		stored, err := r.append(ctx, &ev, nil)
 		cancel()
 		switch {
 		case err == nil:
 			r.pop()
 			r.remember(stored)
+		case errors.Is(err, bus.ErrFenced):
+			r.mu.Lock()
+			dropped := len(r.pending)
+			r.mu.Unlock()
+			for range dropped {
+				r.pop()
+			}
+			r.d.log.Warn().Err(err).Str("task", r.taskID).Int("dropped", dropped).
+				Msg("while the link was cut this daemon lost the task; the events kept on the edge are dropped")
 		case unreachable(err):
-			check = true
 			sleep(life, 500*time.Millisecond)
 		default:
 			r.d.log.Error().Err(err).Str("task", r.taskID).Str("type", ev.Type.Short()).Msg("the hub refused a buffered event; dropping it")
@@ -158,6 +142,9 @@ func (r *runtime) drain(ctx context.Context) error {
 
 // resolve returns the hub's copy of an event that was buffered.
 func (r *runtime) resolve(ev *bus.Event) *bus.Event {
+	if ev == nil {
+		return nil
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if s, ok := r.stored[ev.ID]; ok {
@@ -168,19 +155,12 @@ func (r *runtime) resolve(ev *bus.Event) *bus.Event {
 
 // edgeAppend appends through the hub, or buffers when it is unreachable or
 // earlier events still wait.
-func (r *runtime) edgeAppend(ctx context.Context, ev *bus.Event, prev *bus.Event) (*bus.Event, error) {
+func (r *runtime) edgeAppend(ctx context.Context, ev *bus.Event, extra func(*bus.View) error) (*bus.Event, error) {
 	if !r.buffered() {
 		actx, cancel := context.WithTimeout(ctx, hubTimeout)
-		var stored *bus.Event
-		var err error
-		if prev != nil {
-			stored, err = r.d.tasks.AppendAfter(actx, ev, r.resolve(prev))
-		} else {
-			stored, err = r.d.tasks.Append(actx, ev)
-		}
+		stored, err := r.append(actx, ev, extra)
 		cancel()
 		if err == nil {
-			r.remember(stored)
 			return stored, nil
 		}
 		if ctx.Err() != nil || !unreachable(err) {
@@ -190,42 +170,13 @@ func (r *runtime) edgeAppend(ctx context.Context, ev *bus.Event, prev *bus.Event
 	return r.buffer(ev), nil
 }
 
-// edgeEvents is the task's log as the edge knows it: the hub's, or while
-// the hub is unreachable, what it last saw plus the buffered events.
-func (r *runtime) edgeEvents(ctx context.Context) ([]*bus.Event, error) {
-	if !r.buffered() {
-		actx, cancel := context.WithTimeout(ctx, hubTimeout)
-		events, err := r.refresh(actx)
-		cancel()
-		if err == nil {
-			return events, nil
-		}
-		if ctx.Err() != nil || !unreachable(err) {
-			return nil, err
-		}
-	}
+// edgeEvents is the task's log as the edge knows it: what its tail has
+// read from the hub, plus the events buffered while the link is cut.
+func (r *runtime) edgeEvents() []*bus.Event {
+	events := r.tail.Snapshot().Events
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append(slices.Clone(r.cache), r.pending...), nil
-}
-
-// takenOver returns the daemon that claimed the task after claim, if any,
-// and whether the hub answered at all.
-func (r *runtime) takenOver(ctx context.Context, claim *bus.Event) (owner string, answered bool) {
-	if claim == nil {
-		return "", true
-	}
-	for ev, err := range r.d.tasks.Replay(ctx, r.taskID, bus.ReplayOptions{AfterStreamSeq: claim.StreamSeq}) {
-		if err != nil {
-			return "", false
-		}
-		if ev.Type == bus.TypeAssigned {
-			if a, err := bus.DecodeAs[bus.Assigned](ev); err == nil && a.Daemon != r.d.cfg.ID {
-				return a.Daemon, true
-			}
-		}
-	}
-	return "", true
+	return append(events, r.pending...)
 }
 
 // outbox is the edge's durable copy of buffered events.
@@ -308,9 +259,7 @@ func (d *Daemon) recoverOutbox(ctx context.Context) {
 			continue
 		}
 		for ctx.Err() == nil {
-			actx, cancel := context.WithTimeout(ctx, hubTimeout)
-			_, err := d.tasks.Append(actx, ev)
-			cancel()
+			err := d.forwardKept(ctx, ev)
 			if err == nil || !unreachable(err) {
 				if err != nil {
 					d.log.Error().Err(err).Str("task", ev.Subject).Msg("edge: the hub refused a kept event; dropping it")
@@ -321,4 +270,24 @@ func (d *Daemon) recoverOutbox(ctx context.Context) {
 			sleep(ctx, 500*time.Millisecond)
 		}
 	}
+}
+
+// forwardKept appends an event kept by a previous run of this daemon, only
+// while this daemon still holds its task (any process of it: the one that
+// kept the event is gone).
+func (d *Daemon) forwardKept(ctx context.Context, ev *bus.Event) error {
+	actx, cancel := context.WithTimeout(ctx, hubTimeout)
+	defer cancel()
+	tail, err := d.tasks.Tail(actx, ev.Subject, d.reportReject(ev.Subject))
+	if err != nil {
+		return err
+	}
+	defer tail.Close()
+	_, err = tail.Append(actx, ev, func(v *bus.View) error {
+		if !v.Holds(d.cfg.ID, "") {
+			return fmt.Errorf("%w: the task is no longer this daemon's (owner %q, %s)", bus.ErrFenced, v.Owner, v.State)
+		}
+		return v.Admits(ev)
+	})
+	return err
 }

@@ -31,18 +31,16 @@ const (
 	// deferToOwner: another live daemon runs the task: give the message
 	// back with a delay, never ack it away.
 	deferToOwner
-	// abandon: another daemon took the task over; its delivery of the
-	// assignment is the live one, so ours is left alone.
+	// abandon: this daemon no longer holds the task (another daemon
+	// claimed it, or its turn ended); the live delivery of the assignment
+	// is someone else's, so ours is left alone.
 	abandon
 	// notForUs: the task needs skills this daemon lacks: give it back at
 	// once for a daemon that has them.
 	notForUs
 )
 
-var (
-	errSteer     = errors.New("steered by a follow-up")
-	errTakenOver = errors.New("another daemon took the task over")
-)
+var errSteer = errors.New("steered by a follow-up")
 
 // cancelled is the cause of a task context ended by a cancel request.
 type cancelled struct{ reason string }
@@ -179,72 +177,61 @@ func (d *Daemon) setRunning(taskID string, on bool) {
 	d.mu.Unlock()
 }
 
-// load reads a task's events; a fresh task (only created) costs one read.
-func (d *Daemon) load(ctx context.Context, taskID string) ([]*bus.Event, error) {
-	last, err := d.tasks.Last(ctx, taskID)
-	if err != nil {
-		return nil, err
+// reportReject logs a message of a task's log that does not fit it (a
+// forged or garbage event): it is skipped, never acted on.
+func (d *Daemon) reportReject(taskID string) func(error) {
+	return func(err error) {
+		d.log.Warn().Err(err).Str("task", taskID).Msg("skipped a message of the task log that does not fit the task")
 	}
-	if last.Seq == 1 {
-		return []*bus.Event{last}, nil
-	}
-	return d.tasks.Events(ctx, taskID)
 }
 
-// run claims the task and executes its turn.
+// errMoved means the log moved on while a decision was made on it.
+var errMoved = errors.New("the task log moved on")
+
+// run claims the task and executes its turn. Everything it knows of the
+// task comes from one tail of the task's log, which it keeps until the
+// run ends.
 func (d *Daemon) run(ctx context.Context, taskID string, attempt int) outcome {
 	log := d.log.With().Str("task", taskID).Logger()
+	tail, err := d.tasks.Tail(ctx, taskID, d.reportReject(taskID))
+	if errors.Is(err, bus.ErrTaskNotFound) {
+		log.Warn().Err(err).Msg("assignment for a task that does not exist; dropping it")
+		return done
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return handBack
+		}
+		log.Warn().Err(err).Msg("cannot read the task log")
+		return retryLater
+	}
+	defer tail.Close()
 	for range 8 {
-		events, err := d.load(ctx, taskID)
-		if errors.Is(err, bus.ErrTaskNotFound) {
-			log.Warn().Msg("assignment for a task with no events; dropping it")
-			return done
-		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return handBack
-			}
-			log.Warn().Err(err).Msg("cannot read the task log")
-			return retryLater
-		}
-		sum, err := bus.Fold(events)
-		if err != nil {
-			log.Error().Err(err).Msg("task log does not fold; failing the task")
-			d.finish(ctx, taskID, &bus.Failed{Error: "the task's log is unreadable: " + err.Error(), Code: bus.FailInternal})
-			return done
-		}
-		if sum.State.Terminal() {
+		v := tail.Snapshot()
+		if v.State.Terminal() {
 			return done // finished already; a late or duplicate assignment
 		}
-		if missing := d.lacks(sum.Skills); len(missing) > 0 {
+		if missing := d.lacks(v.Skills); len(missing) > 0 {
 			log.Debug().Strs("skills", missing).Msg("task needs skills this daemon lacks; leaving it to others")
 			return notForUs
 		}
-		if sum.Daemon != "" && sum.Daemon != d.cfg.ID && sum.State != bus.StatePending && d.ownerAlive(ctx, sum.Daemon, taskID) {
+		if v.Owner != "" && v.Owner != d.cfg.ID && d.ownerAlive(ctx, v.Owner, taskID) {
 			// The owner is alive but missed its in-progress acks (NATS was
 			// away, say): leave the assignment for it to finish and ack.
-			log.Info().Str("owner", sum.Daemon).Msg("task is running on a live daemon; leaving the assignment to it")
+			log.Info().Str("owner", v.Owner).Msg("task is running on a live daemon; leaving the assignment to it")
 			return deferToOwner
 		}
-		last := events[len(events)-1]
-		if sum.CancelRequested {
-			ev, err := bus.NewEvent(taskID, d.source, &bus.Cancelled{Reason: "cancel requested before the task resumed"})
-			if err != nil {
-				return retryLater
-			}
-			if _, err := d.tasks.AppendAfter(ctx, ev, last); errors.Is(err, bus.ErrConflict) {
-				continue
-			} else if err != nil {
-				return retryLater
-			}
-			return done
-		}
-		claim, err := bus.NewEvent(taskID, d.source, &bus.Assigned{Daemon: d.cfg.ID, Attempt: attempt})
+		claim, err := bus.NewEvent(taskID, d.source, &bus.Assigned{Daemon: d.cfg.ID, Attempt: attempt, Instance: d.instance})
 		if err != nil {
 			return retryLater
 		}
-		claimed, err := d.tasks.AppendAfter(ctx, claim, last)
-		if errors.Is(err, bus.ErrConflict) {
+		claimed, err := tail.Append(ctx, claim, func(cur *bus.View) error {
+			if cur.StreamSeq != v.StreamSeq {
+				return errMoved
+			}
+			return cur.Admits(claim)
+		})
+		if errors.Is(err, errMoved) {
 			continue
 		}
 		if err != nil {
@@ -254,8 +241,12 @@ func (d *Daemon) run(ctx context.Context, taskID string, attempt int) outcome {
 			log.Warn().Err(err).Msg("cannot claim the task")
 			return retryLater
 		}
-		resumed := sum.State != bus.StatePending
-		return d.execute(ctx, taskID, claimed, resumed, createdOf(events))
+		rt := newRuntime(d, tail)
+		if v.CancelRequested {
+			rt.finish(ctx, &bus.Cancelled{Reason: "cancel requested before the task resumed: " + cancelReasonOf(v)})
+			return done
+		}
+		return d.execute(ctx, rt, claimed, v.State != bus.StatePending, createdOf(v.Events))
 	}
 	log.Warn().Msg("task log kept changing while claiming; retrying later")
 	return retryLater
@@ -275,53 +266,87 @@ func (d *Daemon) ownerAlive(ctx context.Context, owner, taskID string) bool {
 	return false
 }
 
+// fence says whether this daemon process may still write to the task: it
+// holds the turn (its claim is the latest and the turn has not ended).
+func (d *Daemon) fence(v *bus.View) error {
+	if v.Holds(d.cfg.ID, d.instance) {
+		return nil
+	}
+	if v.State.Terminal() {
+		return fmt.Errorf("%w: the turn ended (%s)", bus.ErrFenced, v.State)
+	}
+	if v.Owner == d.cfg.ID {
+		return fmt.Errorf("%w: another process of daemon %s claimed it", bus.ErrFenced, v.Owner)
+	}
+	return fmt.Errorf("%w: daemon %s claimed it", bus.ErrFenced, v.Owner)
+}
+
+// cancelReasonOf is the reason of the task's latest cancel request.
+func cancelReasonOf(v *bus.View) string {
+	for i := len(v.Events) - 1; i >= 0; i-- {
+		if v.Events[i].Type == bus.TypeCancelRequested {
+			return cancelReason(v.Events[i])
+		}
+	}
+	return "cancelled by request"
+}
+
 // execute runs the turn of a claimed task.
-func (d *Daemon) execute(ctx context.Context, taskID string, claimed *bus.Event, resumed bool, created *bus.Created) outcome {
+func (d *Daemon) execute(ctx context.Context, rt *runtime, claimed *bus.Event, resumed bool, created *bus.Created) outcome {
+	taskID := rt.taskID
 	log := d.log.With().Str("task", taskID).Logger()
 	taskCtx, stopTask := context.WithCancelCause(ctx)
 	defer stopTask(nil)
-	rt := newRuntime(d, taskID)
-	rt.claim, rt.life = claimed, ctx
+	rt.life = ctx
 
-	// Watch the log for cancel requests, steering follow-ups and another
-	// daemon taking the task over; resubscribe after errors (a reconnect)
-	// from the last event seen.
+	// Watch the tail for cancel requests, steering follow-ups and the loss
+	// of the task (another daemon's claim, an end of turn not ours).
 	go func() {
-		after := claimed.StreamSeq
-		for taskCtx.Err() == nil {
-			for ev, err := range d.tasks.Replay(taskCtx, taskID, bus.ReplayOptions{Follow: bus.Forever, AfterStreamSeq: after}) {
-				if err != nil {
-					break
+		seen := claimed.Seq
+		for {
+			var news []*bus.Event
+			var fenced error
+			err := rt.tail.Wait(taskCtx, func(v *bus.View) bool {
+				if err := d.fence(v); err != nil {
+					fenced = err
+					return true
 				}
-				after = ev.StreamSeq
+				if v.LastSeq > seen {
+					news, seen = slices.Clone(v.After(seen)), v.LastSeq
+					return true
+				}
+				return false
+			})
+			if err != nil {
+				return
+			}
+			for _, ev := range news {
 				switch ev.Type {
 				case bus.TypeCancelRequested:
 					stopTask(&cancelled{reason: cancelReason(ev)})
 					return
-				case bus.TypeAssigned:
-					if p, err := bus.DecodeAs[bus.Assigned](ev); err == nil && p.Daemon != d.cfg.ID {
-						stopTask(errTakenOver)
-						return
-					}
 				case bus.TypeInput:
 					if p, err := bus.DecodeAs[bus.Input](ev); err == nil && p.Mode == bus.InputSteer {
 						rt.steer()
 					}
 				}
 			}
-			sleep(taskCtx, time.Second)
+			if fenced != nil {
+				stopTask(fenced)
+				return
+			}
 		}
 	}()
 
 	model, mc, err := d.model(created.Model)
 	if err != nil {
-		d.finish(ctx, taskID, &bus.Failed{Error: err.Error(), Code: bus.FailNoModel})
+		rt.finish(ctx, &bus.Failed{Error: err.Error(), Code: bus.FailNoModel})
 		log.Warn().Err(err).Msg("task failed: no model")
 		return done
 	}
 	policy, ignored, err := d.policy.Tighten(created.Policy)
 	if err != nil {
-		d.finish(ctx, taskID, &bus.Failed{Error: err.Error(), Code: bus.FailBadRequest})
+		rt.finish(ctx, &bus.Failed{Error: err.Error(), Code: bus.FailBadRequest})
 		return done
 	}
 	if len(ignored) > 0 {
@@ -331,42 +356,40 @@ func (d *Daemon) execute(ctx context.Context, taskID string, claimed *bus.Event,
 		Model: model, Kind: mc.Provider, Tools: d.tools, Skills: d.catalog, Policy: policy,
 		MaxSteps: d.cfg.MaxSteps, System: d.systemPrompt(),
 	}
-	if _, err := d.appendPayload(taskCtx, taskID, &bus.Started{Daemon: d.cfg.ID, Provider: mc.Provider, Model: mc.Model, Resumed: resumed}); err != nil {
-		return d.interrupted(ctx, taskCtx, taskID, err)
+	if _, err := rt.Append(taskCtx, &bus.Started{Daemon: d.cfg.ID, Provider: mc.Provider, Model: mc.Model, Resumed: resumed}); err != nil {
+		return d.interrupted(ctx, taskCtx, rt, err)
 	}
 	log.Info().Bool("resumed", resumed).Msg("task started")
 	d.beatSoon() // others see it running here without waiting for a heartbeat
 
 	for {
 		res, err := agent.Run(taskCtx, rt)
-		if taskCtx.Err() != nil {
-			return d.interrupted(ctx, taskCtx, taskID, context.Cause(taskCtx))
+		if taskCtx.Err() != nil || errors.Is(err, bus.ErrFenced) {
+			return d.interrupted(ctx, taskCtx, rt, err)
 		}
 		if errors.Is(err, agents.ErrTaskLog) {
 			// NATS is away or the log unreadable: not the task's fault.
-			return d.interrupted(ctx, taskCtx, taskID, err)
+			return d.interrupted(ctx, taskCtx, rt, err)
 		}
 		if err != nil {
 			code := bus.FailModel
 			if errors.Is(err, agents.ErrMaxSteps) {
 				code = bus.FailMaxSteps
 			}
-			d.finish(ctx, taskID, &bus.Failed{Error: err.Error(), Code: code})
+			rt.finish(ctx, &bus.Failed{Error: err.Error(), Code: code})
 			log.Warn().Err(err).Msg("task failed")
 			return done
 		}
-		// Complete only if nothing arrived since the answer: a follow-up
-		// that came meanwhile is answered first.
-		if d.cfg.Edge {
+		if rt.edge {
 			// Everything the turn kept on the edge reaches the hub first.
 			if err := rt.drain(taskCtx); err != nil {
-				return d.interrupted(ctx, taskCtx, taskID, err)
+				return d.interrupted(ctx, taskCtx, rt, err)
 			}
 			res.Message = rt.resolve(res.Message)
 		}
-		more, err := d.complete(taskCtx, taskID, res.Message, &bus.Completed{Result: res.Text, Usage: res.Usage})
+		more, err := rt.complete(taskCtx, res)
 		if err != nil {
-			return d.interrupted(ctx, taskCtx, taskID, err)
+			return d.interrupted(ctx, taskCtx, rt, err)
 		}
 		if more {
 			continue
@@ -376,89 +399,96 @@ func (d *Daemon) execute(ctx context.Context, taskID string, claimed *bus.Event,
 	}
 }
 
-// complete appends the terminal event right after prev. When other events
-// came first it looks at them: a follow-up means another model call (more
-// is true), a cancel request means cancelled; anything else is stepped over.
-func (d *Daemon) complete(ctx context.Context, taskID string, prev *bus.Event, p bus.Payload) (more bool, err error) {
-	ev, err := bus.NewEvent(taskID, d.source, p)
+var (
+	errMore            = errors.New("a follow-up arrived after the answer")
+	errCancelRequested = errors.New("a cancel was requested after the answer")
+)
+
+// complete appends the turn's terminal event right after its answer. A
+// follow-up that came first means another model call (more is true); a
+// cancel request means cancelled.
+func (r *runtime) complete(ctx context.Context, res *agents.Result) (more bool, err error) {
+	ev, err := bus.NewEvent(r.taskID, r.d.source, &bus.Completed{Result: res.Text, Usage: res.Usage})
 	if err != nil {
 		return false, err
 	}
-	for range 16 {
-		_, err := d.tasks.AppendAfter(ctx, ev, prev)
-		if err == nil {
-			return false, nil
-		}
-		if !errors.Is(err, bus.ErrConflict) {
-			return false, err
-		}
-		for newer, err := range d.tasks.Replay(ctx, taskID, bus.ReplayOptions{AfterStreamSeq: prev.StreamSeq}) {
-			if err != nil {
-				return false, err
-			}
-			switch newer.Type {
-			case bus.TypeAssigned:
-				if a, err := bus.DecodeAs[bus.Assigned](newer); err == nil && a.Daemon != d.cfg.ID {
-					return false, errTakenOver
-				}
-			case bus.TypeCompleted, bus.TypeFailed, bus.TypeCancelled:
-				return false, nil // someone else ended the turn; never end it twice
-			case bus.TypeInput:
-				return true, nil
-			case bus.TypeCancelRequested:
-				d.finish(ctx, taskID, &bus.Cancelled{Reason: cancelReason(newer)})
-				return false, nil
-			}
-			prev = newer
-		}
+	answer := uint64(0)
+	if res.Message != nil {
+		answer = res.Message.Seq
 	}
-	return false, fmt.Errorf("complete task %s: %w", taskID, bus.ErrConflict)
+	_, err = r.tail.Append(ctx, ev, func(v *bus.View) error {
+		if err := r.d.fence(v); err != nil {
+			return err
+		}
+		for _, e := range v.After(answer) {
+			if e.Type == bus.TypeInput {
+				return errMore
+			}
+		}
+		if v.CancelRequested {
+			return errCancelRequested
+		}
+		return v.Admits(ev)
+	})
+	switch {
+	case errors.Is(err, errMore):
+		return true, nil
+	case errors.Is(err, errCancelRequested):
+		r.finish(ctx, &bus.Cancelled{Reason: cancelReasonOf(r.tail.Snapshot())})
+		return false, nil
+	}
+	return false, err
 }
 
 // interrupted decides what a stopped run means: a cancel request ends the
-// task; a shutdown hands it back; anything else is retried later.
-func (d *Daemon) interrupted(ctx, taskCtx context.Context, taskID string, cause error) outcome {
+// task; the loss of the task ends our run; a shutdown hands it back;
+// anything else is retried later.
+func (d *Daemon) interrupted(ctx, taskCtx context.Context, rt *runtime, cause error) outcome {
 	var c *cancelled
 	if errors.As(context.Cause(taskCtx), &c) {
-		d.finish(ctx, taskID, &bus.Cancelled{Reason: c.reason})
-		d.log.Info().Str("task", taskID).Msg("task cancelled")
+		rt.finish(ctx, &bus.Cancelled{Reason: c.reason})
+		d.log.Info().Str("task", rt.taskID).Msg("task cancelled")
 		return done
 	}
-	if errors.Is(context.Cause(taskCtx), errTakenOver) || errors.Is(cause, errTakenOver) {
-		d.log.Warn().Str("task", taskID).Msg("another daemon took this task over (we were silent too long); stopping our run")
+	if errors.Is(context.Cause(taskCtx), bus.ErrFenced) || errors.Is(cause, bus.ErrFenced) {
+		why := cause
+		if errors.Is(context.Cause(taskCtx), bus.ErrFenced) {
+			why = context.Cause(taskCtx)
+		}
+		d.log.Warn().Err(why).Str("task", rt.taskID).Msg("this daemon no longer holds the task; stopping its run without writing more")
 		return abandon
 	}
 	if ctx.Err() != nil {
 		return handBack
 	}
-	d.log.Warn().Err(cause).Str("task", taskID).Msg("task interrupted; will retry")
+	d.log.Warn().Err(cause).Str("task", rt.taskID).Msg("task interrupted; will retry")
 	return retryLater
 }
 
-// finish appends a terminal event, retrying while NATS is unreachable
-// (bounded), even when the daemon is stopping.
-func (d *Daemon) finish(ctx context.Context, taskID string, p bus.Payload) {
+// finish appends a terminal event while the daemon holds the task,
+// retrying while NATS is unreachable (bounded), even when the daemon is
+// stopping.
+func (r *runtime) finish(ctx context.Context, p bus.Payload) {
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	ev, err := bus.NewEvent(taskID, d.source, p)
+	ev, err := bus.NewEvent(r.taskID, r.d.source, p)
 	if err != nil {
 		return
 	}
 	for {
-		_, err := d.tasks.Append(fctx, ev)
-		if err == nil || errors.Is(err, bus.ErrTooLarge) || errors.Is(err, bus.ErrMalformed) {
+		_, err := r.append(fctx, ev, nil)
+		if err == nil || errors.Is(err, bus.ErrTooLarge) || errors.Is(err, bus.ErrMalformed) || errors.Is(err, bus.ErrFenced) {
+			if errors.Is(err, bus.ErrFenced) {
+				r.d.log.Warn().Err(err).Str("task", r.taskID).Str("type", ev.Type.Short()).Msg("did not end the task: this daemon no longer holds it")
+			}
 			return
 		}
 		if fctx.Err() != nil {
-			d.log.Error().Err(err).Str("task", taskID).Msg("could not store the task's terminal event")
+			r.d.log.Error().Err(err).Str("task", r.taskID).Msg("could not store the task's terminal event")
 			return
 		}
 		sleep(fctx, 500*time.Millisecond)
 	}
-}
-
-func (d *Daemon) appendPayload(ctx context.Context, taskID string, p bus.Payload) (*bus.Event, error) {
-	return d.tasks.AppendPayload(ctx, taskID, d.source, p)
 }
 
 // model returns the model for a task: the one its created event names
@@ -513,83 +543,82 @@ func (d *Daemon) systemPrompt() string {
 		d.cfg.ID, d.host, goruntime.GOOS, goruntime.GOARCH, d.cfg.Workspace)
 }
 
-// runtime is the agents.Runtime of one running task.
+// runtime is the agents.Runtime of one running task: the task's tail
+// and the fenced writes through it.
 type runtime struct {
 	d      *Daemon
+	tail   *bus.Tail
 	taskID string
 	deltas int
+	edge   bool
 
 	mu       sync.Mutex
 	callStop context.CancelCauseFunc
 
 	// Edge daemons only (see edge.go).
-	cache      []*bus.Event
 	pending    []*bus.Event
 	stored     map[string]*bus.Event
 	forwarding bool
 	drained    chan struct{}
-	claim      *bus.Event
 	life       context.Context // the daemon's run; forwarding stops with it
 }
 
-func newRuntime(d *Daemon, taskID string) *runtime {
-	return &runtime{d: d, taskID: taskID, drained: make(chan struct{})}
+func newRuntime(d *Daemon, tail *bus.Tail) *runtime {
+	return &runtime{d: d, tail: tail, taskID: tail.TaskID(), edge: d.cfg.Edge, life: context.Background(), drained: make(chan struct{})}
 }
 
-func (r *runtime) Events(ctx context.Context) ([]*bus.Event, error) {
-	if r.d.cfg.Edge {
-		return r.edgeEvents(ctx)
-	}
-	return r.refresh(ctx)
-}
-
-// refresh brings the runtime's copy of the task's log up to date, reading
-// only the events after the last one it has (the agent asks for the log
-// before every model call).
-func (r *runtime) refresh(ctx context.Context) ([]*bus.Event, error) {
-	r.mu.Lock()
-	cache := slices.Clone(r.cache)
-	r.mu.Unlock()
-	if len(cache) == 0 {
-		events, err := r.d.tasks.Events(ctx, r.taskID)
-		if err != nil {
-			return nil, err
+// append stores ev through the tail while this daemon holds the task and
+// the readers' check admits it (plus extra, when given).
+func (r *runtime) append(ctx context.Context, ev *bus.Event, extra func(*bus.View) error) (*bus.Event, error) {
+	return r.tail.Append(ctx, ev, func(v *bus.View) error {
+		if err := r.d.fence(v); err != nil {
+			return err
 		}
-		cache = events
-	} else {
-		for ev, err := range r.d.tasks.Replay(ctx, r.taskID, bus.ReplayOptions{AfterStreamSeq: cache[len(cache)-1].StreamSeq}) {
-			if err != nil {
-				return nil, err
+		if extra != nil {
+			if err := extra(v); err != nil {
+				return err
 			}
-			cache = append(cache, ev)
 		}
-	}
-	r.mu.Lock()
-	r.cache = cache
-	r.mu.Unlock()
-	return slices.Clone(cache), nil
+		if err := v.Admits(ev); err != nil {
+			return fmt.Errorf("%w: %w", bus.ErrFenced, err)
+		}
+		return nil
+	})
 }
 
-func (r *runtime) Append(ctx context.Context, p bus.Payload) (*bus.Event, error) {
-	if r.d.cfg.Edge {
-		ev, err := bus.NewEvent(r.taskID, r.d.source, p)
-		if err != nil {
-			return nil, err
-		}
-		return r.edgeAppend(ctx, ev, nil)
-	}
-	return r.d.appendPayload(ctx, r.taskID, p)
-}
-
-func (r *runtime) AppendAfter(ctx context.Context, p bus.Payload, prev *bus.Event) (*bus.Event, error) {
+// write appends through the hub, or on an edge through its buffer.
+func (r *runtime) write(ctx context.Context, p bus.Payload, extra func(*bus.View) error) (*bus.Event, error) {
 	ev, err := bus.NewEvent(r.taskID, r.d.source, p)
 	if err != nil {
 		return nil, err
 	}
-	if r.d.cfg.Edge {
-		return r.edgeAppend(ctx, ev, prev)
+	if r.edge {
+		return r.edgeAppend(ctx, ev, extra)
 	}
-	return r.d.tasks.AppendAfter(ctx, ev, prev)
+	return r.append(ctx, ev, extra)
+}
+
+func (r *runtime) Events(ctx context.Context) ([]*bus.Event, error) {
+	if r.edge {
+		return r.edgeEvents(), nil
+	}
+	return r.tail.Snapshot().Events, nil
+}
+
+func (r *runtime) Append(ctx context.Context, p bus.Payload) (*bus.Event, error) {
+	return r.write(ctx, p, nil)
+}
+
+func (r *runtime) AppendAfter(ctx context.Context, p bus.Payload, prev *bus.Event) (*bus.Event, error) {
+	prev = r.resolve(prev)
+	return r.write(ctx, p, func(v *bus.View) error {
+		for _, e := range v.After(prev.Seq) {
+			if e.Type == bus.TypeInput {
+				return fmt.Errorf("append %s to task %s: a follow-up came first: %w", p.EventType().Short(), r.taskID, bus.ErrConflict)
+			}
+		}
+		return nil
+	})
 }
 
 func (r *runtime) Delta(text string) {
@@ -601,25 +630,42 @@ func (r *runtime) Delta(text string) {
 }
 
 func (r *runtime) WaitDecision(ctx context.Context, callID string) (*bus.ApprovalDecided, error) {
-	// Only a decision after the latest request for this call counts (a
-	// provider reusing call ids must not run a tool on an old approval).
-	requested := false
-	for ev, err := range r.d.tasks.Replay(ctx, r.taskID, bus.ReplayOptions{Follow: bus.Forever}) {
-		if err != nil {
-			return nil, err
+	var decision *bus.ApprovalDecided
+	var lost error
+	err := r.tail.Wait(ctx, func(v *bus.View) bool {
+		if err := r.d.fence(v); err != nil {
+			lost = err
+			return true
 		}
-		switch ev.Type {
-		case bus.TypeApprovalRequested:
-			if q, err := bus.DecodeAs[bus.ApprovalRequested](ev); err == nil && q.CallID == callID {
-				requested = true
-			}
-		case bus.TypeApprovalDecided:
-			if d, err := bus.DecodeAs[bus.ApprovalDecided](ev); err == nil && d.CallID == callID && requested {
-				return d, nil
-			}
+		c := v.Call(callID)
+		if c == nil {
+			lost = fmt.Errorf("%w: call %s was settled by someone else", bus.ErrFenced, callID)
+			return true
+		}
+		decision = c.Decision
+		return decision != nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if lost != nil {
+		return nil, lost
+	}
+	return decision, nil
+}
+
+// Answer returns the current turn's stored final answer, if any.
+func (r *runtime) Answer(context.Context) *bus.Event {
+	v := r.tail.Snapshot()
+	if v.AnswerSeq == 0 {
+		return nil
+	}
+	for _, ev := range v.After(v.AnswerSeq - 1) {
+		if ev.Seq == v.AnswerSeq {
+			return ev
 		}
 	}
-	return nil, ctx.Err()
+	return nil
 }
 
 func (r *runtime) ModelContext(ctx context.Context) (context.Context, func() bool) {

@@ -198,8 +198,8 @@ func TestAuthDaemonCredentials(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer unc.Close()
-	_ = unc.Publish(bus.TaskEventSubject("t1", bus.TypeCompleted), []byte(`{}`))
-	uv.wait(t, "viber.task.t1.completed")
+	_ = unc.Publish(bus.TaskEventSubject("t1", bus.GatewayWriter, bus.TypeCompleted), []byte(`{}`))
+	uv.wait(t, "viber.task.t1.gw.completed")
 
 	d.stop(t)
 	gw.stop(t)

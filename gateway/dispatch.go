@@ -100,18 +100,18 @@ func (g *Gateway) routeBySkill(ctx context.Context, pinned string, needs []strin
 // Task returns a task's summary: the projected one when it is current,
 // otherwise folded from the log.
 func (g *Gateway) Task(ctx context.Context, id string) (*bus.Summary, error) {
-	last, err := g.tasks.Last(ctx, id)
+	head, err := g.tasks.HeadSeq(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	if sum, _, err := g.summaries.Get(ctx, id); err == nil && sum.LastSeq == last.Seq {
+	if sum, _, err := g.summaries.Get(ctx, id); err == nil && sum.StreamSeq >= head {
 		return sum, nil
 	}
-	events, err := g.tasks.Events(ctx, id)
+	v, err := g.tasks.Load(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	return bus.Fold(events)
+	return &v.Summary, nil
 }
 
 // ListTasks returns summaries, newest first, filtered by the request.
@@ -157,45 +157,42 @@ func validState(s bus.State) bool {
 // is appended right after the state it was decided on (compare-and-set),
 // so a daemon claiming the task at the same moment is never missed.
 func (g *Gateway) CancelTask(ctx context.Context, req *bus.CancelTaskRequest) (*bus.Event, error) {
-	var sum *bus.Summary
-	_, stored, err := g.appendDecided(ctx, req.ID, "cancel", func(events []*bus.Event) (bus.Payload, error) {
-		var err error
-		if sum, err = bus.Fold(events); err != nil {
-			return nil, err
+	unowned := false
+	v, stored, err := g.appendDecided(ctx, req.ID, "cancel", func(v *bus.View) (bus.Payload, error) {
+		if v.State.Terminal() {
+			return nil, fmt.Errorf("task %s already %s: %w", req.ID, v.State, bus.ErrTerminal)
 		}
-		if sum.State.Terminal() {
-			return nil, fmt.Errorf("task %s already %s: %w", req.ID, sum.State, bus.ErrTerminal)
-		}
+		unowned = v.Owner == ""
 		return &bus.CancelRequested{Reason: req.Reason, By: req.By}, nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	if sum.State == bus.StatePending {
+	if unowned {
 		// Nobody holds it: end it now, unless a daemon claimed it in the
 		// meantime (then the append conflicts and the daemon obeys).
 		done, err := bus.NewEvent(req.ID, g.source, &bus.Cancelled{Reason: cancelReason(req.Reason)})
 		if err != nil {
 			return nil, err
 		}
-		if _, err := g.tasks.AppendAfter(ctx, done, stored); err != nil && !errors.Is(err, bus.ErrConflict) {
+		if _, err := g.tasks.AppendToView(ctx, v, done); err != nil && !errors.Is(err, bus.ErrConflict) {
 			return nil, err
 		}
 	}
 	return stored, nil
 }
 
-// appendDecided reads a task's log, lets decide choose the event to append
-// from it (or refuse), and appends that event right after the log's last
-// event, starting over when another writer came first. It returns the log
-// the decision was made on and the stored event.
-func (g *Gateway) appendDecided(ctx context.Context, taskID, what string, decide func([]*bus.Event) (bus.Payload, error)) ([]*bus.Event, *bus.Event, error) {
+// appendDecided reads a task's log into a view, lets decide choose the
+// event to append from it (or refuse), and appends that event right after
+// the view's head, starting over when another writer came first. It
+// returns the view (with the stored event in it) and the stored event.
+func (g *Gateway) appendDecided(ctx context.Context, taskID, what string, decide func(*bus.View) (bus.Payload, error)) (*bus.View, *bus.Event, error) {
 	for range 16 {
-		events, err := g.tasks.Events(ctx, taskID)
+		v, err := g.tasks.Load(ctx, taskID)
 		if err != nil {
 			return nil, nil, err
 		}
-		p, err := decide(events)
+		p, err := decide(v)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -203,14 +200,17 @@ func (g *Gateway) appendDecided(ctx context.Context, taskID, what string, decide
 		if err != nil {
 			return nil, nil, err
 		}
-		stored, err := g.tasks.AppendAfter(ctx, ev, events[len(events)-1])
+		if err := v.Admits(ev); err != nil {
+			return nil, nil, fmt.Errorf("%s task %s: %w: %w", what, taskID, bus.ErrConflict, err)
+		}
+		stored, err := g.tasks.AppendToView(ctx, v, ev)
 		if errors.Is(err, bus.ErrConflict) {
 			continue
 		}
 		if err != nil {
 			return nil, nil, err
 		}
-		return events, stored, nil
+		return v, stored, nil
 	}
 	return nil, nil, fmt.Errorf("%s task %s: the log kept changing: %w", what, taskID, bus.ErrConflict)
 }
@@ -242,18 +242,16 @@ func (g *Gateway) SendInput(ctx context.Context, req *bus.SendInputRequest) (*bu
 	// an ended task exactly one reopens it, and a follow-up racing the
 	// task's completion either lands before it (the daemon answers it) or
 	// after it (and queues the task again).
-	events, stored, err := g.appendDecided(ctx, req.ID, "send to", func([]*bus.Event) (bus.Payload, error) {
+	reopens := false
+	v, stored, err := g.appendDecided(ctx, req.ID, "send to", func(v *bus.View) (bus.Payload, error) {
+		reopens = v.State.Terminal()
 		return &bus.Input{Text: req.Text, Mode: mode, By: req.By}, nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	if events[len(events)-1].Type.Terminal() {
-		sum, err := bus.Fold(append(events, stored))
-		if err != nil {
-			return nil, err
-		}
-		target, err := g.targetFor(ctx, sum)
+	if reopens {
+		target, err := g.targetFor(ctx, &v.Summary)
 		if err != nil {
 			target = bus.AnyDaemon
 		}
@@ -264,26 +262,37 @@ func (g *Gateway) SendInput(ctx context.Context, req *bus.SendInputRequest) (*bu
 	return stored, nil
 }
 
-// Decide appends an approval decision for a call that waits for one.
+// Decide appends an approval decision for a call that waits for one. The
+// decision is made on the task's log and appended right after it
+// (compare-and-set), so of two concurrent decisions on one call exactly one
+// is stored; the other is told the call is decided.
 func (g *Gateway) Decide(ctx context.Context, req *bus.DecideRequest) (*bus.Event, error) {
 	if req.CallID == "" {
 		return nil, fmt.Errorf("%w: no call id; `viber task show ID` lists the calls waiting for approval", bus.ErrMalformed)
 	}
-	sum, err := g.Task(ctx, req.ID)
-	if err != nil {
-		return nil, err
-	}
-	waiting := false
-	for _, c := range sum.PendingApprovals {
-		waiting = waiting || c == req.CallID
-	}
-	if !waiting {
-		if sum.State.Terminal() {
-			return nil, fmt.Errorf("task %s already %s: %w", req.ID, sum.State, bus.ErrTerminal)
+	_, stored, err := g.appendDecided(ctx, req.ID, "decide on", func(v *bus.View) (bus.Payload, error) {
+		c := v.Call(req.CallID)
+		switch {
+		case c != nil && c.Approval == bus.ApprovalWaiting:
+			return &bus.ApprovalDecided{CallID: req.CallID, Approved: req.Approved, Reason: req.Reason, By: req.By}, nil
+		case c != nil && c.Decision != nil:
+			verb := "denied"
+			if c.Decision.Approved {
+				verb = "approved"
+			}
+			by := ""
+			if c.Decision.By != "" {
+				by = " by " + c.Decision.By
+			}
+			return nil, fmt.Errorf("call %s of task %s was already %s%s: %w", req.CallID, req.ID, verb, by, bus.ErrConflict)
+		case v.State.Terminal():
+			return nil, fmt.Errorf("task %s already %s: %w", req.ID, v.State, bus.ErrTerminal)
+		case c != nil:
+			return nil, fmt.Errorf("call %s (%s) of task %s does not wait for approval: %w", req.CallID, c.Tool, req.ID, bus.ErrCallNotFound)
 		}
-		return nil, fmt.Errorf("task %s has no call %q waiting for approval (waiting: %v): %w", req.ID, req.CallID, sum.PendingApprovals, bus.ErrTerminal)
-	}
-	return g.tasks.AppendPayload(ctx, req.ID, g.source, &bus.ApprovalDecided{CallID: req.CallID, Approved: req.Approved, Reason: req.Reason, By: req.By})
+		return nil, fmt.Errorf("task %s has no call %q waiting for approval (waiting: %v; `viber task show %s` lists them): %w", req.ID, req.CallID, v.PendingApprovals, req.ID, bus.ErrCallNotFound)
+	})
+	return stored, err
 }
 
 // Daemons lists every known daemon and whether it is online now.

@@ -109,8 +109,7 @@ func (g *Gateway) apiTaskEvents(w http.ResponseWriter, r *http.Request) {
 		g.writeErr(w, r, err)
 		return
 	}
-	last, err := g.tasks.Last(ctx, id)
-	if err != nil {
+	if _, err := g.tasks.HeadSeq(ctx, id); err != nil {
 		g.writeErr(w, r, err)
 		return
 	}
@@ -133,15 +132,25 @@ func (g *Gateway) apiTaskEvents(w http.ResponseWriter, r *http.Request) {
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type item struct {
-		ev  *bus.Event
-		err error
+		ev       *bus.Event
+		err      error
+		caughtUp bool
 	}
 	events := make(chan item, 64)
 	go func() {
 		defer close(events)
-		for ev, err := range g.tasks.Replay(rctx, id, bus.ReplayOptions{Follow: bus.Forever, AfterSeq: after}) {
+		opt := bus.ReplayOptions{Follow: bus.Forever, AfterSeq: after,
+			CaughtUp: func() {
+				select {
+				case events <- item{caughtUp: true}:
+				case <-rctx.Done():
+				}
+			},
+			OnReject: func(err error) { g.log.Warn().Err(err).Str("task", id).Msg("skipped a message of the task log that does not fit the task") },
+		}
+		for ev, err := range g.tasks.Replay(rctx, id, opt) {
 			select {
-			case events <- item{ev, err}:
+			case events <- item{ev: ev, err: err}:
 			case <-rctx.Done():
 				return
 			}
@@ -152,12 +161,7 @@ func (g *Gateway) apiTaskEvents(w http.ResponseWriter, r *http.Request) {
 	}()
 
 	sse := startSSE(w)
-	ready := after >= last.Seq
-	if ready {
-		if sse.send("", SSEReady, []byte(`{}`)) != nil {
-			return
-		}
-	}
+	ready := false
 	tick := time.NewTicker(sseKeepalive)
 	defer tick.Stop()
 	for {
@@ -167,6 +171,15 @@ func (g *Gateway) apiTaskEvents(w http.ResponseWriter, r *http.Request) {
 		case it, ok := <-events:
 			if !ok {
 				return
+			}
+			if it.caughtUp {
+				if !ready {
+					ready = true
+					if sse.send("", SSEReady, []byte(`{}`)) != nil {
+						return
+					}
+				}
+				continue
 			}
 			if it.err != nil {
 				if ctx.Err() == nil && !errors.Is(it.err, context.Canceled) {
@@ -182,12 +195,6 @@ func (g *Gateway) apiTaskEvents(w http.ResponseWriter, r *http.Request) {
 			}
 			if sse.send(strconv.FormatUint(it.ev.Seq, 10), "", b) != nil {
 				return
-			}
-			if !ready && it.ev.Seq >= last.Seq {
-				ready = true
-				if sse.send("", SSEReady, []byte(`{}`)) != nil {
-					return
-				}
 			}
 		case d := <-deltas:
 			if sse.send("", SSEDelta, d) != nil {

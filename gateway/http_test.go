@@ -126,7 +126,7 @@ func TestHTTPTaskAPI(t *testing.T) {
 		{"POST", "/api/tasks", map[string]string{"goal": strings.Repeat("x", bus.MaxGoalBytes+1)}, 413},
 		{"GET", "/api/tasks?state=bogus", nil, 400},
 		{"GET", "/api/nothing", nil, 404},
-		{"POST", "/api/tasks/" + sum.ID + "/decide", map[string]any{"call_id": "c1", "approved": true}, 409},
+		{"POST", "/api/tasks/" + sum.ID + "/decide", map[string]any{"call_id": "c1", "approved": true}, 404},
 	}
 	for _, c := range cases {
 		var e ErrorBody
@@ -145,8 +145,14 @@ func TestHTTPTaskAPI(t *testing.T) {
 	}
 
 	// Approvals: a waiting call can be decided.
-	if _, err := r.env.Log.AppendPayload(context.Background(), sum.ID, "viberd/test", &bus.ApprovalRequested{CallID: "c1", Tool: "shell", Arguments: `{"cmd":"ls"}`}); err != nil {
-		t.Fatal(err)
+	for _, p := range []bus.Payload{
+		&bus.Assigned{Daemon: "test", Attempt: 1},
+		&bus.ToolCall{CallID: "c1", Tool: "shell", Arguments: `{"cmd":"ls"}`},
+		&bus.ApprovalRequested{CallID: "c1", Tool: "shell", Arguments: `{"cmd":"ls"}`},
+	} {
+		if _, err := r.env.Log.AppendPayload(context.Background(), sum.ID, bus.DaemonSource("test"), p); err != nil {
+			t.Fatal(err)
+		}
 	}
 	var er bus.EventResponse
 	if code := r.do("POST", "/api/tasks/"+sum.ID+"/decide", map[string]any{"call_id": "c1", "approved": true}, &er); code != 200 || er.Event.Type != bus.TypeApprovalDecided {
@@ -306,7 +312,7 @@ func TestHTTPEventStream(t *testing.T) {
 	}
 	id := sum.ID
 	appendEv := func(p bus.Payload) *bus.Event {
-		ev, err := r.env.Log.AppendPayload(ctx, id, "viberd/test", p)
+		ev, err := r.env.Log.AppendPayload(ctx, id, bus.DaemonSource("d1"), p)
 		if err != nil {
 			t.Fatal(err)
 		}

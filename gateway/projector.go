@@ -79,16 +79,16 @@ func (g *Gateway) project(ctx context.Context, cons jetstream.Consumer, target u
 				break
 			}
 			md, _ := m.Metadata()
-			if err := g.projectOne(ctx, m.Data()); err != nil {
+			var streamSeq uint64
+			if md != nil {
+				streamSeq = md.Sequence.Stream
+			}
+			if err := g.projectOne(ctx, m.Subject(), m.Data(), streamSeq); err != nil {
 				if ctx.Err() != nil {
 					break
 				}
-				g.log.Warn().Err(err).Str("subject", m.Subject()).Msg("projector: event not folded")
-				if errors.Is(err, bus.ErrMalformed) || errors.Is(err, bus.ErrUnknownType) {
-					_ = m.Term()
-				} else {
-					_ = m.NakWithDelay(time.Second)
-				}
+				g.log.Warn().Err(err).Str("subject", m.Subject()).Msg("projector: event not folded; retrying")
+				_ = m.NakWithDelay(time.Second)
 			} else {
 				_ = m.Ack()
 			}
@@ -113,13 +113,18 @@ func (g *Gateway) project(ctx context.Context, cons jetstream.Consumer, target u
 	}
 }
 
-func (g *Gateway) projectOne(ctx context.Context, data []byte) error {
-	ev, err := bus.ParseEvent(data)
-	if err != nil {
-		return err
+// projectOne folds one message of the task log into its task's summary.
+// A message that does not fit the task (forged, malformed, or out of order
+// because an earlier one is being retried) makes the projector fold the
+// task again from its log, which skips what does not fit and reports it.
+func (g *Gateway) projectOne(ctx context.Context, subject string, data []byte, streamSeq uint64) error {
+	taskID := bus.TaskIDFromSubject(subject)
+	if !bus.ValidToken(taskID) {
+		g.log.Warn().Str("subject", subject).Msg("projector: skipped a message that names no task")
+		return nil
 	}
 	for range 16 {
-		sum, rev, err := g.summaries.Get(ctx, ev.Subject)
+		sum, rev, err := g.summaries.Get(ctx, taskID)
 		create := false
 		switch {
 		case errors.Is(err, bus.ErrTaskNotFound):
@@ -127,26 +132,19 @@ func (g *Gateway) projectOne(ctx context.Context, data []byte) error {
 		case err != nil:
 			return err
 		}
-		if ev.Seq <= sum.LastSeq {
+		if streamSeq != 0 && streamSeq <= sum.StreamSeq {
 			return nil // already folded
 		}
-		if ev.Seq != sum.LastSeq+1 {
-			// A gap: fold the task again from its log.
-			events, err := g.tasks.Events(ctx, ev.Subject)
-			if err != nil {
-				return err
+		if _, err := sum.ApplyMsg(subject, data, streamSeq); err != nil {
+			g.log.Warn().Err(err).Msg("projector: a message does not fit its task; folding the task again from its log")
+			v, lerr := g.tasks.Load(ctx, taskID)
+			if errors.Is(lerr, bus.ErrTaskNotFound) {
+				return nil // a message for a task that does not exist: no summary
 			}
-			var upTo []*bus.Event
-			for _, e := range events {
-				if e.Seq <= ev.Seq {
-					upTo = append(upTo, e)
-				}
+			if lerr != nil {
+				return lerr
 			}
-			if sum, err = bus.Fold(upTo); err != nil {
-				return err
-			}
-		} else if _, err := sum.Apply(ev); err != nil {
-			return err
+			sum = &v.Summary
 		}
 		err = g.summaries.Put(ctx, sum, rev, create)
 		if err == nil {
@@ -156,7 +154,7 @@ func (g *Gateway) projectOne(ctx context.Context, data []byte) error {
 			return err
 		}
 	}
-	return fmt.Errorf("summary of %s: %w", ev.Subject, bus.ErrConflict)
+	return fmt.Errorf("summary of %s: %w", taskID, bus.ErrConflict)
 }
 
 func sleep(ctx context.Context, d time.Duration) {

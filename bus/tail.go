@@ -1,0 +1,241 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// tailWait bounds how long a writer that lost a compare-and-set waits for
+// its tail to read what came first before it reports the log unavailable.
+const tailWait = 10 * time.Second
+
+// Tail follows one task's log and keeps its [View] current: the one reader
+// a process needs for a task it acts on. A daemon opens one per running
+// task; its agent reads the conversation from it, waits on it for
+// decisions, cancels and follow-ups, and appends through it.
+//
+// Appends through a Tail are fenced: each is a compare-and-set against the
+// head of the view, decided by a check on that same view. When another
+// writer came first the Tail waits until it has read what came first and
+// asks the check again — so a writer whose check says it no longer holds
+// the task (another daemon claimed it, the turn ended) stops instead of
+// writing after them.
+type Tail struct {
+	log      *Log
+	taskID   string
+	onReject func(error)
+
+	mu      sync.Mutex
+	view    View
+	changed chan struct{}
+
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// Tail opens a tail on a task and returns once it has read every message
+// stored when it was opened. It returns ErrTaskNotFound for a task that
+// does not exist. onReject (optional) is told about every message that
+// does not fit the task; such messages are skipped. Close releases it.
+func (l *Log) Tail(ctx context.Context, taskID string, onReject func(error)) (*Tail, error) {
+	head, err := l.HeadSeq(ctx, taskID)
+	if err != nil {
+		return nil, err
+	}
+	tctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	t := &Tail{
+		log: l, taskID: taskID, onReject: onReject,
+		changed: make(chan struct{}), cancel: cancel, done: make(chan struct{}),
+	}
+	go t.follow(tctx)
+	if err := t.Wait(ctx, func(v *View) bool { return v.StreamSeq >= head }); err != nil {
+		t.Close()
+		return nil, fmt.Errorf("read task %s: %w", taskID, err)
+	}
+	if t.Snapshot().LastSeq == 0 {
+		why := t.Snapshot().LastRejection
+		t.Close()
+		return nil, fmt.Errorf("task %s: %w (its log holds only messages that do not fit a task: %s)", taskID, ErrTaskNotFound, why)
+	}
+	return t, nil
+}
+
+// follow reads the task's messages into the view until the tail is closed,
+// making a new ordered consumer from where it stopped after any error.
+func (t *Tail) follow(ctx context.Context) {
+	defer close(t.done)
+	for ctx.Err() == nil {
+		t.mu.Lock()
+		from := t.view.StreamSeq
+		t.mu.Unlock()
+		cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{TaskFilter(t.taskID)}, InactiveThreshold: 30 * time.Second}
+		if from > 0 {
+			cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
+			cfg.OptStartSeq = from + 1
+		}
+		cons, err := t.log.js.OrderedConsumer(ctx, TaskStream, cfg)
+		if err != nil {
+			sleepCtx(ctx, 250*time.Millisecond)
+			continue
+		}
+		msgs, err := cons.Messages(jetstream.PullMaxMessages(64))
+		if err != nil {
+			t.log.release(cons)
+			sleepCtx(ctx, 250*time.Millisecond)
+			continue
+		}
+		for {
+			m, err := msgs.Next(jetstream.NextContext(ctx))
+			if err != nil {
+				break
+			}
+			md, err := m.Metadata()
+			if err != nil {
+				continue
+			}
+			t.apply(m.Subject(), m.Data(), md.Sequence.Stream)
+		}
+		msgs.Stop()
+		t.log.release(cons)
+		sleepCtx(ctx, 250*time.Millisecond)
+	}
+}
+
+func (t *Tail) apply(subject string, data []byte, streamSeq uint64) {
+	t.mu.Lock()
+	before := t.view.StreamSeq
+	ev, err := t.view.ApplyMsg(subject, data, streamSeq)
+	if ev != nil {
+		t.view.Events = append(t.view.Events, ev)
+	}
+	moved := t.view.StreamSeq != before
+	if moved {
+		close(t.changed)
+		t.changed = make(chan struct{})
+	}
+	t.mu.Unlock()
+	if err != nil && t.onReject != nil {
+		t.onReject(err)
+	}
+}
+
+// Close stops following the log. The tail's view stays readable.
+func (t *Tail) Close() {
+	t.cancel()
+	<-t.done
+}
+
+// TaskID is the task the tail follows.
+func (t *Tail) TaskID() string { return t.taskID }
+
+// Snapshot returns a copy of the view as read so far.
+func (t *Tail) Snapshot() *View {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.view.clone()
+}
+
+func (v *View) clone() *View {
+	c := &View{Summary: v.Summary, Events: slices.Clone(v.Events)}
+	c.OpenCalls = slices.Clone(v.OpenCalls)
+	c.PendingApprovals = slices.Clone(v.PendingApprovals)
+	return c
+}
+
+// Wait blocks until cond holds for the view (it is called under the
+// tail's lock, after every change, and must not block) or ctx ends.
+func (t *Tail) Wait(ctx context.Context, cond func(*View) bool) error {
+	for {
+		t.mu.Lock()
+		ok := cond(&t.view)
+		ch := t.changed
+		t.mu.Unlock()
+		if ok {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-ch:
+		}
+	}
+}
+
+// Append stores ev at the end of the task if check (called on the current
+// view, under the tail's lock) allows it, as a compare-and-set against the
+// view's head. When another writer came first it waits until the tail has
+// read that, and asks check again. check's error is returned as is, so a
+// writer that no longer holds the task gets its fencing error and nothing
+// is stored. The stored event is in the view when Append returns.
+func (t *Tail) Append(ctx context.Context, ev *Event, check func(*View) error) (*Event, error) {
+	for {
+		t.mu.Lock()
+		for _, have := range t.view.After(t.view.TurnSeq) {
+			if have.ID == ev.ID {
+				// An earlier attempt of ours was stored (its ack was lost).
+				t.mu.Unlock()
+				return have, nil
+			}
+		}
+		var err error
+		if check != nil {
+			err = check(&t.view)
+		}
+		streamSeq, seq := t.view.StreamSeq, t.view.LastSeq
+		t.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+		stored, err := t.log.AppendAt(ctx, ev, streamSeq, seq)
+		if err == nil {
+			return stored, t.applyStored(stored)
+		}
+		if !errors.Is(err, ErrConflict) {
+			return nil, err
+		}
+		wctx, cancel := context.WithTimeout(ctx, tailWait)
+		err = t.Wait(wctx, func(v *View) bool { return v.StreamSeq > streamSeq })
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, fmt.Errorf("append %s to task %s: the log moved on but the newer events could not be read: %w", ev.Type.Short(), t.taskID, ErrUnavailable)
+		}
+	}
+}
+
+// applyStored adds an event this process stored to the view (the tail
+// reads it too, later, and skips it then).
+func (t *Tail) applyStored(ev *Event) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if ev.StreamSeq <= t.view.StreamSeq {
+		return nil // the tail was quicker
+	}
+	_, err := t.view.Apply(ev)
+	if err == nil {
+		t.view.Events = append(t.view.Events, ev)
+	}
+	close(t.changed)
+	t.changed = make(chan struct{})
+	if err != nil {
+		return fmt.Errorf("stored %s does not fit task %s: %w", ev.Type.Short(), t.taskID, err)
+	}
+	return nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-ctx.Done():
+	case <-tm.C:
+	}
+}
