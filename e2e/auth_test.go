@@ -175,6 +175,13 @@ func TestAuthDaemonCredentials(t *testing.T) {
 		t.Error("daemon credential created a stream")
 	}
 	v.wait(t, "$JS.API.STREAM.CREATE.EVIL")
+	// It may write task events only under its own writer token: not as
+	// another daemon, not as a gateway.
+	for _, writer := range []string{bus.DaemonWriter("other"), bus.GatewayWriter} {
+		subj := bus.TaskEventSubject("secret-task", writer, bus.TypeCompleted)
+		_ = nc.Publish(subj, []byte(`{}`))
+		v.wait(t, subj)
+	}
 
 	// Nothing was harmed.
 	other, err := ajs.Consumer(ctx, bus.WorkStream, bus.DaemonWorkConsumer("other"))

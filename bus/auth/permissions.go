@@ -43,7 +43,10 @@ func kvKey(bucket, key string) string { return "$KV." + bucket + "." + key }
 //   - read VIBER_TASKS (stream info, direct and message gets) and create,
 //     pull from and delete the ephemeral ordered consumers replays use,
 //     but not the gateway's projector consumer;
-//   - publish task events (viber.task.>) and live deltas (viber.live.*).
+//   - publish task events under its own writer token only
+//     (viber.task.*.d-<name>.*: readers accept them only from the daemon
+//     holding the task, so it cannot write another daemon's task nor pass
+//     for a gateway) and live deltas (viber.live.*).
 //
 // Everything else is refused: the stream API (create, update, delete,
 // purge, message delete), other daemons' consumers and work subjects,
@@ -90,7 +93,7 @@ func DaemonPermissions(name, inbox string) (jwt.Permissions, error) {
 		jsAPI+"CONSUMER.INFO."+bus.TaskStream+".*",
 		jsAPI+"CONSUMER.MSG.NEXT."+bus.TaskStream+".*",
 		jsAPI+"CONSUMER.DELETE."+bus.TaskStream+".*",
-		bus.TaskSubjects(),
+		bus.TaskWriterFilter(bus.DaemonWriter(name)),
 		bus.LiveSubject("*"),
 	)
 	denyProjector(&p)
