@@ -150,13 +150,14 @@ func (c *Client) Decide(ctx context.Context, req *bus.DecideRequest) (*bus.Event
 	return r.Event, nil
 }
 
-// Approve lets a waiting tool call run (see [Client.Decide]).
-func (c *Client) Approve(ctx context.Context, taskID, callID, by string) (*bus.Event, error) {
-	return c.Decide(ctx, &bus.DecideRequest{ID: taskID, CallID: callID, Approved: true, By: by})
+// Approve lets a waiting tool call run; reason is an optional note kept
+// with the decision and by names who decided (see [Client.Decide]).
+func (c *Client) Approve(ctx context.Context, taskID, callID, reason, by string) (*bus.Event, error) {
+	return c.Decide(ctx, &bus.DecideRequest{ID: taskID, CallID: callID, Approved: true, Reason: reason, By: by})
 }
 
-// Deny refuses a waiting tool call; the model is told the reason (see
-// [Client.Decide]).
+// Deny refuses a waiting tool call; the model is told the reason, and by
+// names who decided (see [Client.Decide]).
 func (c *Client) Deny(ctx context.Context, taskID, callID, reason, by string) (*bus.Event, error) {
 	return c.Decide(ctx, &bus.DecideRequest{ID: taskID, CallID: callID, Approved: false, Reason: reason, By: by})
 }

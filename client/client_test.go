@@ -85,10 +85,10 @@ func TestTaskLifecycle(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if ev, err := r.cl.Approve(ctx, task.ID, "a1", "tester"); err != nil || ev.Type != bus.TypeApprovalDecided {
+	if ev, err := r.cl.Approve(ctx, task.ID, "a1", "", "tester"); err != nil || ev.Type != bus.TypeApprovalDecided {
 		t.Fatalf("approve: %+v %v", ev, err)
 	}
-	if _, err := r.cl.Approve(ctx, task.ID, "zz", "tester"); !errors.Is(err, bus.ErrCallNotFound) {
+	if _, err := r.cl.Approve(ctx, task.ID, "zz", "", "tester"); !errors.Is(err, bus.ErrCallNotFound) {
 		t.Errorf("approving an unknown call: %v, want ErrCallNotFound", err)
 	}
 	ev, err := r.cl.Deny(ctx, task.ID, "a2", "not here", "tester")

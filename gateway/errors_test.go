@@ -86,6 +86,15 @@ func TestErrorCodesSurviveTheWire(t *testing.T) {
 		{fmt.Errorf("the projector is behind: %w", bus.ErrUnavailable), bus.ErrUnavailable, bus.CodeUnavailable, 503},
 		{errors.New("disk on fire\nsecond line kept"), nil, bus.CodeInternal, 500},
 	}
+	covered := map[bus.ErrorCode]bool{}
+	for _, c := range cases {
+		covered[c.code] = true
+	}
+	for _, code := range bus.ErrorCodes() {
+		if !covered[code] {
+			t.Errorf("code %s is not sent through the wire by this test", code)
+		}
+	}
 	byKey := map[string]error{}
 	for i, c := range cases {
 		byKey[fmt.Sprint(i)] = c.err
@@ -205,7 +214,7 @@ func TestAPIErrorsFromTheGateway(t *testing.T) {
 			},
 			"POST", "/api/tasks", &bus.CreateTaskRequest{Goal: "x", Daemon: "nobody"}}},
 		{"unknown call", bus.ErrCallNotFound, call{
-			func() error { _, err := cl.Approve(ctx, pending.ID, "c9", "test"); return err },
+			func() error { _, err := cl.Approve(ctx, pending.ID, "c9", "", "test"); return err },
 			"POST", "/api/tasks/" + pending.ID + "/decide", &bus.DecideRequest{CallID: "c9", Approved: true}}},
 		{"cancel an ended task", bus.ErrTerminal, call{
 			func() error { _, err := cl.CancelTask(ctx, &bus.CancelTaskRequest{ID: ended.ID}); return err },
