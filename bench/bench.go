@@ -21,7 +21,7 @@ import (
 
 	"github.com/viberhq/viber/bus"
 	"github.com/viberhq/viber/bus/server"
-	"github.com/viberhq/viber/gateway"
+	"github.com/viberhq/viber/client"
 	"github.com/viberhq/viber/stack"
 )
 
@@ -351,7 +351,7 @@ func dispatchPhase(ctx context.Context, o Options, r *Report) error {
 		return err
 	}
 	defer nc.Close()
-	cl, err := gateway.NewClient(nc)
+	cl, err := client.New(nc)
 	if err != nil {
 		return err
 	}
@@ -402,7 +402,7 @@ func dispatchPhase(ctx context.Context, o Options, r *Report) error {
 
 // taskPhase measures whole trivial tasks: submit → completed, alone and
 // with 20 concurrent submitters.
-func taskPhase(ctx context.Context, o Options, r *Report, nc *nats.Conn, cl *gateway.Client) error {
+func taskPhase(ctx context.Context, o Options, r *Report, nc *nats.Conn, cl *client.Client) error {
 	var mu sync.Mutex
 	waiting := map[string]chan struct{}{}
 	sub, err := nc.Subscribe(bus.TaskEventSubject("*", "*", bus.TypeCompleted), func(m *nats.Msg) {

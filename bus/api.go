@@ -2,9 +2,11 @@ package bus
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
+	"net/http"
+	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/nats-io/nats.go"
 )
@@ -109,67 +111,90 @@ type DaemonView struct {
 	Online bool `json:"online"`
 }
 
-// API error codes, carried in the Nats-Service-Error-Code header. They
-// follow HTTP's meanings.
-const (
-	CodeBadRequest  = 400
-	CodeNotFound    = 404
-	CodeConflict    = 409
-	CodeTooLarge    = 413
-	CodeInternal    = 500
-	CodeUnavailable = 503
-)
+// SkillView is one skill and the daemons offering it (GET /api/skills,
+// [GroupSkills]).
+type SkillView struct {
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	// Daemons are the daemons that have the skill, usable or not.
+	Daemons []*SkillOffer `json:"daemons"`
+}
 
-// APIError is an error answered by the gateway.
+// SkillOffer is one daemon's copy of a skill.
+type SkillOffer struct {
+	Daemon string `json:"daemon"`
+	Online bool   `json:"online"`
+	// Source is "workspace", "user" or "builtin".
+	Source string `json:"source,omitempty"`
+	// Missing lists unmet requirements; such a skill is not routed to.
+	Missing []string `json:"missing,omitempty"`
+}
+
+// ListSkillsResponse lists the skills daemons offer, by name.
+type ListSkillsResponse struct {
+	Skills []*SkillView `json:"skills"`
+}
+
+// GroupSkills turns the skills daemons announce in their presence into one
+// view per skill name, sorted by name, each with the daemons offering it.
+func GroupSkills(daemons []*DaemonView) *ListSkillsResponse {
+	byName := map[string]*SkillView{}
+	for _, d := range daemons {
+		for _, s := range d.Skills {
+			v := byName[s.Name]
+			if v == nil {
+				v = &SkillView{Name: s.Name, Description: s.Description}
+				byName[s.Name] = v
+			}
+			v.Daemons = append(v.Daemons, &SkillOffer{Daemon: d.ID, Online: d.Online, Source: s.Source, Missing: s.Missing})
+		}
+	}
+	out := &ListSkillsResponse{Skills: make([]*SkillView, 0, len(byName))}
+	for _, s := range byName {
+		out.Skills = append(out.Skills, s)
+	}
+	sort.Slice(out.Skills, func(i, j int) bool { return out.Skills[i].Name < out.Skills[j].Name })
+	return out
+}
+
+// APIError is an error answered by the gateway, over NATS or HTTP. Its JSON
+// form is the body of every HTTP API error and the data of every error
+// reply of the micro service, whose Nats-Service-Error-Code header carries
+// the Code. errors.Is matches it against the sentinel of its code, e.g.
+// errors.Is(err, ErrTaskNotFound).
 type APIError struct {
-	Code    int
-	Message string
+	// Message says what went wrong and, where it can, what to do.
+	Message string `json:"error"`
+	// Code is the stable name of the error.
+	Code ErrorCode `json:"code"`
+	// Status is the HTTP status that goes with the code (an HTTP answer
+	// may use a more precise one, e.g. 415).
+	Status int `json:"status"`
 }
 
 // Error implements error.
 func (e *APIError) Error() string { return e.Message }
 
-// Unwrap maps the code to the bus sentinel, so errors.Is works across the
-// wire (e.g. errors.Is(err, ErrTaskNotFound)).
-func (e *APIError) Unwrap() error {
-	switch e.Code {
-	case CodeNotFound:
-		return ErrTaskNotFound
-	case CodeBadRequest:
-		return ErrMalformed
-	case CodeTooLarge:
-		return ErrTooLarge
-	case CodeConflict:
-		return ErrTerminal
-	case CodeUnavailable:
-		return ErrUnavailable
-	}
-	return nil
-}
+// Unwrap maps the code to its bus sentinel, so errors.Is works across the
+// wire.
+func (e *APIError) Unwrap() error { return e.Code.Sentinel() }
 
-// CodeFor picks the API code for an error from its sentinel.
-func CodeFor(err error) int {
-	switch {
-	case errors.Is(err, ErrTaskNotFound), errors.Is(err, ErrDaemonNotFound), errors.Is(err, ErrCallNotFound):
-		return CodeNotFound
-	case errors.Is(err, ErrTooLarge):
-		return CodeTooLarge
-	case errors.Is(err, ErrMalformed), errors.Is(err, ErrUnknownType):
-		return CodeBadRequest
-	case errors.Is(err, ErrTerminal), errors.Is(err, ErrConflict):
-		return CodeConflict
-	case errors.Is(err, ErrUnavailable):
-		return CodeUnavailable
+// NewAPIError is the answer for an error a request ended with: its
+// message, the code of the sentinel it wraps and that code's status.
+func NewAPIError(err error) *APIError {
+	code := CodeOf(err)
+	msg := err.Error()
+	if msg == "" {
+		msg = string(code)
 	}
-	return CodeInternal
+	return &APIError{Message: msg, Code: code, Status: code.Status()}
 }
 
 // ParseReply decodes a gateway reply into out, or returns the *APIError
 // it carries.
 func ParseReply(msg *nats.Msg, out any) error {
 	if code := msg.Header.Get(HeaderServiceErrorCode); code != "" {
-		n, _ := strconv.Atoi(code)
-		return &APIError{Code: n, Message: msg.Header.Get(HeaderServiceError)}
+		return replyError(code, msg.Header.Get(HeaderServiceError), msg.Data)
 	}
 	if out == nil {
 		return nil
@@ -178,4 +203,41 @@ func ParseReply(msg *nats.Msg, out any) error {
 		return fmt.Errorf("gateway reply: %w: %v", ErrMalformed, err)
 	}
 	return nil
+}
+
+// replyError rebuilds an error reply. The header's code is authoritative;
+// the body, when it is an APIError, keeps the message whole (a header
+// cannot hold line breaks). A numeric code (micro's own errors, or a gateway
+// from before codes had names) is read as an HTTP status.
+func replyError(code, desc string, data []byte) *APIError {
+	e := &APIError{Code: ErrorCode(code), Message: desc}
+	if n, err := strconv.Atoi(code); err == nil {
+		e.Code = codeForStatus(n)
+		e.Status = n
+	} else {
+		e.Status = e.Code.Status()
+	}
+	var body APIError
+	if len(data) > 0 && json.Unmarshal(data, &body) == nil && body.Message != "" && body.Code == e.Code {
+		e.Message = body.Message
+	}
+	if e.Message == "" {
+		e.Message = string(e.Code)
+	}
+	return e
+}
+
+// ParseHTTPError rebuilds the error of an HTTP API answer from its status
+// and body. A body that is not an [APIError] (say, from a proxy) gives the
+// code its status stands for, if only one.
+func ParseHTTPError(status int, body []byte) *APIError {
+	var e APIError
+	if json.Unmarshal(body, &e) != nil || e.Code == "" {
+		e = APIError{Code: codeForStatus(status), Message: strings.TrimSpace(string(body))}
+	}
+	e.Status = status
+	if e.Message == "" {
+		e.Message = fmt.Sprintf("HTTP %d %s", status, http.StatusText(status))
+	}
+	return &e
 }

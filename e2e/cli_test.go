@@ -360,6 +360,10 @@ func TestCLIApproveDeny(t *testing.T) {
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
+		// A call that is not waiting is refused, saying where to look.
+		if _, stderr, code := run(t, env, "viber", "task", "approve", id, "call-9"); code != 1 || !strings.Contains(stderr, "call not found") || !strings.Contains(stderr, "viber task show") {
+			t.Fatalf("approve an unknown call: %d %q", code, stderr)
+		}
 		verb := "deny"
 		if approve {
 			verb = "approve"
@@ -377,6 +381,13 @@ func TestCLIApproveDeny(t *testing.T) {
 		if !approve && !strings.Contains(stdout, "test says so") {
 			t.Fatalf("denied run:\n%s", stdout)
 		}
+	}
+	// An unknown task and an unknown daemon are told apart.
+	if _, stderr, code := run(t, env, "viber", "task", "show", "01HZZZZZZZZZZZZZZZZZZZZZZZ"); code != 1 || !strings.Contains(stderr, "task not found") || !strings.Contains(stderr, "viber task ls") {
+		t.Fatalf("show an unknown task: %d %q", code, stderr)
+	}
+	if _, stderr, code := run(t, env, "viber", "task", "submit", "--daemon", "nobody", "hi"); code != 1 || !strings.Contains(stderr, "daemon not found") || !strings.Contains(stderr, "viber daemon ls") {
+		t.Fatalf("submit to an unknown daemon: %d %q", code, stderr)
 	}
 	up.stop(t)
 }

@@ -31,7 +31,7 @@ import (
 	"github.com/viberhq/viber/agents/openaitest"
 	"github.com/viberhq/viber/bus"
 	"github.com/viberhq/viber/bus/server"
-	"github.com/viberhq/viber/gateway"
+	"github.com/viberhq/viber/client"
 	"github.com/viberhq/viber/schemas"
 )
 
@@ -48,7 +48,7 @@ type drill struct {
 	env    []string
 	nc     *nats.Conn
 	js     jetstream.JetStream
-	client *gateway.Client
+	client *client.Client
 	log    *bus.Log
 	valid  *schemas.Validator
 }
@@ -79,7 +79,7 @@ func (d *drill) connect() {
 	if d.js, err = jetstream.New(nc); err != nil {
 		d.t.Fatal(err)
 	}
-	if d.client, err = gateway.NewClient(nc); err != nil {
+	if d.client, err = client.New(nc); err != nil {
 		d.t.Fatal(err)
 	}
 	d.log = bus.NewLog(d.js)

@@ -18,6 +18,7 @@ import (
 	"github.com/viberhq/viber/agents/openaitest"
 	"github.com/viberhq/viber/bus"
 	"github.com/viberhq/viber/bus/server"
+	"github.com/viberhq/viber/client"
 	"github.com/viberhq/viber/daemon"
 	"github.com/viberhq/viber/gateway"
 )
@@ -266,13 +267,13 @@ func TestEdgeKeptEventsSurviveRestart(t *testing.T) {
 // edgeSystem starts a hub (NATS with domain hub and a leaf listener behind a
 // cuttable proxy, and the gateway) and an edge daemon e1 on its own
 // embedded leaf server; it returns the proxy, a hub client and the hub log.
-func edgeSystem(t *testing.T, fake *openaitest.Server) (*linkProxy, *gateway.Client, *bus.Log) {
+func edgeSystem(t *testing.T, fake *openaitest.Server) (*linkProxy, *client.Client, *bus.Log) {
 	t.Helper()
 	p, cl, log, _ := edgeSystemWS(t, fake)
 	return p, cl, log
 }
 
-func edgeSystemWS(t *testing.T, fake *openaitest.Server) (*linkProxy, *gateway.Client, *bus.Log, string) {
+func edgeSystemWS(t *testing.T, fake *openaitest.Server) (*linkProxy, *client.Client, *bus.Log, string) {
 	t.Helper()
 	er := newEdgeRig(t, fake)
 	er.startDaemon()
@@ -288,7 +289,7 @@ type edgeRig struct {
 	fake  *openaitest.Server
 	proxy *linkProxy
 	edge  *server.Server
-	cl    *gateway.Client
+	cl    *client.Client
 	log   *bus.Log
 	ws    string
 	home  string
@@ -328,7 +329,7 @@ func newEdgeRig(t *testing.T, fake *openaitest.Server) *edgeRig {
 		t.Fatal(err)
 	}
 	t.Cleanup(cnc.Close)
-	if er.cl, err = gateway.NewClient(cnc); err != nil {
+	if er.cl, err = client.New(cnc); err != nil {
 		t.Fatal(err)
 	}
 	er.log = bus.NewLog(mustJS(t, cnc))

@@ -16,6 +16,7 @@ import (
 	"github.com/viberhq/viber/agents/tool"
 	"github.com/viberhq/viber/bus"
 	"github.com/viberhq/viber/bus/bustest"
+	"github.com/viberhq/viber/client"
 	"github.com/viberhq/viber/daemon"
 	"github.com/viberhq/viber/gateway"
 	"github.com/viberhq/viber/schemas"
@@ -39,7 +40,7 @@ type rig struct {
 	t      *testing.T
 	env    *bustest.Env
 	model  *openaitest.Server
-	client *gateway.Client
+	client *client.Client
 	valid  *schemas.Validator
 }
 
@@ -49,7 +50,7 @@ func newRig(t *testing.T, dir string, reply func(*openaitest.Request) openaitest
 	if reply != nil {
 		r.model = openaitest.New(t, reply)
 	}
-	c, err := gateway.NewClient(r.env.Connect(t, "client"))
+	c, err := client.New(r.env.Connect(t, "client"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -281,7 +281,7 @@ func TestBadRequestsGetClearErrors(t *testing.T) {
 	if !errors.Is(err, bus.ErrTooLarge) || !strings.Contains(err.Error(), "limit") {
 		t.Errorf("oversize goal: %v", err)
 	}
-	if _, err := r.client.CreateTask(ctx, &bus.CreateTaskRequest{Goal: "x", Daemon: "nobody"}); !errors.Is(err, bus.ErrTaskNotFound) || !strings.Contains(err.Error(), "daemon ls") {
+	if _, err := r.client.CreateTask(ctx, &bus.CreateTaskRequest{Goal: "x", Daemon: "nobody"}); !errors.Is(err, bus.ErrDaemonNotFound) || errors.Is(err, bus.ErrTaskNotFound) || !strings.Contains(err.Error(), "daemon ls") {
 		t.Errorf("unknown daemon: %v", err)
 	}
 	if _, err := r.client.ListTasks(ctx, &bus.ListTasksRequest{State: "sleeping"}); !errors.Is(err, bus.ErrMalformed) {
@@ -293,7 +293,7 @@ func TestBadRequestsGetClearErrors(t *testing.T) {
 		if err != nil {
 			t.Fatalf("raw %q: %v", body, err)
 		}
-		if code := msg.Header.Get(bus.HeaderServiceErrorCode); code != "400" {
+		if code := msg.Header.Get(bus.HeaderServiceErrorCode); code != string(bus.CodeMalformed) {
 			t.Errorf("raw %q: code %q (%s)", body, code, msg.Header.Get(bus.HeaderServiceError))
 		}
 	}

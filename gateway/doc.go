@@ -16,6 +16,7 @@
 //   - an HTTP server (/healthz now; the dashboard's API later).
 //
 // Every piece of state lives in JetStream: a gateway can be killed and
-// restarted at any moment without losing a task. [Client] is the typed
-// client of the control API used by the viber CLI and by tools.
+// restarted at any moment without losing a task. The typed client of the
+// control API, used by the viber CLI and by tools, is the separate package
+// github.com/viberhq/viber/client, which does not import this one.
 package gateway

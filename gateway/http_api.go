@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
-	"sort"
 	"strconv"
 
 	"github.com/viberhq/viber/bus"
@@ -18,37 +17,9 @@ const maxBodyBytes = bus.MaxGoalBytes + 16<<10
 // httpBy is who the dashboard's commands are recorded as.
 const httpBy = "dashboard"
 
-// ErrorBody is the JSON body of every HTTP API error.
-type ErrorBody struct {
-	Error string `json:"error"`
-	Code  int    `json:"code"`
-}
-
-// SkillView is one skill and the daemons offering it (GET /api/skills).
-type SkillView struct {
-	Name        string `json:"name"`
-	Description string `json:"description,omitempty"`
-	// Daemons are the daemons that have the skill, usable or not.
-	Daemons []*SkillOffer `json:"daemons"`
-}
-
-// SkillOffer is one daemon's copy of a skill.
-type SkillOffer struct {
-	Daemon string `json:"daemon"`
-	Online bool   `json:"online"`
-	// Source is "workspace", "user" or "builtin".
-	Source string `json:"source,omitempty"`
-	// Missing lists unmet requirements; such a skill is not routed to.
-	Missing []string `json:"missing,omitempty"`
-}
-
-// ListSkillsResponse lists the skills daemons offer.
-type ListSkillsResponse struct {
-	Skills []*SkillView `json:"skills"`
-}
-
 // apiRoutes serves the JSON API under /api/. Every answer is JSON, errors
-// included ([ErrorBody], the status from bus.CodeFor).
+// included ([bus.APIError]: the message, the code of the error's sentinel
+// and its status).
 func (g *Gateway) apiRoutes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/tasks", g.apiListTasks)
@@ -62,7 +33,7 @@ func (g *Gateway) apiRoutes() http.Handler {
 	mux.HandleFunc("GET /api/daemons", g.apiDaemons)
 	mux.HandleFunc("GET /api/skills", g.apiSkills)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
-		writeJSONError(w, http.StatusNotFound, "no API endpoint "+r.Method+" "+r.URL.Path)
+		writeJSONError(w, http.StatusNotFound, bus.CodeNoEndpoint, "no API endpoint "+r.Method+" "+r.URL.Path)
 	})
 	return mux
 }
@@ -74,20 +45,21 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-func writeJSONError(w http.ResponseWriter, code int, msg string) {
-	writeJSON(w, code, &ErrorBody{Error: msg, Code: code})
+// writeJSONError answers an error found by the HTTP layer itself.
+func writeJSONError(w http.ResponseWriter, status int, code bus.ErrorCode, msg string) {
+	writeJSON(w, status, &bus.APIError{Message: msg, Code: code, Status: status})
 }
 
-// writeErr answers a bus error with its status code.
+// writeErr answers a request's error with its code and status.
 func (g *Gateway) writeErr(w http.ResponseWriter, r *http.Request, err error) {
-	code := bus.CodeFor(err)
-	if code == bus.CodeInternal {
+	e := bus.NewAPIError(err)
+	if e.Code == bus.CodeInternal {
 		if r.Context().Err() != nil {
 			return
 		}
 		g.log.Error().Err(err).Str("path", r.URL.Path).Msg("HTTP API request failed")
 	}
-	writeJSONError(w, code, err.Error())
+	writeJSON(w, e.Status, e)
 }
 
 // jsonBody refuses bodies that are not JSON. Besides being honest, this
@@ -96,7 +68,7 @@ func (g *Gateway) writeErr(w http.ResponseWriter, r *http.Request, err error) {
 func jsonBody(w http.ResponseWriter, r *http.Request) bool {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
-		writeJSONError(w, http.StatusUnsupportedMediaType, "send the body as Content-Type: application/json")
+		writeJSONError(w, http.StatusUnsupportedMediaType, bus.CodeMalformed, "send the body as Content-Type: application/json")
 		return false
 	}
 	return true
@@ -110,10 +82,10 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 	if err := dec.Decode(v); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			writeJSONError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is over %d bytes", maxBodyBytes))
+			writeJSONError(w, http.StatusRequestEntityTooLarge, bus.CodeTooLarge, fmt.Sprintf("the body is over %d bytes", maxBodyBytes))
 			return false
 		}
-		writeJSONError(w, http.StatusBadRequest, "the body is not valid JSON for this endpoint: "+err.Error())
+		writeJSONError(w, http.StatusBadRequest, bus.CodeMalformed, "the body is not valid JSON for this endpoint: "+err.Error())
 		return false
 	}
 	return true
@@ -125,7 +97,7 @@ func (g *Gateway) apiListTasks(w http.ResponseWriter, r *http.Request) {
 	if l := q.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 0 {
-			writeJSONError(w, http.StatusBadRequest, "limit must be a positive number")
+			writeJSONError(w, http.StatusBadRequest, bus.CodeMalformed, "limit must be a positive number")
 			return
 		}
 		req.Limit = n
@@ -236,21 +208,5 @@ func (g *Gateway) apiSkills(w http.ResponseWriter, r *http.Request) {
 		g.writeErr(w, r, err)
 		return
 	}
-	byName := map[string]*SkillView{}
-	for _, d := range daemons {
-		for _, s := range d.Skills {
-			v := byName[s.Name]
-			if v == nil {
-				v = &SkillView{Name: s.Name, Description: s.Description}
-				byName[s.Name] = v
-			}
-			v.Daemons = append(v.Daemons, &SkillOffer{Daemon: d.ID, Online: d.Online, Source: s.Source, Missing: s.Missing})
-		}
-	}
-	out := &ListSkillsResponse{Skills: []*SkillView{}}
-	for _, s := range byName {
-		out.Skills = append(out.Skills, s)
-	}
-	sort.Slice(out.Skills, func(i, j int) bool { return out.Skills[i].Name < out.Skills[j].Name })
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, bus.GroupSkills(daemons))
 }

@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/http"
 	"strings"
+
+	"github.com/viberhq/viber/bus"
 )
 
 // HTTPTokenEnv is the environment variable the commands read the HTTP
@@ -42,7 +44,7 @@ func RequireToken(token string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if token == "" {
 			if !loopbackHost(r.Host) {
-				writeJSONError(w, http.StatusMisdirectedRequest, "this gateway has no HTTP token and answers only on localhost; set "+HTTPTokenEnv+" to reach it by another name")
+				writeJSONError(w, http.StatusMisdirectedRequest, bus.CodeUnauthorized, "this gateway has no HTTP token and answers only on localhost; set "+HTTPTokenEnv+" to reach it by another name")
 				return
 			}
 			next.ServeHTTP(w, r)
@@ -62,7 +64,7 @@ func RequireToken(token string, next http.Handler) http.Handler {
 			return
 		}
 		w.Header().Set("WWW-Authenticate", `Bearer realm="viber"`)
-		writeJSONError(w, http.StatusUnauthorized, "a token is required: send Authorization: Bearer <token> (the gateway's "+HTTPTokenEnv+")")
+		writeJSONError(w, http.StatusUnauthorized, bus.CodeUnauthorized, "a token is required: send Authorization: Bearer <token> (the gateway's "+HTTPTokenEnv+")")
 	})
 }
 
@@ -82,7 +84,7 @@ func session(token string, w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodGet:
 		if !tokenOK(token, r) {
-			writeJSONError(w, http.StatusUnauthorized, "not logged in")
+			writeJSONError(w, http.StatusUnauthorized, bus.CodeUnauthorized, "not logged in")
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]bool{"auth": true})
@@ -94,11 +96,11 @@ func session(token string, w http.ResponseWriter, r *http.Request) {
 			Token string `json:"token"`
 		}
 		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&req); err != nil {
-			writeJSONError(w, http.StatusBadRequest, "send {\"token\": \"...\"}")
+			writeJSONError(w, http.StatusBadRequest, bus.CodeMalformed, "send {\"token\": \"...\"}")
 			return
 		}
 		if subtle.ConstantTimeCompare([]byte(req.Token), []byte(token)) != 1 {
-			writeJSONError(w, http.StatusUnauthorized, "wrong token")
+			writeJSONError(w, http.StatusUnauthorized, bus.CodeUnauthorized, "wrong token")
 			return
 		}
 		http.SetCookie(w, &http.Cookie{Name: tokenCookie, Value: token, Path: "/api/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
@@ -107,7 +109,7 @@ func session(token string, w http.ResponseWriter, r *http.Request) {
 		http.SetCookie(w, &http.Cookie{Name: tokenCookie, Value: "", Path: "/api/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
 		w.WriteHeader(http.StatusNoContent)
 	default:
-		writeJSONError(w, http.StatusMethodNotAllowed, "use GET, POST or DELETE")
+		writeJSONError(w, http.StatusMethodNotAllowed, bus.CodeNoEndpoint, "use GET, POST or DELETE")
 	}
 }
 

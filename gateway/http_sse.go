@@ -31,7 +31,7 @@ const (
 	SSEReady = "ready"
 	// SSESummary carries a task summary on /api/watch/tasks.
 	SSESummary = "summary"
-	// SSEError carries an error that ended the stream (JSON ErrorBody).
+	// SSEError carries an error that ended the stream (JSON [bus.APIError]).
 	SSEError = "error"
 )
 
@@ -184,7 +184,7 @@ func (g *Gateway) apiTaskEvents(w http.ResponseWriter, r *http.Request) {
 			if it.err != nil {
 				if ctx.Err() == nil && !errors.Is(it.err, context.Canceled) {
 					g.log.Warn().Err(it.err).Str("task", id).Msg("event stream ended")
-					b, _ := json.Marshal(&ErrorBody{Error: it.err.Error(), Code: bus.CodeFor(it.err)})
+					b, _ := json.Marshal(bus.NewAPIError(it.err))
 					_ = sse.send("", SSEError, b)
 				}
 				return

@@ -109,29 +109,30 @@ func TestHTTPTaskAPI(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 
-	// Errors are JSON with the bus code.
+	// Errors are JSON with the code of their sentinel and its status.
 	cases := []struct {
 		method, path string
 		body         any
-		code         int
+		status       int
+		code         bus.ErrorCode
 	}{
-		{"GET", "/api/tasks/no-such-task", nil, 404},
-		{"GET", "/api/tasks/bad.id", nil, 404},
-		{"GET", "/api/tasks/" + strings.Repeat("x", 100), nil, 404},
-		{"GET", "/api/tasks/no-such-task/events", nil, 404},
-		{"POST", "/api/tasks/no-such-task/cancel", map[string]string{}, 404},
-		{"POST", "/api/tasks/no-such-task/input", map[string]string{"text": "hi"}, 404},
-		{"POST", "/api/tasks", map[string]string{"goal": "  "}, 400},
-		{"POST", "/api/tasks", map[string]string{"goal": "x", "daemon": "nobody"}, 404},
-		{"POST", "/api/tasks", map[string]string{"goal": strings.Repeat("x", bus.MaxGoalBytes+1)}, 413},
-		{"GET", "/api/tasks?state=bogus", nil, 400},
-		{"GET", "/api/nothing", nil, 404},
-		{"POST", "/api/tasks/" + sum.ID + "/decide", map[string]any{"call_id": "c1", "approved": true}, 404},
+		{"GET", "/api/tasks/no-such-task", nil, 404, bus.CodeTaskNotFound},
+		{"GET", "/api/tasks/bad.id", nil, 404, bus.CodeTaskNotFound},
+		{"GET", "/api/tasks/" + strings.Repeat("x", 100), nil, 404, bus.CodeTaskNotFound},
+		{"GET", "/api/tasks/no-such-task/events", nil, 404, bus.CodeTaskNotFound},
+		{"POST", "/api/tasks/no-such-task/cancel", map[string]string{}, 404, bus.CodeTaskNotFound},
+		{"POST", "/api/tasks/no-such-task/input", map[string]string{"text": "hi"}, 404, bus.CodeTaskNotFound},
+		{"POST", "/api/tasks", map[string]string{"goal": "  "}, 400, bus.CodeMalformed},
+		{"POST", "/api/tasks", map[string]string{"goal": "x", "daemon": "nobody"}, 404, bus.CodeDaemonNotFound},
+		{"POST", "/api/tasks", map[string]string{"goal": strings.Repeat("x", bus.MaxGoalBytes+1)}, 413, bus.CodeTooLarge},
+		{"GET", "/api/tasks?state=bogus", nil, 400, bus.CodeMalformed},
+		{"GET", "/api/nothing", nil, 404, bus.CodeNoEndpoint},
+		{"POST", "/api/tasks/" + sum.ID + "/decide", map[string]any{"call_id": "c1", "approved": true}, 404, bus.CodeCallNotFound},
 	}
 	for _, c := range cases {
-		var e ErrorBody
-		if code := r.do(c.method, c.path, c.body, &e); code != c.code || e.Code != c.code || e.Error == "" {
-			t.Errorf("%s %s: %d %+v, want %d", c.method, c.path, code, e, c.code)
+		var e bus.APIError
+		if status := r.do(c.method, c.path, c.body, &e); status != c.status || e.Status != c.status || e.Code != c.code || e.Message == "" {
+			t.Errorf("%s %s: %d %+v, want %d %s", c.method, c.path, status, e, c.status, c.code)
 		}
 	}
 	// Not JSON: refused before anything happens (no cross-site form posts).
@@ -173,7 +174,7 @@ func TestHTTPTaskAPI(t *testing.T) {
 	if code := r.do("GET", "/api/daemons", nil, &daemons); code != 200 || daemons.Daemons == nil {
 		t.Fatalf("daemons: %d %+v", code, daemons)
 	}
-	var skills ListSkillsResponse
+	var skills bus.ListSkillsResponse
 	if code := r.do("GET", "/api/skills", nil, &skills); code != 200 || skills.Skills == nil || len(skills.Skills) != 0 {
 		t.Fatalf("skills: %d %+v", code, skills)
 	}
@@ -483,8 +484,8 @@ func TestRequireToken(t *testing.T) {
 			t.Errorf("%s: %d, want %d (%s)", c.name, w.Code, c.code, w.Body)
 		}
 		if w.Code == 401 {
-			var e ErrorBody
-			if json.Unmarshal(w.Body.Bytes(), &e) != nil || e.Code != 401 || e.Error == "" {
+			var e bus.APIError
+			if json.Unmarshal(w.Body.Bytes(), &e) != nil || e.Status != 401 || e.Code != bus.CodeUnauthorized || e.Message == "" {
 				t.Errorf("%s: 401 body %q is not a JSON error", c.name, w.Body)
 			}
 		}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/nats-io/nats.go/micro"
@@ -115,15 +114,28 @@ func (g *Gateway) startService(ctx context.Context) error {
 func (g *Gateway) serve(ctx context.Context, req micro.Request, h func(context.Context, []byte) (any, error)) {
 	resp, err := h(ctx, req.Data())
 	if err != nil {
-		code := bus.CodeFor(err)
-		if code == bus.CodeInternal {
-			g.log.Error().Err(err).Str("subject", req.Subject()).Msg("API request failed")
-		}
-		_ = req.Error(strconv.Itoa(code), err.Error(), nil)
+		g.replyError(req, err)
 		return
 	}
 	if err := req.RespondJSON(resp); err != nil {
 		g.log.Warn().Err(err).Str("subject", req.Subject()).Msg("API reply failed")
+	}
+}
+
+// replyError answers a request's error: its code in the
+// Nats-Service-Error-Code header, its message in Nats-Service-Error, and the
+// whole [bus.APIError] as the body (a header cannot hold line breaks).
+func (g *Gateway) replyError(req micro.Request, err error) {
+	e := bus.NewAPIError(err)
+	if e.Code == bus.CodeInternal {
+		g.log.Error().Err(err).Str("subject", req.Subject()).Msg("API request failed")
+	}
+	body, merr := json.Marshal(e)
+	if merr != nil {
+		body = nil
+	}
+	if rerr := req.Error(string(e.Code), e.Message, body); rerr != nil {
+		g.log.Warn().Err(rerr).Str("subject", req.Subject()).Msg("API error reply failed")
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/viberhq/viber/bus"
 	"github.com/viberhq/viber/web"
 )
 
@@ -20,7 +21,7 @@ func (g *Gateway) webHandler() http.Handler {
 		page := web.Missing()
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.Method != http.MethodGet && r.Method != http.MethodHead {
-				writeJSONError(w, http.StatusMethodNotAllowed, "use GET")
+				writeJSONError(w, http.StatusMethodNotAllowed, bus.CodeNoEndpoint, "use GET")
 				return
 			}
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -34,7 +35,7 @@ func (g *Gateway) webHandler() http.Handler {
 	start := time.Now()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			writeJSONError(w, http.StatusMethodNotAllowed, "use GET")
+			writeJSONError(w, http.StatusMethodNotAllowed, bus.CodeNoEndpoint, "use GET")
 			return
 		}
 		name := strings.TrimPrefix(path.Clean(r.URL.Path), "/")

@@ -1,34 +1,37 @@
-// Command watch is an example of a tool built on Viber's bus package: it
-// connects to NATS, replays one task from its first event (or follows every
-// task from now on) and prints each event with its typed payload.
+// Command watch is an example of a tool built on Viber's client package: it
+// connects to NATS, replays one task from its first event and follows it to
+// its end (or follows every task from now on), and prints each event with
+// its typed payload. --after resumes a watch after the event with that seq.
 //
 //	go run ./examples/watch --nats-url nats://127.0.0.1:4222 TASK_ID
+//	go run ./examples/watch --after 5 TASK_ID
 //	go run ./examples/watch --all
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"os/signal"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/viberhq/viber/bus"
+	"github.com/viberhq/viber/client"
 )
 
 func main() {
 	url := flag.String("nats-url", "nats://127.0.0.1:4222", "NATS server URL")
 	all := flag.Bool("all", false, "follow every task's new events instead of replaying one task")
+	after := flag.Uint64("after", 0, "resume: show only events after this seq")
 	flag.Parse()
-	if err := run(*url, *all, flag.Args()); err != nil {
+	if err := run(*url, *all, *after, flag.Args()); err != nil {
 		fmt.Fprintln(os.Stderr, "watch:", err)
 		os.Exit(1)
 	}
 }
 
-func run(url string, all bool, args []string) error {
+func run(url string, all bool, after uint64, args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	nc, err := bus.Connect(bus.ConnectOptions{URL: url, Name: "example-watch"})
@@ -36,19 +39,23 @@ func run(url string, all bool, args []string) error {
 		return err
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc)
+	cl, err := client.New(nc)
 	if err != nil {
 		return err
 	}
-	if all {
-		return followAll(ctx, js)
+	events := cl.WatchAll(ctx)
+	if !all {
+		if len(args) != 1 {
+			return fmt.Errorf("give one task id, or --all")
+		}
+		events = cl.Watch(ctx, args[0], client.WatchOptions{Follow: bus.UntilEnd, AfterSeq: after})
 	}
-	if len(args) != 1 {
-		return fmt.Errorf("give one task id, or --all")
-	}
-	log := bus.NewLog(js)
-	for ev, err := range log.Replay(ctx, args[0], bus.ReplayOptions{Follow: bus.UntilEnd}) {
+	for ev, err := range events {
 		if err != nil {
+			if all && (errors.Is(err, bus.ErrMalformed) || errors.Is(err, bus.ErrUnknownType)) {
+				fmt.Fprintln(os.Stderr, "skipping:", err)
+				continue
+			}
 			return err
 		}
 		if err := print(ev); err != nil {
@@ -56,37 +63,6 @@ func run(url string, all bool, args []string) error {
 		}
 	}
 	return nil
-}
-
-// followAll reads new events of every task from the log with an ordered
-// consumer, the way a dashboard backend or an audit tool would.
-func followAll(ctx context.Context, js jetstream.JetStream) error {
-	cons, err := js.OrderedConsumer(ctx, bus.TaskStream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{bus.TaskSubjects()},
-		DeliverPolicy:  jetstream.DeliverNewPolicy,
-	})
-	if err != nil {
-		return err
-	}
-	it, err := cons.Messages()
-	if err != nil {
-		return err
-	}
-	defer it.Stop()
-	for {
-		m, err := it.Next(jetstream.NextContext(ctx))
-		if err != nil {
-			return nil
-		}
-		ev, err := bus.ParseEvent(m.Data())
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "skipping:", err)
-			continue
-		}
-		if err := print(ev); err != nil {
-			return err
-		}
-	}
 }
 
 func print(ev *bus.Event) error {

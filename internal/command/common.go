@@ -127,5 +127,32 @@ func userError(err error) error {
 	if errors.As(err, &exit) {
 		return err
 	}
-	return cli.Exit("viber: "+err.Error(), 1)
+	msg := err.Error()
+	if hint := hintFor(err); hint != "" && !strings.Contains(msg, "`") {
+		msg += " (" + hint + ")"
+	}
+	return cli.Exit("viber: "+msg, 1)
+}
+
+// hintFor says what to do about an error the API answered, by its
+// sentinel. Errors whose message already names a command (in backticks)
+// keep their own advice.
+func hintFor(err error) string {
+	switch {
+	case errors.Is(err, bus.ErrTaskNotFound):
+		return "`viber task ls` lists tasks"
+	case errors.Is(err, bus.ErrDaemonNotFound):
+		return "`viber daemon ls` lists daemons"
+	case errors.Is(err, bus.ErrCallNotFound):
+		return "`viber task show ID` lists the calls waiting for approval"
+	case errors.Is(err, bus.ErrTerminal):
+		return "`viber task send ID TEXT` starts a new turn"
+	case errors.Is(err, bus.ErrConflict):
+		return "the task changed meanwhile; `viber task show ID` and try again"
+	case errors.Is(err, bus.ErrUnauthorized):
+		return "check the credentials given with --creds or VIBER_NATS_CREDS"
+	case errors.Is(err, bus.ErrUnavailable):
+		return "is a gateway running? `viber up` or `vibergw` starts one"
+	}
+	return ""
 }

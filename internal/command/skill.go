@@ -12,7 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/viberhq/viber/bus"
-	"github.com/viberhq/viber/gateway"
+	"github.com/viberhq/viber/client"
 	"github.com/viberhq/viber/skills"
 )
 
@@ -112,7 +112,7 @@ func skillList(c *cli.Context) error {
 			rows = append(rows, row{Name: s.Name, Description: s.Description, Source: string(s.Source), Missing: s.Missing(nil, os.Getenv)})
 		}
 	} else {
-		ds, err := request(c, func(ctx context.Context, cl *gateway.Client) ([]*bus.DaemonView, error) {
+		ds, err := request(c, func(ctx context.Context, cl *client.Client) ([]*bus.DaemonView, error) {
 			return cl.Daemons(ctx)
 		})
 		if err != nil {

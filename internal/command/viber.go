@@ -16,6 +16,7 @@ import (
 
 	"github.com/viberhq/viber/agents"
 	"github.com/viberhq/viber/bus"
+	"github.com/viberhq/viber/client"
 	"github.com/viberhq/viber/gateway"
 	"github.com/viberhq/viber/stack"
 )
@@ -90,12 +91,14 @@ tasks fail with a message saying what to set.`,
 	}
 }
 
-func client(c *cli.Context) (*gateway.Client, *nats.Conn, error) {
+// dial connects to NATS and returns a client of the gateway's API; the
+// caller closes the connection.
+func dial(c *cli.Context) (*client.Client, *nats.Conn, error) {
 	nc, err := connect(c, "viber-cli", nil)
 	if err != nil {
 		return nil, nil, err
 	}
-	cl, err := gateway.NewClient(nc)
+	cl, err := client.New(nc)
 	if err != nil {
 		nc.Close()
 		return nil, nil, err
@@ -105,9 +108,9 @@ func client(c *cli.Context) (*gateway.Client, *nats.Conn, error) {
 
 // request connects, makes one gateway request bounded by --timeout, and
 // closes the connection; errors come back ready to print.
-func request[T any](c *cli.Context, fn func(context.Context, *gateway.Client) (T, error)) (T, error) {
+func request[T any](c *cli.Context, fn func(context.Context, *client.Client) (T, error)) (T, error) {
 	var zero T
-	cl, nc, err := client(c)
+	cl, nc, err := dial(c)
 	if err != nil {
 		return zero, userError(err)
 	}
@@ -208,7 +211,7 @@ func taskSubmit(c *cli.Context) error {
 	if strings.TrimSpace(goal) == "" {
 		return cli.Exit("viber task submit: give the goal as arguments, e.g. viber task submit \"say hello\"", 1)
 	}
-	cl, nc, err := client(c)
+	cl, nc, err := dial(c)
 	if err != nil {
 		return userError(err)
 	}
@@ -239,7 +242,7 @@ func taskSubmit(c *cli.Context) error {
 	if c.Bool("json") {
 		progress = io.Discard
 	}
-	last, err := follow(wctx, cl, nc, sum.ID, progress, bus.UntilEnd, false)
+	last, err := follow(wctx, cl, sum.ID, progress, bus.UntilEnd, false)
 	if err != nil {
 		return userError(err)
 	}
@@ -279,17 +282,13 @@ func submitter() string {
 	return "viber/" + u
 }
 
-// follow replays a task to w (people) and returns its events. Live deltas
-// are shown between stored events when showLive is true.
-func follow(ctx context.Context, cl *gateway.Client, nc *nats.Conn, id string, w io.Writer, mode bus.Follow, jsonLines bool) ([]*bus.Event, error) {
+// follow replays a task to w (people, with the model's live text between
+// stored events, or one JSON envelope per line) and returns its events.
+func follow(ctx context.Context, cl *client.Client, id string, w io.Writer, mode bus.Follow, jsonLines bool) ([]*bus.Event, error) {
 	var mu sync.Mutex
 	streaming := false
 	if !jsonLines && w != io.Discard {
-		sub, err := nc.Subscribe(bus.LiveSubject(id), func(m *nats.Msg) {
-			var d bus.Delta
-			if json.Unmarshal(m.Data, &d) != nil {
-				return
-			}
+		stop, err := cl.Live(ctx, id, func(d bus.Delta) {
 			mu.Lock()
 			defer mu.Unlock()
 			if !streaming {
@@ -299,11 +298,11 @@ func follow(ctx context.Context, cl *gateway.Client, nc *nats.Conn, id string, w
 			fmt.Fprint(w, d.Text)
 		})
 		if err == nil {
-			defer func() { _ = sub.Unsubscribe() }()
+			defer stop()
 		}
 	}
 	var events []*bus.Event
-	for ev, err := range cl.Log().Replay(ctx, id, bus.ReplayOptions{Follow: mode}) {
+	for ev, err := range cl.Watch(ctx, id, client.WatchOptions{Follow: mode}) {
 		if err != nil {
 			if errors.Is(err, context.Canceled) {
 				return events, fmt.Errorf("stopped watching task %s (it goes on; `viber task watch %s` to follow again)", id, id)
@@ -332,7 +331,7 @@ func taskWatch(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	cl, nc, err := client(c)
+	cl, nc, err := dial(c)
 	if err != nil {
 		return userError(err)
 	}
@@ -343,7 +342,7 @@ func taskWatch(c *cli.Context) error {
 	if c.Bool("no-follow") {
 		mode = bus.UntilCaughtUp
 	}
-	_, err = follow(ctx, cl, nc, id, os.Stdout, mode, c.Bool("json"))
+	_, err = follow(ctx, cl, id, os.Stdout, mode, c.Bool("json"))
 	if errors.Is(err, bus.ErrTaskNotFound) {
 		return cli.Exit(fmt.Sprintf("viber: no task %q (`viber task ls` lists tasks)", id), 1)
 	}
@@ -351,7 +350,7 @@ func taskWatch(c *cli.Context) error {
 }
 
 func taskList(c *cli.Context) error {
-	resp, err := request(c, func(ctx context.Context, cl *gateway.Client) (*bus.ListTasksResponse, error) {
+	resp, err := request(c, func(ctx context.Context, cl *client.Client) (*bus.ListTasksResponse, error) {
 		return cl.ListTasks(ctx, &bus.ListTasksRequest{State: bus.State(c.String("state")), Daemon: c.String("daemon"), Limit: c.Int("limit")})
 	})
 	if err != nil {
@@ -376,7 +375,7 @@ func taskShow(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	s, err := request(c, func(ctx context.Context, cl *gateway.Client) (*bus.Summary, error) {
+	s, err := request(c, func(ctx context.Context, cl *client.Client) (*bus.Summary, error) {
 		return cl.Task(ctx, id)
 	})
 	if err != nil {
@@ -394,7 +393,7 @@ func taskCancel(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	ev, err := request(c, func(ctx context.Context, cl *gateway.Client) (*bus.Event, error) {
+	ev, err := request(c, func(ctx context.Context, cl *client.Client) (*bus.Event, error) {
 		return cl.CancelTask(ctx, &bus.CancelTaskRequest{ID: id, Reason: c.String("reason"), By: submitter()})
 	})
 	if err != nil {
@@ -429,7 +428,7 @@ func taskDecide(c *cli.Context, approved bool) error {
 	if c.NArg() != 2 {
 		return cli.Exit(fmt.Sprintf("viber %s: want ID and CALL_ID (`viber task show ID` lists calls waiting for approval)", c.Command.FullName()), 1)
 	}
-	ev, err := request(c, func(ctx context.Context, cl *gateway.Client) (*bus.Event, error) {
+	ev, err := request(c, func(ctx context.Context, cl *client.Client) (*bus.Event, error) {
 		return cl.Decide(ctx, &bus.DecideRequest{ID: c.Args().Get(0), CallID: c.Args().Get(1), Approved: approved, Reason: c.String("reason"), By: submitter()})
 	})
 	if err != nil {
@@ -455,7 +454,7 @@ func taskSend(c *cli.Context) error {
 	if c.Bool("steer") {
 		mode = bus.InputSteer
 	}
-	ev, err := request(c, func(ctx context.Context, cl *gateway.Client) (*bus.Event, error) {
+	ev, err := request(c, func(ctx context.Context, cl *client.Client) (*bus.Event, error) {
 		return cl.SendInput(ctx, &bus.SendInputRequest{ID: id, Text: text, Mode: mode, By: submitter()})
 	})
 	if err != nil {
@@ -477,7 +476,7 @@ func daemonCommand() *cli.Command {
 			Usage: "list daemons, online and offline",
 			Flags: append(natsFlags(), jsonFlag(), timeoutFlag()),
 			Action: func(c *cli.Context) error {
-				list, err := request(c, func(ctx context.Context, cl *gateway.Client) ([]*bus.DaemonView, error) {
+				list, err := request(c, func(ctx context.Context, cl *client.Client) ([]*bus.DaemonView, error) {
 					return cl.Daemons(ctx)
 				})
 				if err != nil {
