@@ -80,9 +80,17 @@ func TestTaskLifecycle(t *testing.T) {
 		t.Fatalf("get: %+v %v", got, err)
 	}
 	// A daemon (played by the test) asks for two approvals.
+	if _, err := r.env.Log.AppendPayload(ctx, task.ID, bus.DaemonSource("test"), &bus.Assigned{Daemon: "test", Attempt: 1}); err != nil {
+		t.Fatal(err)
+	}
 	for _, call := range []string{"a1", "a2"} {
-		if _, err := r.env.Log.AppendPayload(ctx, task.ID, "viberd/test", &bus.ApprovalRequested{CallID: call, Tool: "shell", Arguments: `{"cmd":"ls"}`}); err != nil {
-			t.Fatal(err)
+		for _, p := range []bus.Payload{
+			&bus.ToolCall{CallID: call, Tool: "shell", Arguments: `{"cmd":"ls"}`},
+			&bus.ApprovalRequested{CallID: call, Tool: "shell", Arguments: `{"cmd":"ls"}`},
+		} {
+			if _, err := r.env.Log.AppendPayload(ctx, task.ID, bus.DaemonSource("test"), p); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	if ev, err := r.cl.Approve(ctx, task.ID, "a1", "", "tester"); err != nil || ev.Type != bus.TypeApprovalDecided {
@@ -109,7 +117,7 @@ func TestTaskLifecycle(t *testing.T) {
 
 	// Replay what is stored, then resume after the second event.
 	all := collect(t, r.cl.Watch(ctx, task.ID, client.WatchOptions{}))
-	if got, want := types(all), "created approval_requested approval_requested approval_decided approval_decided input"; got != want {
+	if got, want := types(all), "created assigned tool_call approval_requested tool_call approval_requested approval_decided approval_decided input"; got != want {
 		t.Fatalf("replay: %s, want %s", got, want)
 	}
 	rest := collect(t, r.cl.Watch(ctx, task.ID, client.WatchOptions{AfterSeq: all[1].Seq}))
@@ -134,7 +142,7 @@ func TestTaskLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The follower has no running daemon to cancel for it; play the daemon.
-	if _, err := r.env.Log.AppendPayload(ctx, task.ID, "viberd/test", &bus.Cancelled{Reason: "done testing"}); err != nil {
+	if _, err := r.env.Log.AppendPayload(ctx, task.ID, bus.DaemonSource("test"), &bus.Cancelled{Reason: "done testing"}); err != nil {
 		t.Fatal(err)
 	}
 	select {
