@@ -29,7 +29,9 @@ const (
 	// SSEReady says the replay reached the end of the log as it was when
 	// the stream opened; what follows is live.
 	SSEReady = "ready"
-	// SSESummary carries a task summary on /api/watch/tasks.
+	// SSESummary carries a task summary: on /api/watch/tasks for each
+	// change, and on a task's event stream once caught up and after each
+	// live event (the server's fold, so clients need not fold).
 	SSESummary = "summary"
 	// SSEError carries an error that ended the stream (JSON [bus.APIError]).
 	SSEError = "error"
@@ -135,22 +137,34 @@ func (g *Gateway) apiTaskEvents(w http.ResponseWriter, r *http.Request) {
 		ev       *bus.Event
 		err      error
 		caughtUp bool
+		summary  []byte // the task's fold after ev (or at caughtUp)
 	}
 	events := make(chan item, 64)
 	go func() {
 		defer close(events)
-		opt := bus.ReplayOptions{Follow: bus.Forever, AfterSeq: after,
+		// The replay folds the task as it reads it; once caught up, that
+		// fold goes to the page with every event, so the dashboard never
+		// folds a task itself.
+		var sum bus.Summary
+		live := false
+		opt := bus.ReplayOptions{Follow: bus.Forever, AfterSeq: after, Summary: &sum,
 			CaughtUp: func() {
+				live = true
+				b, _ := json.Marshal(&sum)
 				select {
-				case events <- item{caughtUp: true}:
+				case events <- item{caughtUp: true, summary: b}:
 				case <-rctx.Done():
 				}
 			},
 			OnReject: func(err error) { g.log.Warn().Err(err).Str("task", id).Msg("skipped a message of the task log that does not fit the task") },
 		}
 		for ev, err := range g.tasks.Replay(rctx, id, opt) {
+			var b []byte
+			if live && err == nil {
+				b, _ = json.Marshal(&sum)
+			}
 			select {
-			case events <- item{ev: ev, err: err}:
+			case events <- item{ev: ev, err: err, summary: b}:
 			case <-rctx.Done():
 				return
 			}
@@ -171,6 +185,11 @@ func (g *Gateway) apiTaskEvents(w http.ResponseWriter, r *http.Request) {
 		case it, ok := <-events:
 			if !ok {
 				return
+			}
+			if it.summary != nil && it.caughtUp {
+				if sse.send("", SSESummary, it.summary) != nil {
+					return
+				}
 			}
 			if it.caughtUp {
 				if !ready {
@@ -194,6 +213,9 @@ func (g *Gateway) apiTaskEvents(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			if sse.send(strconv.FormatUint(it.ev.Seq, 10), "", b) != nil {
+				return
+			}
+			if it.summary != nil && sse.send("", SSESummary, it.summary) != nil {
 				return
 			}
 		case d := <-deltas:

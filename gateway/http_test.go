@@ -218,6 +218,10 @@ type sseEvent struct {
 type sseStream struct {
 	resp   *http.Response
 	events chan sseEvent
+	// On a task's event stream, summary events are kept aside: the latest
+	// is in summary.
+	taskStream bool
+	summary    string
 }
 
 func openSSE(t *testing.T, url, lastID string) *sseStream {
@@ -237,7 +241,7 @@ func openSSE(t *testing.T, url, lastID string) *sseStream {
 		resp.Body.Close()
 		t.Fatalf("SSE %s: %d %s", url, resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
-	s := &sseStream{resp: resp, events: make(chan sseEvent, 256)}
+	s := &sseStream{resp: resp, events: make(chan sseEvent, 256), taskStream: strings.HasSuffix(strings.Split(url, "?")[0], "/events")}
 	go func() {
 		defer close(s.events)
 		sc := bufio.NewScanner(resp.Body)
@@ -278,6 +282,10 @@ func (s *sseStream) next(t *testing.T) sseEvent {
 				t.Fatal("stream ended")
 			}
 			if e.Comment != "" || (e.ID == "" && e.Name == "" && e.Data == "") {
+				continue
+			}
+			if s.taskStream && e.Name == SSESummary {
+				s.summary = e.Data
 				continue
 			}
 			return e
@@ -331,6 +339,10 @@ func TestHTTPEventStream(t *testing.T) {
 	}
 	if e := s.next(t); e.Name != SSEReady {
 		t.Fatalf("want ready, got %+v", e)
+	}
+	var folded bus.Summary
+	if json.Unmarshal([]byte(s.summary), &folded) != nil || folded.State != bus.StateAssigned || folded.Owner != "d1" {
+		t.Fatalf("summary at ready: %s", s.summary)
 	}
 	appendEv(&bus.Started{Daemon: "d1", Provider: "custom", Model: "m"})
 	if ev := s.nextEvent(t); ev.Seq != 3 || ev.Type != bus.TypeStarted {

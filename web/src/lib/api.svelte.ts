@@ -40,6 +40,11 @@ export interface Summary {
   error?: string;
   cancel_requested?: boolean;
   pending_approvals?: string[];
+  owner?: string;
+  open_calls?: { call_id: string; tool: string; arguments?: string; seq: number; approval?: string }[];
+  answer_seq?: number;
+  rejected?: number;
+  last_rejection?: string;
   attempts?: number;
   turns?: number;
   turn_seq: number;
