@@ -51,7 +51,7 @@ func checkSkills(dirs []string) Check {
 	switch {
 	case len(bad) > 0:
 		c.Status = Fail
-		c.Message = fmt.Sprintf("%d skill folders have problems (%d valid)", len(bad), len(good))
+		c.Message = fmt.Sprintf("%s with problems (%d valid)", count(uint64(len(bad)), "skill folder"), len(good))
 		c.Fix = "fix them (`viber skill validate " + bad[0] + "` lists the problems) or move them out"
 	case len(good) == 0:
 		c.Message = "no skills installed besides the built-in ones"

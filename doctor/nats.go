@@ -66,9 +66,9 @@ func checkNATS(ctx context.Context, o Options) []Check {
 		out = append(out, c)
 		return append(out, skipped(2, "JetStream is unavailable", "")...)
 	}
-	js1 := Check{Name: "jetstream", Status: OK, Message: fmt.Sprintf("enabled, %d streams, %s stored", info.Streams, bytesText(info.Store))}
+	js1 := Check{Name: "jetstream", Status: OK, Message: fmt.Sprintf("enabled, %s, %s stored", count(uint64(info.Streams), "stream"), bytesText(info.Store))}
 	if info.Domain != "" {
-		js1.Message = fmt.Sprintf("enabled in domain %q, %d streams, %s stored", info.Domain, info.Streams, bytesText(info.Store))
+		js1.Message = fmt.Sprintf("enabled in domain %q, %s, %s stored", info.Domain, count(uint64(info.Streams), "stream"), bytesText(info.Store))
 	} else {
 		js1.Message = "enabled (no domain), " + strings.TrimPrefix(js1.Message, "enabled, ")
 	}
@@ -76,7 +76,11 @@ func checkNATS(ctx context.Context, o Options) []Check {
 
 	streams, serverTime, local := checkStreams(ctx, js, o.Timeout)
 	out = append(out, streams, checkBuckets(ctx, js, o.Timeout), checkGateway(ctx, nc, o.Timeout), checkDaemons(ctx, js, o.Timeout))
-	out = append(out, checkClock(serverTime, local))
+	if serverTime.IsZero() && streams.Status == Fail {
+		out = append(out, Check{Name: "clock", Status: Skip, Message: "not measured: it is read from the streams' info"})
+	} else {
+		out = append(out, checkClock(serverTime, local))
+	}
 	return out
 }
 
@@ -130,7 +134,7 @@ func checkStreams(ctx context.Context, js jetstream.JetStream, timeout time.Dura
 		if info.Config.Sealed {
 			problems = append(problems, want.Name+" is sealed")
 		}
-		parts = append(parts, fmt.Sprintf("%s %d messages, %s", want.Name, info.State.Msgs, bytesText(info.State.Bytes)))
+		parts = append(parts, fmt.Sprintf("%s %s, %s", want.Name, count(info.State.Msgs, "message"), bytesText(info.State.Bytes)))
 	}
 	if len(problems) > 0 {
 		c.Status, c.Message = Fail, strings.Join(problems, "; ")
@@ -158,7 +162,7 @@ func checkBuckets(ctx context.Context, js jetstream.JetStream, timeout time.Dura
 		case err != nil:
 			missing = append(missing, name+": "+oneLine(err.Error()))
 		default:
-			parts = append(parts, fmt.Sprintf("%s %d keys", name, st.Values()))
+			parts = append(parts, fmt.Sprintf("%s %s", name, count(st.Values(), "key")))
 		}
 	}
 	if len(missing) > 0 {
@@ -274,6 +278,14 @@ func checkClock(server, local time.Time) Check {
 	}
 	c.Fix = "synchronise the clocks (NTP, e.g. `timedatectl set-ntp true`): daemons' presence is judged by time"
 	return c
+}
+
+// count writes "1 key", "2 keys".
+func count(n uint64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // bytesText writes a byte count for people.

@@ -47,6 +47,18 @@ func dataOf(getenv func(string) string) string {
 	return filepath.Join(homeOf(getenv), "data")
 }
 
+// workspaceOf is --workspace, $VIBER_WORKSPACE or viber up's default
+// workspace under the data directory.
+func workspaceOf(c *cli.Context, getenv func(string) string, data string) string {
+	if ws := c.String("workspace"); ws != "" {
+		return ws
+	}
+	if ws := strings.TrimSpace(getenv("VIBER_WORKSPACE")); ws != "" {
+		return ws
+	}
+	return filepath.Join(data, "workspace")
+}
+
 func doctorCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "doctor",
@@ -63,14 +75,15 @@ skip, with what to do when it is not ok:
    gateway    the gateway's 'viber' NATS micro service answers
    daemons    which daemons are online (presence)
    clock      the skew between this machine and the NATS server
-   skills     every skill in ~/.viber/skills (and --workspace) validates strictly
+   skills     every skill in ~/.viber/skills and the workspace's .agents/skills
+              validates strictly
    disk       free space of the store directory (--data)
 
 It exits 1 when any check fails; warnings do not fail. --json prints the
 report as JSON ({"ok":..., "checks":[{"name","status","message","fix"}]}).`,
 		Flags: append(natsFlags(), configFlag(), jsonFlag(),
-			&cli.StringFlag{Name: "data", Usage: "the JetStream store directory whose disk to check (`viber up --data`; default $VIBER_DATA or ~/.viber/data)"},
-			&cli.StringFlag{Name: "workspace", Usage: "also validate the skills in this workspace's .agents/skills"},
+			&cli.StringFlag{Name: "data", Usage: "the JetStream store directory whose disk to check (viber up's --data; default $VIBER_DATA or ~/.viber/data)"},
+			&cli.StringFlag{Name: "workspace", Usage: "also validate the skills in this workspace's .agents/skills (default $VIBER_WORKSPACE, else viber up's DATA/workspace)"},
 			&cli.DurationFlag{Name: "timeout", Usage: "how long to wait for each NATS request", Value: 5 * time.Second},
 			&cli.DurationFlag{Name: "model-timeout", Usage: "how long to wait for the model's answer", Value: 30 * time.Second},
 			&cli.BoolFlag{Name: "no-model", Usage: "do not ask the model (no tokens spent)"},
@@ -86,10 +99,8 @@ func doctorRun(c *cli.Context) error {
 	if data == "" {
 		data = dataOf(getenv)
 	}
-	dirs := []string{filepath.Join(home, "skills")}
-	if ws := c.String("workspace"); ws != "" {
-		dirs = append(dirs, filepath.Join(ws, ".agents", "skills"))
-	}
+	ws := workspaceOf(c, getenv, data)
+	dirs := []string{filepath.Join(home, "skills"), filepath.Join(ws, ".agents", "skills")}
 	ctx, stop := signalContext(c.Context)
 	defer stop()
 	report := doctor.Run(ctx, doctor.Options{

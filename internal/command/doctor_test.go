@@ -267,6 +267,18 @@ func TestDoctorPassesAgainstARunningStack(t *testing.T) {
 		t.Errorf("nats check does not give the server version: %q", c.Message)
 	}
 
+	// And a task uses the config init wrote.
+	if out, err := runViber(t, env, "task", "submit", "--nats-url", st.URL(), "--wait", "say hi"); err != nil {
+		t.Fatalf("task submit --wait: %v\n%s", err, out)
+	}
+	used := false
+	for _, req := range model.Requests() {
+		used = used || (req.Model == "m" && strings.Contains(req.LastUser(), "say hi"))
+	}
+	if !used {
+		t.Errorf("no request for model m with the task's goal reached the model (%d requests)", len(model.Requests()))
+	}
+
 	// The text report: one line a check.
 	text, err := runViber(t, env, "doctor", "--nats-url", st.URL(), "--data", data, "--no-model")
 	if err != nil {

@@ -65,7 +65,7 @@ without --force, and then keeps the old one as config.yaml.bak-TIME.
 			&cli.BoolFlag{Name: "force", Usage: "replace an existing config file (the old one is kept as config.yaml.bak-TIME)"},
 			&cli.BoolFlag{Name: "no-check", Usage: "do not ask the model a test question"},
 			&cli.DurationFlag{Name: "timeout", Usage: "how long to wait for the test completion", Value: 60 * time.Second},
-			&cli.StringFlag{Name: "workspace", Usage: "the workspace whose .agents/skills folder to create (default: `viber up`'s, $VIBER_DATA/workspace or ~/.viber/data/workspace)", EnvVars: []string{"VIBER_WORKSPACE"}},
+			&cli.StringFlag{Name: "workspace", Usage: "the workspace whose .agents/skills folder to create (default $VIBER_WORKSPACE, else viber up's: $VIBER_DATA/workspace or ~/.viber/data/workspace)"},
 			configFlag(),
 		},
 		Action: initRun,
@@ -156,10 +156,7 @@ func initRun(c *cli.Context) error {
 		fmt.Fprintf(out, "note: $%s is not set here; export it where Viber runs\n", choice.keyEnv)
 	}
 
-	ws := c.String("workspace")
-	if ws == "" {
-		ws = filepath.Join(dataOf(getenv), "workspace")
-	}
+	ws := workspaceOf(c, getenv, dataOf(getenv))
 	for _, dir := range []string{filepath.Join(homeOf(getenv), "skills"), filepath.Join(ws, ".agents", "skills")} {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return cli.Exit("viber init: skills folder: "+err.Error(), 1)
@@ -468,6 +465,11 @@ func (p *prompter) ask(question, def string) string {
 }
 
 func (p *prompter) confirm(question string) bool {
-	a := strings.ToLower(p.ask(question+" (Y/n)", "y"))
-	return a == "y" || a == "yes"
+	if !p.on {
+		return true
+	}
+	fmt.Fprintf(p.out, "%s [Y/n]: ", question)
+	line, _ := p.in.ReadString('\n')
+	a := strings.ToLower(strings.TrimSpace(line))
+	return a == "" || a == "y" || a == "yes"
 }
