@@ -127,7 +127,7 @@ func doctorRun(c *cli.Context) error {
 		for i, f := range failed {
 			names[i] = f.Name
 		}
-		return cli.Exit(fmt.Sprintf("viber doctor: %d checks failed: %s", len(failed), strings.Join(names, ", ")), 1)
+		return cli.Exit(fmt.Sprintf("viber doctor: %d of %d checks failed: %s", len(failed), len(report.Checks), strings.Join(names, ", ")), 1)
 	}
 	return nil
 }

@@ -27,7 +27,10 @@ func Viber() *cli.App {
 		Name:    "viber",
 		Usage:   "turn machines into hosts for AI workers",
 		Version: Version,
-		Description: `Start everything on this machine with 'viber up', then give it work:
+		Description: `First time here: 'viber init' finds a model and writes ~/.viber/config.yaml;
+'viber doctor' checks the whole set-up.
+
+Start everything on this machine with 'viber up', then give it work:
 
    viber task submit --wait "summarise the README in the workspace"
 
