@@ -216,19 +216,29 @@ func chooseModel(ctx context.Context, c *cli.Context, getenv func(string) string
 			}
 		}
 	}
+	// Servers asked for with --detect come first, then keys, then the
+	// usual ports.
 	var probes []found
+	for _, u := range c.StringSlice("detect") {
+		probes = append(probes, found{kind: agents.ProviderCustom, baseURL: strings.TrimRight(u, "/"), what: "--detect"})
+	}
 	if ch.kind == "" {
 		for _, s := range localServers {
 			probes = append(probes, found{kind: s.kind, baseURL: s.url, what: s.what})
 		}
 	}
-	for _, u := range c.StringSlice("detect") {
-		probes = append(probes, found{kind: agents.ProviderCustom, baseURL: strings.TrimRight(u, "/"), what: "--detect"})
-	}
 	if (ch.kind == agents.ProviderCustom || ch.kind == agents.ProviderOllama) && ch.baseURL != "" && ch.model == "" {
 		probes = append(probes, found{kind: ch.kind, baseURL: ch.baseURL, what: "--base-url"})
 	}
-	list = append(list, probeServers(ctx, probes)...)
+	var asked, usual []found
+	for _, f := range probeServers(ctx, probes) {
+		if f.what == "--detect" {
+			asked = append(asked, f)
+		} else {
+			usual = append(usual, f)
+		}
+	}
+	list = append(append(asked, list...), usual...)
 	if len(list) > 0 {
 		fmt.Fprintln(out, "found:")
 		for i, f := range list {
