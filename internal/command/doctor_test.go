@@ -391,8 +391,8 @@ func TestDoctorNamesAnUnknownConfigKeyWithItsLine(t *testing.T) {
 		t.Fatalf("doctor exit %d (%v), want 1\n%s", exitCode(err), err, out)
 	}
 	c := check(t, r, "config")
-	if c.Status != doctor.Fail || !strings.Contains(c.Message, `line 4: unknown field "max_stpes"`) {
-		t.Errorf("config check: %s %q; want fail naming max_stpes at line 4", c.Status, c.Message)
+	if c.Status != doctor.Fail || !strings.Contains(c.Message, `line 4: unknown field "max_stpes" (did you mean "max_steps"?)`) {
+		t.Errorf("config check: %s %q; want fail naming max_stpes at line 4 and suggesting max_steps", c.Status, c.Message)
 	}
 	if c := check(t, r, "model"); c.Status != doctor.Skip {
 		t.Errorf("model check: %s, want skip when the config does not load", c.Status)
