@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -50,12 +51,18 @@ var cliMu sync.Mutex
 // environment (for init and doctor) and returns what it printed.
 func runViber(t *testing.T, env map[string]string, args ...string) (string, error) {
 	t.Helper()
+	return runViberWith(t, strings.NewReader(""), env, args...)
+}
+
+// runViberWith is runViber with stdin.
+func runViberWith(t *testing.T, stdin io.Reader, env map[string]string, args ...string) (string, error) {
+	t.Helper()
 	cliMu.Lock()
 	defer cliMu.Unlock()
 	app := Viber()
 	out := &lockedBuffer{}
 	app.Writer, app.ErrWriter = out, out
-	app.Reader = strings.NewReader("")
+	app.Reader = stdin
 	app.ExitErrHandler = func(*cli.Context, error) {}
 	app.Metadata = map[string]any{envMetadata: func(k string) string { return env[k] }}
 	// --config reads VIBER_CONFIG from the real environment; pass the
