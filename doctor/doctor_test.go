@@ -1,11 +1,16 @@
 package doctor
 
 import (
+	"context"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/viberhq/viber/agents"
+	"github.com/viberhq/viber/agents/openaitest"
 )
 
 func TestClockSkewLimits(t *testing.T) {
@@ -90,5 +95,20 @@ func TestDiskOfAMissingStoreIsItsParents(t *testing.T) {
 	c := checkDisk(filepath.Join(dir, "not", "yet"))
 	if c.Status == Skip || !strings.Contains(c.Message, "not created yet") || !strings.Contains(c.Message, dir) {
 		t.Fatalf("missing store: %s %q, want the free space of %s", c.Status, c.Message, dir)
+	}
+}
+
+func TestCompleteNeverRepeatsTheKey(t *testing.T) {
+	t.Parallel()
+	const key = "sk-echoed-back-0815"
+	model := openaitest.New(t, func(r *openaitest.Request) openaitest.Reply {
+		return openaitest.Reply{Status: http.StatusUnauthorized, Error: "Incorrect API key provided: " + strings.TrimPrefix(r.Authorization, "Bearer ")}
+	})
+	_, err := Complete(context.Background(), agents.ModelConfig{Provider: agents.ProviderCustom, BaseURL: model.URL, Model: "m", APIKey: key}, 10*time.Second)
+	if err == nil {
+		t.Fatal("a 401 passed as an answer")
+	}
+	if strings.Contains(err.Error(), key) || !strings.Contains(err.Error(), "[key]") {
+		t.Fatalf("error %q repeats the key (or was not redacted)", err)
 	}
 }

@@ -80,6 +80,10 @@ func Complete(ctx context.Context, mc agents.ModelConfig, timeout time.Duration)
 		if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return "", fmt.Errorf("no answer within %s", timeout)
 		}
+		if mc.APIKey != "" && strings.Contains(err.Error(), mc.APIKey) {
+			// Never print a key, even one a server echoed back.
+			return "", errors.New(strings.ReplaceAll(err.Error(), mc.APIKey, "[key]"))
+		}
 		return "", err
 	}
 	choice := agents.MergeChoices(resp)

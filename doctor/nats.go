@@ -66,13 +66,12 @@ func checkNATS(ctx context.Context, o Options) []Check {
 		out = append(out, c)
 		return append(out, skipped(2, "JetStream is unavailable", "")...)
 	}
-	js1 := Check{Name: "jetstream", Status: OK, Message: fmt.Sprintf("enabled, %s, %s stored", count(uint64(info.Streams), "stream"), bytesText(info.Store))}
+	domain := "(no domain)"
 	if info.Domain != "" {
-		js1.Message = fmt.Sprintf("enabled in domain %q, %s, %s stored", info.Domain, count(uint64(info.Streams), "stream"), bytesText(info.Store))
-	} else {
-		js1.Message = "enabled (no domain), " + strings.TrimPrefix(js1.Message, "enabled, ")
+		domain = fmt.Sprintf("in domain %q", info.Domain)
 	}
-	out = append(out, js1)
+	out = append(out, Check{Name: "jetstream", Status: OK,
+		Message: fmt.Sprintf("enabled %s, %s, %s stored", domain, count(uint64(info.Streams), "stream"), bytesText(info.Store))})
 
 	streams, serverTime, local := checkStreams(ctx, js, o.Timeout)
 	out = append(out, streams, checkBuckets(ctx, js, o.Timeout), checkGateway(ctx, nc, o.Timeout), checkDaemons(ctx, js, o.Timeout))
