@@ -11,6 +11,8 @@ import (
 
 	"github.com/viberhq/viber/agents"
 	"github.com/viberhq/viber/agents/openaitest"
+	"github.com/viberhq/viber/bus"
+	"github.com/viberhq/viber/bus/bustest"
 )
 
 func TestClockSkewLimits(t *testing.T) {
@@ -110,5 +112,28 @@ func TestCompleteNeverRepeatsTheKey(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), key) || !strings.Contains(err.Error(), "[key]") {
 		t.Fatalf("error %q repeats the key (or was not redacted)", err)
+	}
+}
+
+func TestDaemonsWithAWrongClockAreNamed(t *testing.T) {
+	t.Parallel()
+	env := bustest.Start(t, "", bus.SetupOptions{})
+	ctx := bustest.Context(t, 10*time.Second)
+	p, err := bus.OpenPresence(ctx, env.JS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	for id, clock := range map[string]time.Time{"right": now, "fast": now.Add(45 * time.Second)} {
+		if err := p.Put(ctx, &bus.DaemonInfo{ID: id, Name: id, Status: bus.DaemonOnline, Heartbeat: bus.Duration(5 * time.Second), Capacity: 1, LastSeen: clock}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := checkDaemons(ctx, env.JS, 5*time.Second)
+	if c.Status != Warn || !strings.Contains(c.Message, "fast's clock is 45s ahead of the server") {
+		t.Fatalf("daemons: %s %q, want a warning naming fast's clock 45 s ahead", c.Status, c.Message)
+	}
+	if strings.Contains(c.Message, "right's clock") || !strings.Contains(strings.Join(c.Details, "\n"), "right online: 0/1 tasks, clock within") {
+		t.Fatalf("daemons: %q %q; the right clock should only be in the details", c.Message, c.Details)
 	}
 }

@@ -216,7 +216,8 @@ func checkDaemons(ctx context.Context, js jetstream.JetStream, timeout time.Dura
 		return c
 	}
 	now := time.Now()
-	var online, offline []string
+	kv, _ := js.KeyValue(rctx, bus.DaemonBucket)
+	var online, offline, skewed []string
 	for _, d := range list {
 		if d.Online(now) {
 			line := d.ID
@@ -227,7 +228,17 @@ func checkDaemons(ctx context.Context, js jetstream.JetStream, timeout time.Dura
 				line += " [edge]"
 			}
 			online = append(online, line)
-			c.Details = append(c.Details, fmt.Sprintf("%s online: %d/%d tasks, version %s", d.ID, len(d.Running), d.Capacity, d.Version))
+			detail := fmt.Sprintf("%s online: %d/%d tasks", d.ID, len(d.Running), d.Capacity)
+			if d.Version != "" {
+				detail += ", version " + d.Version
+			}
+			if skew, ok := daemonSkew(rctx, kv, d.ID); ok {
+				detail += fmt.Sprintf(", clock %s", skewText(skew))
+				if skew.Abs() >= skewWarn {
+					skewed = append(skewed, fmt.Sprintf("%s's clock is %s", d.ID, skewText(skew)))
+				}
+			}
+			c.Details = append(c.Details, detail)
 		} else {
 			offline = append(offline, d.ID)
 		}
@@ -246,7 +257,41 @@ func checkDaemons(ctx context.Context, js jetstream.JetStream, timeout time.Dura
 	if len(offline) > 0 {
 		c.Message += fmt.Sprintf("; %d offline", len(offline))
 	}
+	if len(skewed) > 0 {
+		c.Status = Warn
+		c.Message += "; " + strings.Join(skewed, "; ")
+		c.Fix = "synchronise those machines' clocks (NTP): event times come from them"
+	}
 	return c
+}
+
+// daemonSkew is how far a daemon's clock is from the server's: the time
+// the daemon wrote into its last heartbeat against the time the server
+// stored it (the write's latency, usually under a millisecond, included).
+func daemonSkew(ctx context.Context, kv jetstream.KeyValue, id string) (time.Duration, bool) {
+	if kv == nil {
+		return 0, false
+	}
+	e, err := kv.Get(ctx, id)
+	if err != nil {
+		return 0, false
+	}
+	var d bus.DaemonInfo
+	if json.Unmarshal(e.Value(), &d) != nil || d.LastSeen.IsZero() {
+		return 0, false
+	}
+	return d.LastSeen.Sub(e.Created()), true
+}
+
+// skewText writes a clock difference to the server's.
+func skewText(d time.Duration) string {
+	switch {
+	case d.Abs() < skewWarn:
+		return fmt.Sprintf("within %s of the server", max(d.Abs().Round(time.Millisecond), time.Millisecond))
+	case d > 0:
+		return fmt.Sprintf("%s ahead of the server", d.Round(100*time.Millisecond))
+	}
+	return fmt.Sprintf("%s behind the server", (-d).Round(100*time.Millisecond))
 }
 
 // checkClock compares the server's time (from a JetStream API answer)
@@ -264,7 +309,7 @@ func checkClock(server, local time.Time) Check {
 	if skew < 0 {
 		dir = "behind"
 	}
-	c.Message = fmt.Sprintf("this machine is %s %s the NATS server", abs.Round(time.Millisecond), dir)
+	c.Message = fmt.Sprintf("this machine is %s %s the NATS server", abs.Round(100*time.Millisecond), dir)
 	switch {
 	case abs >= skewFail:
 		c.Status = Fail
