@@ -25,7 +25,8 @@ const (
 	Warn Status = "warn"
 	// Fail means Viber cannot work until it is fixed.
 	Fail Status = "fail"
-	// Skip means the check could not run because an earlier one failed.
+	// Skip means the check did not run: an earlier one failed, or it was
+	// turned off (--no-model).
 	Skip Status = "skip"
 )
 
