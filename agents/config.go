@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"sort"
@@ -163,14 +164,70 @@ func yamlError(err error) string {
 		return strings.TrimPrefix(err.Error(), "yaml: ")
 	}
 	where := map[string]string{"Config": "", "ProviderConfig": " in a provider", "ShellRuleConfig": " in a shell rule"}
+	fields := map[string][]string{"Config": yamlFields(Config{}), "ProviderConfig": yamlFields(ProviderConfig{}), "ShellRuleConfig": yamlFields(ShellRuleConfig{})}
 	var out []string
 	for _, e := range te.Errors {
 		if m := unknownField.FindStringSubmatch(e); m != nil {
 			e = fmt.Sprintf("line %s: unknown field %q%s", m[1], m[2], where[m[3]])
+			if near := nearest(m[2], fields[m[3]]); near != "" {
+				e += fmt.Sprintf(" (did you mean %q?)", near)
+			}
 		}
 		out = append(out, e)
 	}
 	return strings.Join(out, "; ")
+}
+
+// yamlFields lists the YAML keys of a config struct.
+func yamlFields(v any) []string {
+	t := reflect.TypeOf(v)
+	var out []string
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+		if name != "" && name != "-" {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// nearest is the known key closest to a misspelt one, when it is at most
+// two edits away (or "").
+func nearest(key string, known []string) string {
+	best, bestD := "", 3
+	for _, k := range known {
+		if d := editDistance(strings.ToLower(key), k); d < bestD {
+			best, bestD = k, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Damerau-Levenshtein distance (adjacent swaps count
+// as one edit) between a and b.
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	d := make([][]int, len(ra)+1)
+	for i := range d {
+		d[i] = make([]int, len(rb)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(ra)][len(rb)]
 }
 
 // shortPath writes the default file as ~/.viber/config.yaml in messages.

@@ -130,7 +130,7 @@ func TestLoadConfigUnknownField(t *testing.T) {
 	if err == nil {
 		t.Fatal("no error")
 	}
-	for _, want := range []string{`line 4: unknown field "modle" in a provider`, `line 5: unknown field "shel_timeout"`} {
+	for _, want := range []string{`line 4: unknown field "modle" in a provider (did you mean "model"?)`, `line 5: unknown field "shel_timeout" (did you mean "shell_timeout"?)`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}

@@ -135,7 +135,17 @@ type Server struct {
 	reply   func(*Request) Reply
 	mu      sync.Mutex
 	reqs    []*Request
+	models  []string
 	arrived chan *Request
+}
+
+// SetModels makes GET /v1/models answer with these model ids, as an
+// OpenAI-compatible server lists what it serves; until it is called that
+// path answers 404.
+func (s *Server) SetModels(ids ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.models = append([]string(nil), ids...)
 }
 
 // New starts a server answering with reply; it closes at test end.
@@ -162,6 +172,22 @@ func (s *Server) Requests() []*Request {
 func (s *Server) Arrived() <-chan *Request { return s.arrived }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/models") {
+		s.mu.Lock()
+		models := s.models
+		s.mu.Unlock()
+		if models == nil {
+			writeError(w, http.StatusNotFound, "unknown path "+r.URL.Path)
+			return
+		}
+		data := make([]any, len(models))
+		for i, id := range models {
+			data[i] = map[string]any{"id": id, "object": "model", "owned_by": "openaitest"}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"object": "list", "data": data})
+		return
+	}
 	if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/chat/completions") {
 		writeError(w, http.StatusNotFound, "unknown path "+r.URL.Path)
 		return

@@ -28,13 +28,16 @@ func Viber() *cli.App {
 		Name:    "viber",
 		Usage:   "turn machines into hosts for AI workers",
 		Version: Version,
-		Description: `Start everything on this machine with 'viber up', then give it work:
+		Description: `First time here: 'viber init' finds a model and writes ~/.viber/config.yaml;
+'viber doctor' checks the whole set-up.
+
+Start everything on this machine with 'viber up', then give it work:
 
    viber task submit --wait "summarise the README in the workspace"
 
 Every command below 'up' is a NATS client: point it at your server with
 --nats-url (or VIBER_NATS_URL).`,
-		Commands: []*cli.Command{upCommand(), taskCommand(), daemonCommand(), skillCommand(), benchCommand()},
+		Commands: []*cli.Command{upCommand(), initCommand(), doctorCommand(), taskCommand(), daemonCommand(), skillCommand(), benchCommand()},
 		ExitErrHandler: func(c *cli.Context, err error) {
 			cli.HandleExitCoder(err)
 		},
