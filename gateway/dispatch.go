@@ -336,7 +336,7 @@ func (g *Gateway) sweepLoop(ctx context.Context) {
 }
 
 // Sweep queues again every unfinished task that has no assignment in the
-// work stream. It returns how many it queued.
+// work stream.
 func (g *Gateway) Sweep(ctx context.Context) error {
 	all, err := g.summaries.List(ctx)
 	if err != nil {

@@ -13,7 +13,8 @@
 //     bucket with a durable consumer, so after a restart it continues where
 //     it stopped; delete the bucket and the projector consumer and the next
 //     gateway folds it again from the log;
-//   - an HTTP server (/healthz now; the dashboard's API later).
+//   - an HTTP server: /healthz, the HTTP API with SSE event streams, and
+//     the embedded dashboard.
 //
 // Every piece of state lives in JetStream: a gateway can be killed and
 // restarted at any moment without losing a task. The typed client of the

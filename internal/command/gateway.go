@@ -37,7 +37,7 @@ decentralized auth: every client needs a credential issued by
 			&cli.StringFlag{Name: "leaf-listen", Usage: "accept edge daemons' leaf-node links on HOST:PORT (embedded server)", EnvVars: []string{"VIBER_LEAF_LISTEN"}},
 			&cli.StringFlag{Name: "js-domain", Usage: "JetStream domain of the embedded server; edge daemons reach it by this name", EnvVars: []string{"VIBER_JS_DOMAIN"}, Value: "hub"},
 			&cli.StringFlag{Name: "creds", Usage: "NATS credentials file for --nats-url", EnvVars: []string{"VIBER_NATS_CREDS"}},
-			&cli.StringFlag{Name: "http-listen", Usage: "HTTP listener HOST:PORT (health now, dashboard later); 'none' to disable", EnvVars: []string{"VIBER_HTTP_LISTEN"}, Value: gateway.DefaultHTTPListen},
+			&cli.StringFlag{Name: "http-listen", Usage: "HTTP listener HOST:PORT for the dashboard, the HTTP API and /healthz; 'none' to disable", EnvVars: []string{"VIBER_HTTP_LISTEN"}, Value: gateway.DefaultHTTPListen},
 			&cli.StringFlag{Name: "http-token", Usage: "token HTTP clients must send (Authorization: Bearer TOKEN); required when --http-listen is not loopback", EnvVars: []string{"VIBER_HTTP_TOKEN"}},
 			&cli.StringFlag{Name: "id", Usage: "gateway id used in event sources (default: host name)", EnvVars: []string{"VIBER_GATEWAY_ID"}},
 			&cli.DurationFlag{Name: "work-ack-wait", Usage: "how long a silent daemon keeps a task before another daemon resumes it", EnvVars: []string{"VIBER_WORK_ACK_WAIT"}, Value: bus.DefaultWorkAckWait},
