@@ -71,7 +71,7 @@ const (
 	// GatewayWriter is the writer token of every gateway.
 	GatewayWriter = "gw"
 	// daemonWriterPrefix starts the writer token of a daemon: d-<daemon id>.
-	daemonWriterPrefix = "d-"
+	daemonWriterPrefix  = "d-"
 	gatewaySourcePrefix = "vibergw/"
 	daemonSourcePrefix  = "viberd/"
 )

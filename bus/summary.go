@@ -91,8 +91,8 @@ type Summary struct {
 	StreamSeq uint64 `json:"stream_seq,omitempty"`
 	// Rejected counts messages on the task's subjects that did not fit
 	// (see the type's comment); LastRejection says why the latest did not.
-	Rejected      int    `json:"rejected,omitempty"`
-	LastRejection string `json:"last_rejection,omitempty"`
+	Rejected      int        `json:"rejected,omitempty"`
+	LastRejection string     `json:"last_rejection,omitempty"`
 	CreatedAt     time.Time  `json:"created_at"`
 	StartedAt     *time.Time `json:"started_at,omitempty"`
 	EndedAt       *time.Time `json:"ended_at,omitempty"`

@@ -156,7 +156,9 @@ func (g *Gateway) apiTaskEvents(w http.ResponseWriter, r *http.Request) {
 				case <-rctx.Done():
 				}
 			},
-			OnReject: func(err error) { g.log.Warn().Err(err).Str("task", id).Msg("skipped a message of the task log that does not fit the task") },
+			OnReject: func(err error) {
+				g.log.Warn().Err(err).Str("task", id).Msg("skipped a message of the task log that does not fit the task")
+			},
 		}
 		for ev, err := range g.tasks.Replay(rctx, id, opt) {
 			var b []byte
