@@ -31,15 +31,35 @@ func unreachable(err error) bool {
 		errors.Is(err, nats.ErrTimeout) || errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, nats.ErrDisconnected)
 }
 
+// edgeLink is the link of an edge daemon: appends go through the task's
+// tail while the hub answers, and are kept (in memory and in the edge's
+// outbox stream) and forwarded in order when it does not.
+type edgeLink struct {
+	rt *runtime
+
+	mu         sync.Mutex
+	pending    []*bus.Event
+	stored     map[string]*bus.Event
+	forwarding bool
+	drained    chan struct{}
+	life       context.Context // the daemon's run; forwarding stops with it
+}
+
+func newEdgeLink(rt *runtime) *edgeLink {
+	return &edgeLink{rt: rt, drained: make(chan struct{}), life: context.Background()}
+}
+
+func (r *edgeLink) start(ctx context.Context) { r.life = ctx }
+
 // buffered reports whether events wait to be forwarded.
-func (r *runtime) buffered() bool {
+func (r *edgeLink) buffered() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return len(r.pending) > 0
 }
 
 // remember records the hub's copy of an event that was buffered.
-func (r *runtime) remember(ev *bus.Event) {
+func (r *edgeLink) remember(ev *bus.Event) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.stored == nil {
@@ -50,8 +70,8 @@ func (r *runtime) remember(ev *bus.Event) {
 
 // buffer keeps an event for forwarding (in the edge's own JetStream, when
 // it has one) and starts the forwarder.
-func (r *runtime) buffer(ev *bus.Event) *bus.Event {
-	v := r.tail.Snapshot()
+func (r *edgeLink) buffer(ev *bus.Event) *bus.Event {
+	v := r.rt.tail.Snapshot()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	last := v.LastSeq
@@ -59,13 +79,13 @@ func (r *runtime) buffer(ev *bus.Event) *bus.Event {
 		last = r.pending[n-1].Seq
 	}
 	ev.Seq = last + 1 // tentative: the hub assigns the real one
-	r.d.outboxPut(ev)
+	r.rt.d.outboxPut(ev)
 	r.pending = append(r.pending, ev)
 	if !r.forwarding {
 		r.forwarding = true
 		go r.forward(r.life)
 	}
-	r.d.log.Info().Str("task", r.taskID).Str("type", ev.Type.Short()).Int("buffered", len(r.pending)).Msg("hub unreachable: event kept on the edge")
+	r.rt.d.log.Info().Str("task", r.rt.taskID).Str("type", ev.Type.Short()).Int("buffered", len(r.pending)).Msg("hub unreachable: event kept on the edge")
 	return ev
 }
 
@@ -74,7 +94,7 @@ func (r *runtime) buffer(ev *bus.Event) *bus.Event {
 // run). Each is a fenced append: when the task turns out to be held by
 // another daemon (or its turn ended) while the link was cut, what was kept
 // is dropped, never written after them.
-func (r *runtime) forward(life context.Context) {
+func (r *edgeLink) forward(life context.Context) {
 	for {
 		r.mu.Lock()
 		if life.Err() != nil || len(r.pending) == 0 {
@@ -89,7 +109,7 @@ func (r *runtime) forward(life context.Context) {
 		ev := *r.pending[0]
 		r.mu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), hubTimeout)
-		stored, err := r.append(ctx, &ev, nil)
+		stored, err := r.rt.append(ctx, &ev, nil)
 		cancel()
 		switch {
 		case err == nil:
@@ -102,28 +122,28 @@ func (r *runtime) forward(life context.Context) {
 			for range dropped {
 				r.pop()
 			}
-			r.d.log.Warn().Err(err).Str("task", r.taskID).Int("dropped", dropped).
+			r.rt.d.log.Warn().Err(err).Str("task", r.rt.taskID).Int("dropped", dropped).
 				Msg("while the link was cut this daemon lost the task; the events kept on the edge are dropped")
 		case unreachable(err):
 			sleep(life, 500*time.Millisecond)
 		default:
-			r.d.log.Error().Err(err).Str("task", r.taskID).Str("type", ev.Type.Short()).Msg("the hub refused a buffered event; dropping it")
+			r.rt.d.log.Error().Err(err).Str("task", r.rt.taskID).Str("type", ev.Type.Short()).Msg("the hub refused a buffered event; dropping it")
 			r.pop()
 		}
 	}
 }
 
 // pop removes the first buffered event, here and in the outbox.
-func (r *runtime) pop() {
+func (r *edgeLink) pop() {
 	r.mu.Lock()
 	ev := r.pending[0]
 	r.pending = r.pending[1:]
 	r.mu.Unlock()
-	r.d.outboxDone(ev.ID)
+	r.rt.d.outboxDone(ev.ID)
 }
 
-// drain waits until every buffered event is on the hub.
-func (r *runtime) drain(ctx context.Context) error {
+// flush waits until every buffered event is on the hub.
+func (r *edgeLink) flush(ctx context.Context) error {
 	for {
 		r.mu.Lock()
 		if len(r.pending) == 0 {
@@ -141,7 +161,7 @@ func (r *runtime) drain(ctx context.Context) error {
 }
 
 // resolve returns the hub's copy of an event that was buffered.
-func (r *runtime) resolve(ev *bus.Event) *bus.Event {
+func (r *edgeLink) resolve(ev *bus.Event) *bus.Event {
 	if ev == nil {
 		return nil
 	}
@@ -153,12 +173,12 @@ func (r *runtime) resolve(ev *bus.Event) *bus.Event {
 	return ev
 }
 
-// edgeAppend appends through the hub, or buffers when it is unreachable or
+// append appends through the hub, or buffers when it is unreachable or
 // earlier events still wait.
-func (r *runtime) edgeAppend(ctx context.Context, ev *bus.Event, extra func(*bus.View) error) (*bus.Event, error) {
+func (r *edgeLink) append(ctx context.Context, ev *bus.Event, extra func(*bus.View) error) (*bus.Event, error) {
 	if !r.buffered() {
 		actx, cancel := context.WithTimeout(ctx, hubTimeout)
-		stored, err := r.append(actx, ev, extra)
+		stored, err := r.rt.append(actx, ev, extra)
 		cancel()
 		if err == nil {
 			return stored, nil
@@ -170,10 +190,10 @@ func (r *runtime) edgeAppend(ctx context.Context, ev *bus.Event, extra func(*bus
 	return r.buffer(ev), nil
 }
 
-// edgeEvents is the task's log as the edge knows it: what its tail has
-// read from the hub, plus the events buffered while the link is cut.
-func (r *runtime) edgeEvents() []*bus.Event {
-	events := r.tail.Snapshot().Events
+// events is the task's log as the edge knows it: what its tail has read
+// from the hub, plus the events buffered while the link is cut.
+func (r *edgeLink) events() []*bus.Event {
+	events := r.rt.tail.Snapshot().Events
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append(events, r.pending...)

@@ -297,7 +297,7 @@ func (d *Daemon) execute(ctx context.Context, rt *runtime, claimed *bus.Event, r
 	log := d.log.With().Str("task", taskID).Logger()
 	taskCtx, stopTask := context.WithCancelCause(ctx)
 	defer stopTask(nil)
-	rt.life = ctx
+	rt.link.start(ctx)
 
 	// Watch the tail for cancel requests, steering follow-ups and the loss
 	// of the task (another daemon's claim, an end of turn not ours).
@@ -380,13 +380,12 @@ func (d *Daemon) execute(ctx context.Context, rt *runtime, claimed *bus.Event, r
 			log.Warn().Err(err).Msg("task failed")
 			return done
 		}
-		if rt.edge {
-			// Everything the turn kept on the edge reaches the hub first.
-			if err := rt.drain(taskCtx); err != nil {
-				return d.interrupted(ctx, taskCtx, rt, err)
-			}
-			res.Message = rt.resolve(res.Message)
+		// Everything the turn kept on the way (an edge's buffer) reaches
+		// the hub first.
+		if err := rt.link.flush(taskCtx); err != nil {
+			return d.interrupted(ctx, taskCtx, rt, err)
 		}
+		res.Message = rt.link.resolve(res.Message)
 		more, err := rt.complete(taskCtx, res)
 		if err != nil {
 			return d.interrupted(ctx, taskCtx, rt, err)
@@ -550,22 +549,55 @@ type runtime struct {
 	tail   *bus.Tail
 	taskID string
 	deltas int
-	edge   bool
+	link   link
 
 	mu       sync.Mutex
 	callStop context.CancelCauseFunc
+}
 
-	// Edge daemons only (see edge.go).
-	pending    []*bus.Event
-	stored     map[string]*bus.Event
-	forwarding bool
-	drained    chan struct{}
-	life       context.Context // the daemon's run; forwarding stops with it
+// link is how a running task's events reach the hub's log: straight
+// through the task's tail (a hub daemon), or through the tail with a
+// buffer for while the leaf link is cut (an edge daemon; see edge.go).
+type link interface {
+	// start is called once the run begins; background work (an edge's
+	// forwarding) stops with ctx.
+	start(ctx context.Context)
+	// append stores ev while the daemon holds the task (see
+	// runtime.append), or keeps it to store later.
+	append(ctx context.Context, ev *bus.Event, extra func(*bus.View) error) (*bus.Event, error)
+	// events is the task's log as the daemon knows it, including what it
+	// keeps to store later.
+	events() []*bus.Event
+	// flush waits until everything appended is in the hub's log.
+	flush(ctx context.Context) error
+	// resolve returns the hub's copy of an event appended through the link.
+	resolve(ev *bus.Event) *bus.Event
 }
 
 func newRuntime(d *Daemon, tail *bus.Tail) *runtime {
-	return &runtime{d: d, tail: tail, taskID: tail.TaskID(), edge: d.cfg.Edge, life: context.Background(), drained: make(chan struct{})}
+	r := &runtime{d: d, tail: tail, taskID: tail.TaskID()}
+	if d.cfg.Edge {
+		r.link = newEdgeLink(r)
+	} else {
+		r.link = direct{r}
+	}
+	return r
 }
+
+// direct is the link of a daemon connected to the hub.
+type direct struct{ r *runtime }
+
+func (direct) start(context.Context) {}
+
+func (l direct) append(ctx context.Context, ev *bus.Event, extra func(*bus.View) error) (*bus.Event, error) {
+	return l.r.append(ctx, ev, extra)
+}
+
+func (l direct) events() []*bus.Event { return l.r.tail.Snapshot().Events }
+
+func (direct) flush(context.Context) error { return nil }
+
+func (direct) resolve(ev *bus.Event) *bus.Event { return ev }
 
 // append stores ev through the tail while this daemon holds the task and
 // the readers' check admits it (plus extra, when given).
@@ -586,23 +618,17 @@ func (r *runtime) append(ctx context.Context, ev *bus.Event, extra func(*bus.Vie
 	})
 }
 
-// write appends through the hub, or on an edge through its buffer.
+// write appends a payload through the task's link.
 func (r *runtime) write(ctx context.Context, p bus.Payload, extra func(*bus.View) error) (*bus.Event, error) {
 	ev, err := bus.NewEvent(r.taskID, r.d.source, p)
 	if err != nil {
 		return nil, err
 	}
-	if r.edge {
-		return r.edgeAppend(ctx, ev, extra)
-	}
-	return r.append(ctx, ev, extra)
+	return r.link.append(ctx, ev, extra)
 }
 
-func (r *runtime) Events(ctx context.Context) ([]*bus.Event, error) {
-	if r.edge {
-		return r.edgeEvents(), nil
-	}
-	return r.tail.Snapshot().Events, nil
+func (r *runtime) Events(context.Context) ([]*bus.Event, error) {
+	return r.link.events(), nil
 }
 
 func (r *runtime) Append(ctx context.Context, p bus.Payload) (*bus.Event, error) {
@@ -610,7 +636,7 @@ func (r *runtime) Append(ctx context.Context, p bus.Payload) (*bus.Event, error)
 }
 
 func (r *runtime) AppendAfter(ctx context.Context, p bus.Payload, prev *bus.Event) (*bus.Event, error) {
-	prev = r.resolve(prev)
+	prev = r.link.resolve(prev)
 	return r.write(ctx, p, func(v *bus.View) error {
 		for _, e := range v.After(prev.Seq) {
 			if e.Type == bus.TypeInput {
