@@ -424,17 +424,9 @@ func sleep(ctx context.Context, dur time.Duration) {
 // out under Home/builtin-skills so scripts can run). It returns the catalog
 // and the folders the file tools may read.
 func discoverSkills(cfg Config, ws string, log zerolog.Logger) (*skills.Catalog, []string) {
-	roots := []skills.Root{
-		{Dir: filepath.Join(ws, ".agents", "skills"), Source: skills.SourceWorkspace},
-		{Dir: filepath.Join(cfg.Home, "skills"), Source: skills.SourceUser},
-	}
-	if !cfg.NoBuiltinSkills {
-		r, err := skills.MaterializeBuiltins(filepath.Join(cfg.Home, "builtin-skills"))
-		if err != nil {
-			log.Warn().Err(err).Msg("built-in skills unavailable")
-		} else {
-			roots = append(roots, r)
-		}
+	roots, err := skills.Roots(ws, cfg.Home, !cfg.NoBuiltinSkills)
+	if err != nil {
+		log.Warn().Err(err).Msg("built-in skills unavailable")
 	}
 	catalog, warnings := skills.Discover(roots...)
 	for _, w := range warnings {

@@ -219,3 +219,34 @@ func xmlText(b *strings.Builder, s string) {
 func xmlSafe(b *strings.Builder, s string) {
 	b.WriteString(strings.ReplaceAll(s, "</skill_content>", "&lt;/skill_content>"))
 }
+
+// WorkspaceDir is where a workspace ships its skills: <workspace>/.agents/skills.
+func WorkspaceDir(workspace string) string { return filepath.Join(workspace, ".agents", "skills") }
+
+// UserDir is where a user keeps skills for every workspace: <home>/skills
+// (home is ~/.viber by default).
+func UserDir(home string) string { return filepath.Join(home, "skills") }
+
+// BuiltinDir is where the built-in skills are written out so that their
+// scripts can run: <home>/builtin-skills.
+func BuiltinDir(home string) string { return filepath.Join(home, "builtin-skills") }
+
+// Roots are the folders skills are discovered in, in order of precedence
+// (a skill found earlier wins): the workspace's, the user's, then the
+// built-in skills (written out under home) unless builtins is false. It is
+// the one definition of that order, used by daemons and the CLI. The error
+// is about the built-in skills, which are then left out.
+func Roots(workspace, home string, builtins bool) ([]Root, error) {
+	roots := []Root{
+		{Dir: WorkspaceDir(workspace), Source: SourceWorkspace},
+		{Dir: UserDir(home), Source: SourceUser},
+	}
+	if !builtins {
+		return roots, nil
+	}
+	r, err := MaterializeBuiltins(BuiltinDir(home))
+	if err != nil {
+		return roots, err
+	}
+	return append(roots, r), nil
+}

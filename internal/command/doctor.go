@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/viberhq/viber/doctor"
+	"github.com/viberhq/viber/skills"
 )
 
 // envMetadata is the App.Metadata key of a func(string) string that
@@ -100,7 +101,7 @@ func doctorRun(c *cli.Context) error {
 		data = dataOf(getenv)
 	}
 	ws := workspaceOf(c, getenv, data)
-	dirs := []string{filepath.Join(home, "skills"), filepath.Join(ws, ".agents", "skills")}
+	dirs := []string{skills.UserDir(home), skills.WorkspaceDir(ws)}
 	ctx, stop := signalContext(c.Context)
 	defer stop()
 	report := doctor.Run(ctx, doctor.Options{

@@ -22,6 +22,7 @@ import (
 
 	"github.com/viberhq/viber/agents"
 	"github.com/viberhq/viber/doctor"
+	"github.com/viberhq/viber/skills"
 )
 
 // localServers are the OpenAI-compatible servers init looks for on this
@@ -157,7 +158,7 @@ func initRun(c *cli.Context) error {
 	}
 
 	ws := workspaceOf(c, getenv, dataOf(getenv))
-	for _, dir := range []string{filepath.Join(homeOf(getenv), "skills"), filepath.Join(ws, ".agents", "skills")} {
+	for _, dir := range []string{skills.UserDir(homeOf(getenv)), skills.WorkspaceDir(ws)} {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return cli.Exit("viber init: skills folder: "+err.Error(), 1)
 		}

@@ -97,13 +97,7 @@ func skillList(c *cli.Context) error {
 	}
 	var rows []row
 	if c.Bool("local") {
-		roots := []skills.Root{
-			{Dir: filepath.Join(c.String("workspace"), ".agents", "skills"), Source: skills.SourceWorkspace},
-			{Dir: filepath.Join(viberHome(), "skills"), Source: skills.SourceUser},
-		}
-		if r, err := skills.MaterializeBuiltins(filepath.Join(viberHome(), "builtin-skills")); err == nil {
-			roots = append(roots, r)
-		}
+		roots, _ := skills.Roots(c.String("workspace"), viberHome(), true)
 		cat, warnings := skills.Discover(roots...)
 		for _, w := range warnings {
 			fmt.Fprintln(os.Stderr, "warning:", w.String())
