@@ -19,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/tmc/langchaingo/llms"
 
+	"github.com/viberhq/viber/agents"
 	"github.com/viberhq/viber/bus"
 	"github.com/viberhq/viber/bus/server"
 	"github.com/viberhq/viber/client"
@@ -341,7 +342,7 @@ func dispatchPhase(ctx context.Context, o Options, r *Report) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	st, err := stack.Start(ctx, stack.Config{Dir: dir, NATSListen: "127.0.0.1:0", HTTPListen: "none", LLM: instant{}, Capacity: 64})
+	st, err := stack.Start(ctx, stack.Config{Dir: dir, NATSListen: "127.0.0.1:0", HTTPListen: "none", Models: agents.Fixed(instant{}, agents.ModelConfig{}), Capacity: 64})
 	if err != nil {
 		return err
 	}

@@ -50,7 +50,7 @@ func config(t *testing.T, hub *daemontest.Hub, id string, o daemontest.Options) 
 	}
 	return daemon.Config{
 		ID: id, Workspace: o.Workspace, Home: t.TempDir(), Heartbeat: 200 * time.Millisecond, Setup: daemontest.Setup,
-		Model:  agents.ModelConfig{Provider: agents.ProviderCustom, Model: "fake-model", BaseURL: hub.ModelURL, APIKey: "sk-test"},
+		Models: agents.Single(agents.ModelConfig{Provider: agents.ProviderCustom, Model: "fake-model", BaseURL: hub.ModelURL, APIKey: "sk-test"}),
 		Policy: &p, Logger: zerolog.Nop(),
 	}
 }

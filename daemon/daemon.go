@@ -15,7 +15,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
-	"github.com/tmc/langchaingo/llms"
 
 	"github.com/viberhq/viber/agents"
 	"github.com/viberhq/viber/agents/tool"
@@ -39,15 +38,11 @@ type Config struct {
 	Heartbeat time.Duration
 	// Setup must match the gateway's (the work ack wait in particular).
 	Setup bus.SetupOptions
-	// Model says which model answers when Models is nil.
-	Model agents.ModelConfig
-	// Models, when set, resolves each task's model reference
-	// ("provider/model", "model" or "" for the default) from the config
-	// file and environment.
-	Models *agents.Config
-	// LLM, when set, answers instead of a client built from Model (tests,
-	// benchmarks, embedding).
-	LLM llms.Model
+	// Models gives the model that answers each task (the config file:
+	// an *agents.Config; one configuration: agents.Single; a model built
+	// elsewhere: agents.Fixed). Without it tasks fail saying no model is
+	// configured.
+	Models agents.Models
 	// Policy decides which tool calls run, wait for approval or are
 	// refused (default: agents.DefaultPolicy). Tasks may override it.
 	Policy *agents.Policy
@@ -120,6 +115,7 @@ type Daemon struct {
 	localJS jetstream.JetStream
 	outbox  *outbox
 	policy  agents.Policy
+	model0  agents.ModelConfig // the default model, for presence
 
 	mu      sync.Mutex
 	running map[string]struct{}
@@ -164,10 +160,8 @@ func New(cfg Config) (*Daemon, error) {
 			cfg.Home = filepath.Join(ws, ".viber")
 		}
 	}
-	if cfg.Models != nil {
-		if mc, err := cfg.Models.Resolve(""); err == nil {
-			cfg.Model = mc
-		}
+	if cfg.Models == nil {
+		cfg.Models = agents.Single(agents.ModelConfig{})
 	}
 	if err := cfg.Tools.Validate(); err != nil {
 		return nil, fmt.Errorf("daemon: %w", err)
@@ -193,6 +187,7 @@ func New(cfg Config) (*Daemon, error) {
 		catalog:  catalog,
 		skills:   skillInfo(catalog),
 		policy:   policy,
+		model0:   cfg.Models.Default(),
 		cfg:      cfg,
 		log:      log,
 		source:   "viberd/" + cfg.ID,
@@ -270,13 +265,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 }
 
 func (d *Daemon) modelName() string {
-	if d.cfg.LLM != nil {
-		return "embedded"
-	}
-	if d.cfg.Model.Provider == "" || d.cfg.Model.Model == "" {
+	mc := d.cfg.Models.Default()
+	if mc.Provider == "" || mc.Model == "" {
 		return "none configured"
 	}
-	return d.cfg.Model.Provider + "/" + d.cfg.Model.Model
+	return mc.Provider + "/" + mc.Model
 }
 
 // waitForWork waits until the gateway has created the work stream, then
@@ -326,7 +319,7 @@ func (d *Daemon) info(status string) *bus.DaemonInfo {
 	return &bus.DaemonInfo{
 		ID: d.cfg.ID, Name: d.cfg.ID, Instance: d.instance, Version: d.cfg.Version,
 		Hostname: d.host, Labels: d.cfg.Labels, Edge: d.cfg.Edge,
-		Provider: d.cfg.Model.Provider, Model: d.cfg.Model.Model,
+		Provider: d.model0.Provider, Model: d.model0.Model,
 		Skills: d.skills, Capacity: d.cfg.Capacity, Running: running, Status: status,
 		Heartbeat: bus.Duration(d.cfg.Heartbeat), StartedAt: d.started, LastSeen: time.Now().UTC(),
 	}

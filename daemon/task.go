@@ -7,7 +7,6 @@ import (
 	"fmt"
 	goruntime "runtime"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -493,33 +492,11 @@ func (r *runtime) finish(ctx context.Context, p bus.Payload) {
 // model returns the model for a task: the one its created event names
 // ("provider/model", "model") or the daemon's default.
 func (d *Daemon) model(requested string) (llms.Model, agents.ModelConfig, error) {
-	var cfg agents.ModelConfig
-	if d.cfg.Models != nil {
-		var err error
-		if cfg, err = d.cfg.Models.Resolve(requested); err != nil {
-			return nil, cfg, fmt.Errorf("daemon %s: %w", d.cfg.ID, err)
-		}
-	} else {
-		cfg = d.cfg.Model
-		if requested != "" {
-			prov, name, ok := strings.Cut(requested, "/")
-			if !ok {
-				prov, name = cfg.Provider, requested
-			}
-			if prov != cfg.Provider {
-				return nil, cfg, fmt.Errorf("%w: the task asks for provider %q but daemon %s is configured for %q", agents.ErrNoModel, prov, d.cfg.ID, cfg.Provider)
-			}
-			cfg.Model = name
-		}
-	}
-	if d.cfg.LLM != nil {
-		return d.cfg.LLM, cfg, nil
-	}
-	m, err := agents.NewModel(cfg)
+	m, mc, err := d.cfg.Models.Model(requested)
 	if err != nil {
-		return nil, cfg, fmt.Errorf("daemon %s: %w", d.cfg.ID, err)
+		return nil, mc, fmt.Errorf("daemon %s: %w", d.cfg.ID, err)
 	}
-	return m, cfg, nil
+	return m, mc, nil
 }
 
 // createdOf returns the task's created payload (its first event).

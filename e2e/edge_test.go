@@ -357,7 +357,7 @@ func (er *edgeRig) startDaemon() *component {
 	d, err := daemon.New(daemon.Config{
 		NC: enc, JS: hubJS, LocalJS: localJS, ID: "e1", Edge: true, Workspace: er.ws, Home: er.home,
 		Heartbeat: heartbeat, Setup: setup, Logger: testLogger(t),
-		Model: modelConfigFor(er.fake),
+		Models: agents.Single(modelConfigFor(er.fake)),
 	})
 	if err != nil {
 		t.Fatal(err)

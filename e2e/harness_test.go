@@ -139,9 +139,13 @@ func (r *rig) daemonOpts(name string, o daemonOptions) *component {
 		o.Workspace = r.t.TempDir()
 	}
 	nc := r.env.Connect(r.t, "daemon-"+name)
+	var models agents.Models = agents.Single(mc)
+	if o.Models != nil {
+		models = o.Models
+	}
 	d, err := daemon.New(daemon.Config{
 		NC: nc, ID: name, Workspace: o.Workspace, Home: r.t.TempDir(), Heartbeat: heartbeat, Setup: setup,
-		Model: mc, Models: o.Models, Policy: o.Policy, Tools: o.Tools, MaxSteps: o.MaxSteps, Logger: testLogger(r.t),
+		Models: models, Policy: o.Policy, Tools: o.Tools, MaxSteps: o.MaxSteps, Logger: testLogger(r.t),
 	})
 	if err != nil {
 		r.t.Fatal(err)

@@ -13,7 +13,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
-	"github.com/tmc/langchaingo/llms"
 
 	"github.com/viberhq/viber/agents"
 	"github.com/viberhq/viber/agents/tool"
@@ -47,11 +46,8 @@ type Config struct {
 	Home string
 	// NoDaemon starts no local daemon.
 	NoDaemon bool
-	// Model configures the local daemon's model; Models (the config file)
-	// takes precedence; LLM overrides both.
-	Model  agents.ModelConfig
-	Models *agents.Config
-	LLM    llms.Model
+	// Models gives the local daemon its models (see daemon.Config).
+	Models agents.Models
 	// Policy, Tools and MaxSteps tune the local daemon's agent.
 	Policy   *agents.Policy
 	Tools    tool.Options
@@ -129,7 +125,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		s.conns = append(s.conns, dnc)
 		d, err := daemon.New(daemon.Config{
 			NC: dnc, ID: cfg.DaemonName, Workspace: cfg.Workspace, Capacity: cfg.Capacity,
-			Setup: cfg.Setup, Model: cfg.Model, Models: cfg.Models, LLM: cfg.LLM, Version: cfg.Version, Logger: cfg.Logger, Home: cfg.Home,
+			Setup: cfg.Setup, Models: cfg.Models, Version: cfg.Version, Logger: cfg.Logger, Home: cfg.Home,
 			Policy: cfg.Policy, Tools: cfg.Tools, MaxSteps: cfg.MaxSteps,
 		})
 		if err != nil {
