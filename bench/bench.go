@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"sync"
@@ -17,13 +18,15 @@ import (
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
 	"github.com/tmc/langchaingo/llms"
 
 	"github.com/viberhq/viber/agents"
 	"github.com/viberhq/viber/bus"
 	"github.com/viberhq/viber/bus/server"
 	"github.com/viberhq/viber/client"
-	"github.com/viberhq/viber/stack"
+	"github.com/viberhq/viber/daemon"
+	"github.com/viberhq/viber/gateway"
 )
 
 // Options size the benchmark.
@@ -41,6 +44,10 @@ type Options struct {
 	Dir string
 	// Progress receives one line per phase (nil for none).
 	Progress io.Writer
+	// NATS starts the server the task phases run against (default
+	// [ChildNATS]: a child process, so that its CPU is not counted as
+	// Viber's).
+	NATS func(ctx context.Context, dir string) (*NATS, error)
 }
 
 func (o Options) withDefaults() Options {
@@ -59,6 +66,9 @@ func (o Options) withDefaults() Options {
 	if o.Progress == nil {
 		o.Progress = io.Discard
 	}
+	if o.NATS == nil {
+		o.NATS = ChildNATS
+	}
 	return o
 }
 
@@ -76,7 +86,13 @@ type Report struct {
 	// model), one task at a time.
 	TaskP50Ms float64 `json:"task_p50_ms"`
 	// TasksPerS is trivial tasks completed per second with 20 submitters.
-	TasksPerS       float64 `json:"tasks_per_s_c20"`
+	TasksPerS float64 `json:"tasks_per_s_c20"`
+	// CPUMsPerTask is the CPU Viber's own code (gateway, daemon, the
+	// in-process model and the submitting client, in one process) used per
+	// task during the 20-submitter run; NATSCPUMsPerTask is the NATS
+	// server's, measured apart in its own process.
+	CPUMsPerTask     float64 `json:"cpu_ms_per_task"`
+	NATSCPUMsPerTask float64 `json:"nats_cpu_ms_per_task"`
 	EventBytes      int     `json:"event_bytes"`
 	AppendEvents    int     `json:"append_events"`
 	AppendTasks     int     `json:"append_tasks"`
@@ -342,12 +358,17 @@ func dispatchPhase(ctx context.Context, o Options, r *Report) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	st, err := stack.Start(ctx, stack.Config{Dir: dir, NATSListen: "127.0.0.1:0", HTTPListen: "none", Models: agents.Fixed(instant{}, agents.ModelConfig{}), Capacity: 64})
+	ns, err := o.NATS(ctx, dir)
 	if err != nil {
 		return err
 	}
-	defer st.Stop()
-	nc, err := bus.Connect(bus.ConnectOptions{URL: st.URL(), Name: "viber-bench"})
+	defer ns.Stop()
+	stop, err := startViber(ctx, ns.URL)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	nc, err := bus.Connect(bus.ConnectOptions{URL: ns.URL, Name: "viber-bench"})
 	if err != nil {
 		return err
 	}
@@ -398,12 +419,62 @@ func dispatchPhase(ctx context.Context, o Options, r *Report) error {
 	slices.Sort(lat)
 	r.DispatchP50Ms = round(ms(lat[len(lat)/2]))
 	r.DispatchP99Ms = round(ms(lat[len(lat)*99/100]))
-	return taskPhase(ctx, o, r, nc, cl)
+	return taskPhase(ctx, o, r, nc, cl, ns)
+}
+
+// startViber runs a gateway and a daemon (capacity 64, the in-process
+// model) against the server at url, each on its own connection.
+func startViber(ctx context.Context, url string) (stop func(), err error) {
+	var conns []*nats.Conn
+	var stops []func()
+	stop = func() {
+		for i := len(stops) - 1; i >= 0; i-- {
+			stops[i]()
+		}
+		for _, nc := range conns {
+			nc.Close()
+		}
+	}
+	connect := func(name string) (*nats.Conn, error) {
+		nc, err := bus.Connect(bus.ConnectOptions{URL: url, Name: name})
+		if err == nil {
+			conns = append(conns, nc)
+		}
+		return nc, err
+	}
+	gnc, err := connect("vibergw")
+	if err != nil {
+		return stop, err
+	}
+	gw, err := gateway.New(ctx, gateway.Config{NC: gnc, HTTPListen: "none", Logger: zerolog.Nop()})
+	if err != nil {
+		return stop, err
+	}
+	gctx, gcancel := context.WithCancel(context.WithoutCancel(ctx))
+	if err := gw.Start(gctx); err != nil {
+		gcancel()
+		return stop, err
+	}
+	stops = append(stops, func() { gcancel(); gw.Stop() })
+	dnc, err := connect("viberd-bench")
+	if err != nil {
+		return stop, err
+	}
+	d, err := daemon.New(daemon.Config{NC: dnc, ID: "bench", Workspace: filepath.Join(os.TempDir(), "viber-bench-workspace"),
+		Capacity: 64, Models: agents.Fixed(instant{}, agents.ModelConfig{}), NoBuiltinSkills: true, Home: os.TempDir(), Logger: zerolog.Nop()})
+	if err != nil {
+		return stop, err
+	}
+	dctx, dcancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() { defer close(done); _ = d.Run(dctx) }()
+	stops = append(stops, func() { dcancel(); <-done })
+	return stop, nil
 }
 
 // taskPhase measures whole trivial tasks: submit → completed, alone and
 // with 20 concurrent submitters.
-func taskPhase(ctx context.Context, o Options, r *Report, nc *nats.Conn, cl *client.Client) error {
+func taskPhase(ctx context.Context, o Options, r *Report, nc *nats.Conn, cl *client.Client, ns *NATS) error {
 	var mu sync.Mutex
 	waiting := map[string]chan struct{}{}
 	sub, err := nc.Subscribe(bus.TaskEventSubject("*", "*", bus.TypeCompleted), func(m *nats.Msg) {
@@ -477,7 +548,7 @@ func taskPhase(ctx context.Context, o Options, r *Report, nc *nats.Conn, cl *cli
 		next <- struct{}{}
 	}
 	close(next)
-	t0 := time.Now()
+	t0, cpu0, natsCPU0 := time.Now(), selfCPU(), ns.CPU()
 	for range 20 {
 		wg.Add(1)
 		go func() {
@@ -496,6 +567,8 @@ func taskPhase(ctx context.Context, o Options, r *Report, nc *nats.Conn, cl *cli
 		return err
 	}
 	r.TasksPerS = round(float64(total) / time.Since(t0).Seconds())
+	r.CPUMsPerTask = round(ms(selfCPU()-cpu0) / float64(total))
+	r.NATSCPUMsPerTask = round(ms(ns.CPU()-natsCPU0) / float64(total))
 	return nil
 }
 

@@ -10,7 +10,7 @@ import (
 func TestRunSmall(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	r, err := Run(ctx, Options{AppendEvents: 2000, AppendTasks: 50, ReplayEvents: 2000, DispatchTasks: 50, Dir: t.TempDir()})
+	r, err := Run(ctx, Options{AppendEvents: 2000, AppendTasks: 50, ReplayEvents: 2000, DispatchTasks: 50, Dir: t.TempDir(), NATS: InProcessNATS})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -18,7 +18,7 @@ func TestRunSmall(t *testing.T) {
 		"raw_js_pub_per_s": r.RawJSPubPerS, "append_per_s": r.AppendPerS, "append_ratio": r.AppendRatio,
 		"raw_ordered_per_s": r.RawOrderedPerS, "replay_per_s": r.ReplayPerS, "replay_ratio": r.ReplayRatio,
 		"dispatch_p50_ms": r.DispatchP50Ms, "dispatch_p99_ms": r.DispatchP99Ms,
-		"task_p50_ms": r.TaskP50Ms, "tasks_per_s_c20": r.TasksPerS,
+		"task_p50_ms": r.TaskP50Ms, "tasks_per_s_c20": r.TasksPerS, "cpu_ms_per_task": r.CPUMsPerTask,
 	} {
 		if v <= 0 {
 			t.Errorf("%s = %v", name, v)

@@ -26,6 +26,13 @@ or not the design's targets were met (see "pass" in the output).`,
 			&cli.IntFlag{Name: "dispatch", Usage: "tasks submitted for the latency figures", Value: 1_000},
 			&cli.StringFlag{Name: "dir", Usage: "where the temporary stores go (default: the OS temp dir)"},
 		},
+		Subcommands: []*cli.Command{{
+			Name:   "serve-nats",
+			Usage:  "run the benchmark's NATS server (bench starts it as a child process)",
+			Hidden: true,
+			Flags:  []cli.Flag{&cli.StringFlag{Name: "dir", Required: true}},
+			Action: func(c *cli.Context) error { return bench.ServeNATS(c.String("dir"), os.Stdin, os.Stdout) },
+		}},
 		Action: func(c *cli.Context) error {
 			ctx, stop := signalContext(c.Context)
 			defer stop()
@@ -50,6 +57,7 @@ or not the design's targets were met (see "pass" in the output).`,
 			fmt.Printf("replay   %10.0f/s vs raw %10.0f/s  ratio %.2f (target ≥ %.1f) %s\n", r.ReplayPerS, r.RawOrderedPerS, r.ReplayRatio, r.Targets.ReplayRatio, verdict(r.ReplayRatio >= r.Targets.ReplayRatio))
 			fmt.Printf("dispatch p50 %.2f ms (target < %.0f) %s, p99 %.2f ms (target < %.0f) %s\n", r.DispatchP50Ms, r.Targets.DispatchP50Ms, verdict(r.DispatchP50Ms < r.Targets.DispatchP50Ms), r.DispatchP99Ms, r.Targets.DispatchP99Ms, verdict(r.DispatchP99Ms < r.Targets.DispatchP99Ms))
 			fmt.Printf("task     p50 %.2f ms submit → completed; %.0f tasks/s with 20 submitters\n", r.TaskP50Ms, r.TasksPerS)
+			fmt.Printf("cpu      %.2f ms per task in Viber's process, %.2f ms in the NATS server's\n", r.CPUMsPerTask, r.NATSCPUMsPerTask)
 			fmt.Printf("machine  %d CPUs, %s/%s, %s, nats-server %s\n", r.Machine.CPUs, r.Machine.OS, r.Machine.Arch, r.Machine.Go, r.Machine.NATSServer)
 			return nil
 		},
