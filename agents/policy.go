@@ -84,7 +84,7 @@ func globDecision(rules map[string]Decision, tool string) (Decision, string, boo
 
 // DefaultPolicy reads and writes in the workspace freely and asks before
 // running shell commands. Tools it does not know (for example ones added
-// later) are asked about.
+// later, and MCP servers' mcp_* tools) are asked about.
 func DefaultPolicy() Policy {
 	return Policy{
 		Tools: map[string]Decision{
@@ -92,9 +92,6 @@ func DefaultPolicy() Policy {
 			"write_file": Allow, "edit_file": Allow, "web_fetch": Allow,
 			"update_plan": Allow, "activate_skill": Allow,
 			"shell": Ask,
-			// Tools of MCP servers are asked about even when "*" allows
-			// everything; operators allow them by server ("mcp_github_*").
-			"mcp_*": Ask,
 		},
 		Default: Ask,
 	}
