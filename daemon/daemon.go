@@ -232,7 +232,7 @@ func startMCP(cfg Config, policy agents.Policy, log zerolog.Logger, beatReq chan
 	})
 	rules := map[string]string{}
 	for name, s := range cfg.Models.MCPServers {
-		glob := mcpclient.ToolName(name, "*")
+		glob := mcpclient.ToolGlob(name)
 		if _, set := policy.Tools[glob]; !set && s.Policy != "" {
 			rules[glob] = s.Policy
 		}

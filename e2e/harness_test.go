@@ -126,6 +126,8 @@ type daemonOptions struct {
 	Policy    *agents.Policy
 	Tools     tool.Options
 	MaxSteps  int
+	// Logger, when set, receives the daemon's logs.
+	Logger *zerolog.Logger
 }
 
 func (r *rig) daemonOpts(name string, o daemonOptions) *component {
@@ -138,9 +140,13 @@ func (r *rig) daemonOpts(name string, o daemonOptions) *component {
 		o.Workspace = r.t.TempDir()
 	}
 	nc := r.env.Connect(r.t, "daemon-"+name)
+	log := testLogger(r.t)
+	if o.Logger != nil {
+		log = *o.Logger
+	}
 	d, err := daemon.New(daemon.Config{
 		NC: nc, ID: name, Workspace: o.Workspace, Home: r.t.TempDir(), Heartbeat: heartbeat, Setup: setup,
-		Model: mc, Models: o.Models, Policy: o.Policy, Tools: o.Tools, MaxSteps: o.MaxSteps, Logger: testLogger(r.t),
+		Model: mc, Models: o.Models, Policy: o.Policy, Tools: o.Tools, MaxSteps: o.MaxSteps, Logger: log,
 	})
 	if err != nil {
 		r.t.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -20,109 +19,22 @@ import (
 
 	"github.com/viberhq/viber/agents"
 	"github.com/viberhq/viber/agents/mcpclient"
+	"github.com/viberhq/viber/agents/mcpclient/mcptest"
 	"github.com/viberhq/viber/agents/tool"
 )
 
-// serverEnv, set to "stdio", makes the test binary an MCP server on its
-// stdin and stdout instead of running tests.
-const serverEnv = "VIBER_MCPCLIENT_TEST_SERVER"
-
 func TestMain(m *testing.M) {
-	if os.Getenv(serverEnv) == "stdio" {
-		if err := testServer().Run(context.Background(), &sdk.StdioTransport{}); err != nil {
-			fmt.Fprintln(os.Stderr, "test server:", err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
+	mcptest.ServeIfAsked()
 	os.Exit(m.Run())
-}
-
-type textArgs struct {
-	Text string `json:"text" jsonschema:"what to echo"`
-}
-
-type addArgs struct {
-	A int `json:"a"`
-	B int `json:"b"`
-}
-
-type sum struct {
-	Sum int `json:"sum"`
-}
-
-type nameArgs struct {
-	Name string `json:"name"`
-}
-
-type slowArgs struct {
-	Seconds float64 `json:"seconds"`
-}
-
-type none struct{}
-
-func text(s string) *sdk.CallToolResult {
-	return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: s}}}
-}
-
-// testServer is a tiny MCP server with a tool for every case the client
-// handles.
-func testServer() *sdk.Server {
-	s := sdk.NewServer(&sdk.Implementation{Name: "viber-test", Version: "1.0.0"}, nil)
-	sdk.AddTool(s, &sdk.Tool{Name: "echo", Description: "Echo text."}, func(_ context.Context, _ *sdk.CallToolRequest, a textArgs) (*sdk.CallToolResult, any, error) {
-		return text("echo: " + a.Text), nil, nil
-	})
-	sdk.AddTool(s, &sdk.Tool{Name: "add", Description: "Add two numbers."}, func(_ context.Context, _ *sdk.CallToolRequest, a addArgs) (*sdk.CallToolResult, sum, error) {
-		return nil, sum{Sum: a.A + a.B}, nil
-	})
-	sdk.AddTool(s, &sdk.Tool{Name: "picture", Description: "Return a picture."}, func(context.Context, *sdk.CallToolRequest, none) (*sdk.CallToolResult, any, error) {
-		return &sdk.CallToolResult{Content: []sdk.Content{
-			&sdk.TextContent{Text: "here it is"},
-			&sdk.ImageContent{MIMEType: "image/png", Data: bytes.Repeat([]byte{0x89}, 5000)},
-		}}, nil, nil
-	})
-	sdk.AddTool(s, &sdk.Tool{Name: "fail", Description: "Always fails."}, func(context.Context, *sdk.CallToolRequest, none) (*sdk.CallToolResult, any, error) {
-		r := text("it broke: disk on fire")
-		r.IsError = true
-		return r, nil, nil
-	})
-	sdk.AddTool(s, &sdk.Tool{Name: "slow", Description: "Sleep."}, func(ctx context.Context, _ *sdk.CallToolRequest, a slowArgs) (*sdk.CallToolResult, any, error) {
-		select {
-		case <-ctx.Done():
-		case <-time.After(time.Duration(a.Seconds * float64(time.Second))):
-		}
-		return text("slept"), nil, nil
-	})
-	sdk.AddTool(s, &sdk.Tool{Name: "env", Description: "Read an environment variable."}, func(_ context.Context, _ *sdk.CallToolRequest, a nameArgs) (*sdk.CallToolResult, any, error) {
-		return text(a.Name + "=" + os.Getenv(a.Name)), nil, nil
-	})
-	sdk.AddTool(s, &sdk.Tool{Name: "big", Description: "Return a lot of text."}, func(context.Context, *sdk.CallToolRequest, none) (*sdk.CallToolResult, any, error) {
-		return text(strings.Repeat("x", 100_000)), nil, nil
-	})
-	sdk.AddTool(s, &sdk.Tool{Name: "crash", Description: "Exit the server process."}, func(context.Context, *sdk.CallToolRequest, none) (*sdk.CallToolResult, any, error) {
-		fmt.Fprintln(os.Stderr, "dying now, as asked")
-		os.Exit(3)
-		return nil, nil, nil
-	})
-	sdk.AddTool(s, &sdk.Tool{Name: "grow", Description: "Add the tool late."}, func(context.Context, *sdk.CallToolRequest, none) (*sdk.CallToolResult, any, error) {
-		sdk.AddTool(s, &sdk.Tool{Name: "late", Description: "Added late."}, func(context.Context, *sdk.CallToolRequest, none) (*sdk.CallToolResult, any, error) {
-			return text("late but here"), nil, nil
-		})
-		return text("grown"), nil, nil
-	})
-	return s
 }
 
 // stdioConfig runs this test binary as a stdio server.
 func stdioConfig() agents.MCPServerConfig {
-	exe, err := os.Executable()
+	c, err := mcptest.StdioConfig(map[string]string{"SERVER_API_TOKEN": "${TEST_TOKEN}"})
 	if err != nil {
 		panic(err)
 	}
-	return agents.MCPServerConfig{
-		Command: exe,
-		Env:     map[string]string{serverEnv: "stdio", "SERVER_API_TOKEN": "${TEST_TOKEN}"},
-	}
+	return c
 }
 
 // syncBuffer is a log destination safe for concurrent writes.
@@ -351,7 +263,7 @@ func TestBrokenServerIsReported(t *testing.T) {
 
 func TestStreamableHTTPServer(t *testing.T) {
 	t.Parallel()
-	srv := testServer()
+	srv := mcptest.NewServer()
 	handler := sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return srv }, nil)
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "Bearer "+secret {

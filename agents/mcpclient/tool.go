@@ -198,6 +198,10 @@ func ToolName(serverName, toolName string) string {
 	return toolNames("mcp_"+sanitize(serverName)+"_", []string{toolName})[toolName]
 }
 
+// ToolGlob is the policy glob matching every tool of a server:
+// mcp_<server>_*.
+func ToolGlob(serverName string) string { return "mcp_" + sanitize(serverName) + "_*" }
+
 // toolNames names a server's tools. Names stay unique: a tool whose
 // sanitised name another tool already took gets a hash of its own name.
 func toolNames(prefix string, remotes []string) map[string]string {
