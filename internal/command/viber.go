@@ -33,7 +33,7 @@ func Viber() *cli.App {
 
 Every command below 'up' is a NATS client: point it at your server with
 --nats-url (or VIBER_NATS_URL).`,
-		Commands: []*cli.Command{upCommand(), taskCommand(), daemonCommand(), skillCommand(), benchCommand()},
+		Commands: []*cli.Command{upCommand(), taskCommand(), daemonCommand(), skillCommand(), mcpCommand(), benchCommand()},
 		ExitErrHandler: func(c *cli.Context, err error) {
 			cli.HandleExitCoder(err)
 		},

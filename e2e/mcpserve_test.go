@@ -1,0 +1,230 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/viberhq/viber/agents/openaitest"
+	"github.com/viberhq/viber/bus"
+	"github.com/viberhq/viber/mcpserver"
+)
+
+// mcpCall calls an MCP tool and decodes its structured result into out;
+// it fails the test on a protocol error or (unless wantError) a tool error.
+func mcpCall(t *testing.T, sess *sdk.ClientSession, params *sdk.CallToolParams, out any) *sdk.CallToolResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	res, err := sess.CallTool(ctx, params)
+	if err != nil {
+		t.Fatalf("%s: %v", params.Name, err)
+	}
+	if res.IsError {
+		if out != nil {
+			t.Fatalf("%s: tool error: %s", params.Name, contentText(res))
+		}
+		return res
+	}
+	if out != nil {
+		b, _ := json.Marshal(res.StructuredContent)
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("%s: structured content %s: %v", params.Name, b, err)
+		}
+	}
+	return res
+}
+
+func contentText(res *sdk.CallToolResult) string {
+	var parts []string
+	for _, c := range res.Content {
+		if tc, ok := c.(*sdk.TextContent); ok {
+			parts = append(parts, tc.Text)
+		}
+	}
+	return strings.Join(parts, "\n")
+}
+
+func TestMCPServeDrivesTasks(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "", func(req *openaitest.Request) openaitest.Reply {
+		if strings.Contains(req.LastUser(), "just answer") {
+			return openaitest.Reply{Text: "hello from the worker"}
+		}
+		if req.LastToolResult() == "" {
+			return openaitest.Reply{ToolCalls: []openaitest.ToolCall{openaitest.Call("a1", "shell", `{"command":"echo mcp-approved > proof.txt"}`)}}
+		}
+		return openaitest.Reply{Text: "shell said: " + req.LastToolResult()}
+	})
+	r.gateway()
+	d := r.daemon("d1") // the default policy asks before shell commands
+
+	stderr := &syncBuffer{}
+	cmd := exec.Command(filepath.Join(binaries(t), "viber"), "mcp", "serve")
+	cmd.Env = append(os.Environ(), "VIBER_NATS_URL="+r.env.URL, "VIBER_NATS_CREDS=", "VIBER_HOME="+t.TempDir())
+	cmd.Stderr = stderr
+	var progress atomic.Int32
+	client := sdk.NewClient(&sdk.Implementation{Name: "e2e-client", Version: "1"}, &sdk.ClientOptions{
+		ProgressNotificationHandler: func(context.Context, *sdk.ProgressNotificationClientRequest) { progress.Add(1) },
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	sess, err := client.Connect(ctx, &sdk.CommandTransport{Command: cmd}, nil)
+	if err != nil {
+		t.Fatalf("connect to viber mcp serve: %v\n%s", err, stderr)
+	}
+	t.Cleanup(func() {
+		_ = sess.Close()
+		if t.Failed() {
+			t.Logf("viber mcp serve stderr:\n%s", stderr)
+		}
+	})
+
+	// The tools, each with an output schema.
+	var names []string
+	for tl, err := range sess.Tools(ctx, nil) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tl.OutputSchema == nil {
+			t.Errorf("tool %s has no output schema", tl.Name)
+		}
+		names = append(names, tl.Name)
+	}
+	sort.Strings(names)
+	want := []string{"cancel_task", "decide_approval", "get_task", "list_daemons", "list_skills", "list_tasks", "send_input", "submit_task", "task_events"}
+	if !slices.Equal(names, want) {
+		t.Fatalf("tools = %v, want %v", names, want)
+	}
+
+	// submit_task waits for the answer, with progress notifications.
+	var quick mcpserver.TaskOutput
+	p := &sdk.CallToolParams{Name: "submit_task", Arguments: map[string]any{"goal": "just answer", "wait_seconds": 60}}
+	p.SetProgressToken("quick")
+	mcpCall(t, sess, p, &quick)
+	if !quick.Done || quick.Task.State != bus.StateCompleted || quick.Task.Result != "hello from the worker" {
+		t.Fatalf("submit_task with wait = %+v, want the completed result", quick.Task)
+	}
+	if progress.Load() == 0 {
+		t.Errorf("no progress notification while submit_task waited")
+	}
+
+	// A task whose tool call waits for approval, approved over MCP.
+	var slow mcpserver.TaskOutput
+	mcpCall(t, sess, &sdk.CallToolParams{Name: "submit_task", Arguments: map[string]any{"goal": "run the shell", "daemon": "d1"}}, &slow)
+	if slow.Done || slow.Task.ID == "" {
+		t.Fatalf("submit_task without wait = %+v", slow)
+	}
+	id := slow.Task.ID
+	r.eventually(30*time.Second, "the call to wait for approval", func() bool {
+		var got mcpserver.TaskOutput
+		mcpCall(t, sess, &sdk.CallToolParams{Name: "get_task", Arguments: map[string]any{"id": id}}, &got)
+		return slices.Contains(got.Task.PendingApprovals, "a1") && strings.Contains(got.Note, "decide_approval")
+	})
+	var decided mcpserver.EventOutput
+	mcpCall(t, sess, &sdk.CallToolParams{Name: "decide_approval", Arguments: map[string]any{"id": id, "call_id": "a1", "approved": true}}, &decided)
+	if decided.Event.Type != string(bus.TypeApprovalDecided) {
+		t.Errorf("decide_approval event = %+v", decided.Event)
+	}
+	var done mcpserver.TaskOutput
+	r.eventually(30*time.Second, "the task to complete", func() bool {
+		mcpCall(t, sess, &sdk.CallToolParams{Name: "get_task", Arguments: map[string]any{"id": id}}, &done)
+		return done.Done
+	})
+	if done.Task.State != bus.StateCompleted {
+		t.Fatalf("task ended %s: %s", done.Task.State, done.Task.Error)
+	}
+	if b, err := os.ReadFile(filepath.Join(d.workspace, "proof.txt")); err != nil || strings.TrimSpace(string(b)) != "mcp-approved" {
+		t.Errorf("the approved command did not run: %q, %v", b, err)
+	}
+
+	// task_events pages through the log.
+	var all []mcpserver.Event
+	after := uint64(0)
+	for page := 0; ; page++ {
+		var ev mcpserver.TaskEventsOutput
+		mcpCall(t, sess, &sdk.CallToolParams{Name: "task_events", Arguments: map[string]any{"id": id, "after_seq": after, "limit": 3}}, &ev)
+		all = append(all, ev.Events...)
+		after = ev.NextAfterSeq
+		if !ev.More {
+			break
+		}
+		if page > 20 {
+			t.Fatal("task_events never ends")
+		}
+	}
+	var types []string
+	for i, e := range all {
+		if e.Seq != uint64(i+1) {
+			t.Fatalf("event %d has seq %d", i, e.Seq)
+		}
+		types = append(types, strings.TrimPrefix(e.Type, "viber.task."))
+	}
+	if got := strings.Join(types, " "); got != "created assigned started tool_call approval_requested approval_decided tool_result message completed" {
+		t.Errorf("task_events types: %s", got)
+	}
+
+	// The resources.
+	res, err := sess.ReadResource(ctx, &sdk.ReadResourceParams{URI: "viber://tasks/" + id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum bus.Summary
+	if err := json.Unmarshal([]byte(res.Contents[0].Text), &sum); err != nil || sum.ID != id || sum.State != bus.StateCompleted {
+		t.Errorf("task resource = %s (%v)", res.Contents[0].Text, err)
+	}
+	res, err = sess.ReadResource(ctx, &sdk.ReadResourceParams{URI: "viber://tasks/" + id + "/events"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.Split(strings.TrimSpace(res.Contents[0].Text), "\n"); len(lines) != len(all) {
+		t.Errorf("events resource has %d lines, want %d", len(lines), len(all))
+	}
+	if _, err := sess.ReadResource(ctx, &sdk.ReadResourceParams{URI: "viber://tasks/NOSUCHTASK"}); err == nil {
+		t.Errorf("reading a missing task's resource succeeded")
+	}
+
+	// The lists.
+	var tasks mcpserver.ListTasksOutput
+	mcpCall(t, sess, &sdk.CallToolParams{Name: "list_tasks", Arguments: map[string]any{"state": "completed"}}, &tasks)
+	if tasks.Total != 2 || len(tasks.Tasks) != 2 {
+		t.Errorf("list_tasks completed: total %d, %d tasks", tasks.Total, len(tasks.Tasks))
+	}
+	var daemons mcpserver.DaemonsOutput
+	mcpCall(t, sess, &sdk.CallToolParams{Name: "list_daemons", Arguments: map[string]any{}}, &daemons)
+	if len(daemons.Daemons) != 1 || daemons.Daemons[0].ID != "d1" || !daemons.Daemons[0].Online {
+		t.Errorf("list_daemons = %+v", daemons.Daemons)
+	}
+	var skills mcpserver.SkillsOutput
+	mcpCall(t, sess, &sdk.CallToolParams{Name: "list_skills", Arguments: map[string]any{}}, &skills)
+	if len(skills.Skills) == 0 || skills.Skills[0].Daemon != "d1" {
+		t.Errorf("list_skills = %+v, want the daemon's built-in skills", skills.Skills)
+	}
+
+	// A follow-up reopens the task; cancel stops it.
+	var sent mcpserver.EventOutput
+	mcpCall(t, sess, &sdk.CallToolParams{Name: "send_input", Arguments: map[string]any{"id": quick.Task.ID, "text": "just answer again"}}, &sent)
+	if sent.Event.Type != string(bus.TypeInput) {
+		t.Errorf("send_input event = %+v", sent.Event)
+	}
+
+	// Errors are tool errors with the gateway's message.
+	bad := mcpCall(t, sess, &sdk.CallToolParams{Name: "get_task", Arguments: map[string]any{"id": "NOSUCHTASK"}}, nil)
+	if !bad.IsError || !strings.Contains(contentText(bad), "NOSUCHTASK") {
+		t.Errorf("get_task of a missing task = %+v (%s), want a tool error naming it", bad, contentText(bad))
+	}
+	bad = mcpCall(t, sess, &sdk.CallToolParams{Name: "cancel_task", Arguments: map[string]any{"id": id}}, nil)
+	if !bad.IsError {
+		t.Errorf("cancelling an ended task succeeded: %s", contentText(bad))
+	}
+}
