@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/viberhq/viber/agents/openaitest"
 	"github.com/viberhq/viber/bus"
+	"github.com/viberhq/viber/gateway"
 	"github.com/viberhq/viber/mcpserver"
 )
 
@@ -226,5 +228,62 @@ func TestMCPServeDrivesTasks(t *testing.T) {
 	bad = mcpCall(t, sess, &sdk.CallToolParams{Name: "cancel_task", Arguments: map[string]any{"id": id}}, nil)
 	if !bad.IsError {
 		t.Errorf("cancelling an ended task succeeded: %s", contentText(bad))
+	}
+}
+
+// bearer adds an Authorization header to every request.
+type bearer struct{ token string }
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.token)
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func TestGatewayMCPEndpointBehindToken(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "", func(req *openaitest.Request) openaitest.Reply {
+		return openaitest.Reply{Text: "answered over /mcp"}
+	})
+	const token = "gw-mcp-token-9924"
+	nc := r.env.Connect(t, "gateway")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	g, err := gateway.New(ctx, gateway.Config{NC: nc, HTTPListen: "127.0.0.1:0", HTTPToken: token, Setup: setup, SweepInterval: time.Second, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(g.Stop)
+	r.daemon("d1")
+	endpoint := "http://" + g.HTTPAddr() + "/mcp"
+
+	// Without the token: refused.
+	resp, err := http.Post(endpoint, "application/json", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("POST /mcp without a token: %s, want 401", resp.Status)
+	}
+
+	client := sdk.NewClient(&sdk.Implementation{Name: "http-client", Version: "1"}, nil)
+	cctx, ccancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer ccancel()
+	sess, err := client.Connect(cctx, &sdk.StreamableClientTransport{Endpoint: endpoint, HTTPClient: &http.Client{Transport: bearer{token}}}, nil)
+	if err != nil {
+		t.Fatalf("connect to /mcp with the token: %v", err)
+	}
+	defer sess.Close()
+	var out mcpserver.TaskOutput
+	mcpCall(t, sess, &sdk.CallToolParams{Name: "submit_task", Arguments: map[string]any{"goal": "hello", "wait_seconds": 60}}, &out)
+	if !out.Done || out.Task.Result != "answered over /mcp" {
+		t.Fatalf("submit_task over /mcp = %+v", out.Task)
+	}
+	if out.Task.State != bus.StateCompleted {
+		t.Fatalf("state %s", out.Task.State)
 	}
 }

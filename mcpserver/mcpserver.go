@@ -3,7 +3,8 @@
 // cancel them, to list daemons and skills, and resources holding a task's
 // summary (viber://tasks/<id>) and its log as JSON lines
 // (viber://tasks/<id>/events). It is a client of the gateway's NATS API;
-// `viber mcp serve` runs it over stdio.
+// `viber mcp serve` runs it over stdio, and the gateway serves it over
+// streamable HTTP at /mcp.
 package mcpserver
 
 import (
@@ -18,7 +19,6 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/viberhq/viber/bus"
-	"github.com/viberhq/viber/gateway"
 )
 
 // Limits of the tools.
@@ -30,10 +30,23 @@ const (
 	MaxEventPage     = 1000
 )
 
+// API is the gateway's control API and task log as the server uses them;
+// *gateway.Client implements it.
+type API interface {
+	CreateTask(ctx context.Context, req *bus.CreateTaskRequest) (*bus.Summary, error)
+	Task(ctx context.Context, id string) (*bus.Summary, error)
+	ListTasks(ctx context.Context, req *bus.ListTasksRequest) (*bus.ListTasksResponse, error)
+	CancelTask(ctx context.Context, req *bus.CancelTaskRequest) (*bus.Event, error)
+	SendInput(ctx context.Context, req *bus.SendInputRequest) (*bus.Event, error)
+	Daemons(ctx context.Context) ([]*bus.DaemonView, error)
+	Decide(ctx context.Context, req *bus.DecideRequest) (*bus.Event, error)
+	Log() *bus.Log
+}
+
 // Options configures the server.
 type Options struct {
-	// Client reaches the gateway. Required.
-	Client *gateway.Client
+	// Client reaches the gateway (a *gateway.Client). Required.
+	Client API
 	// Version is reported to MCP clients.
 	Version string
 	// RequestTimeout bounds each gateway request (default 10 s).
@@ -42,7 +55,7 @@ type Options struct {
 
 // server holds what the handlers share.
 type server struct {
-	cl      *gateway.Client
+	cl      API
 	timeout time.Duration
 }
 
