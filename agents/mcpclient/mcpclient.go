@@ -273,7 +273,6 @@ func (s *server) run(ctx context.Context) {
 	for {
 		began := time.Now()
 		sess, err := s.connect(ctx)
-		s.readyOnce.Do(func() { close(s.ready) })
 		if err != nil {
 			if ctx.Err() != nil {
 				s.setState(StatusStopped, "")
@@ -281,8 +280,10 @@ func (s *server) run(ctx context.Context) {
 			}
 			msg := s.redact(err.Error())
 			s.setState(StatusError, msg)
+			s.readyOnce.Do(func() { close(s.ready) }) // Start sees the error
 			s.log.Error().Str("error", msg).Dur("retry_in", backoff).Msg("MCP server unavailable; check mcp_servers." + s.name + " in the config")
 		} else {
+			s.readyOnce.Do(func() { close(s.ready) })
 			done := make(chan error, 1)
 			go func() { done <- sess.Wait() }()
 			select {

@@ -291,3 +291,32 @@ func TestStreamableHTTPServer(t *testing.T) {
 		t.Errorf("a secret leaked: status %q, logs:\n%s", st[1].Error, logs)
 	}
 }
+
+// TestHTTPSessionLostReconnects restarts the HTTP server's side (all its
+// sessions forgotten, as after a restart) and expects the client to open
+// a new session.
+func TestHTTPSessionLostReconnects(t *testing.T) {
+	t.Parallel()
+	var current atomic.Pointer[sdk.StreamableHTTPHandler]
+	fresh := func() {
+		srv := mcptest.NewServer()
+		current.Store(sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return srv }, nil))
+	}
+	fresh()
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { current.Load().ServeHTTP(w, r) }))
+	t.Cleanup(hs.Close)
+	m, logs := start(t, map[string]agents.MCPServerConfig{"web": {URL: hs.URL}}, nil)
+	if r := call(t, m, "mcp_web_echo", `{"text":"one"}`); r.Output != "echo: one" {
+		t.Fatalf("echo = %+v", r)
+	}
+	fresh()
+	hs.CloseClientConnections()
+	// The first call after the loss may fail (it is never re-sent); the
+	// server must be reconnected soon after.
+	waitFor(t, "a call to work again on a new session", func() bool {
+		return call(t, m, "mcp_web_echo", `{"text":"two"}`).Output == "echo: two"
+	})
+	if n := strings.Count(logs.String(), "MCP server connected"); n < 2 {
+		t.Errorf("connected %d times, want a new session after the loss:\n%s", n, logs)
+	}
+}
