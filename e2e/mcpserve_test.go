@@ -75,9 +75,14 @@ func TestMCPServeDrivesTasks(t *testing.T) {
 	cmd := exec.Command(filepath.Join(binaries(t), "viber"), "mcp", "serve")
 	cmd.Env = append(os.Environ(), "VIBER_NATS_URL="+r.env.URL, "VIBER_NATS_CREDS=", "VIBER_HOME="+t.TempDir())
 	cmd.Stderr = stderr
-	var progress atomic.Int32
+	var progress, updates atomic.Int32
 	client := sdk.NewClient(&sdk.Implementation{Name: "e2e-client", Version: "1"}, &sdk.ClientOptions{
 		ProgressNotificationHandler: func(context.Context, *sdk.ProgressNotificationClientRequest) { progress.Add(1) },
+		ResourceUpdatedHandler: func(_ context.Context, req *sdk.ResourceUpdatedNotificationRequest) {
+			if strings.HasSuffix(req.Params.URI, "/events") {
+				updates.Add(1)
+			}
+		},
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -128,6 +133,9 @@ func TestMCPServeDrivesTasks(t *testing.T) {
 		t.Fatalf("submit_task without wait = %+v", slow)
 	}
 	id := slow.Task.ID
+	if err := sess.Subscribe(ctx, &sdk.SubscribeParams{URI: "viber://tasks/" + id + "/events"}); err != nil {
+		t.Fatalf("subscribe to the task's events: %v", err)
+	}
 	r.eventually(30*time.Second, "the call to wait for approval", func() bool {
 		var got mcpserver.TaskOutput
 		mcpCall(t, sess, &sdk.CallToolParams{Name: "get_task", Arguments: map[string]any{"id": id}}, &got)
@@ -146,6 +154,7 @@ func TestMCPServeDrivesTasks(t *testing.T) {
 	if done.Task.State != bus.StateCompleted {
 		t.Fatalf("task ended %s: %s", done.Task.State, done.Task.Error)
 	}
+	r.eventually(10*time.Second, "resources/updated notifications", func() bool { return updates.Load() > 0 })
 	if b, err := os.ReadFile(filepath.Join(d.workspace, "proof.txt")); err != nil || strings.TrimSpace(string(b)) != "mcp-approved" {
 		t.Errorf("the approved command did not run: %q, %v", b, err)
 	}

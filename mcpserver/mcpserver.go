@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
@@ -57,6 +58,16 @@ type Options struct {
 type server struct {
 	cl      API
 	timeout time.Duration
+	srv     *sdk.Server
+
+	mu      sync.Mutex
+	watches map[string]*watch // by task id, while clients subscribe
+}
+
+// watch follows one task's log for resource subscribers.
+type watch struct {
+	cancel context.CancelFunc
+	uris   map[string]int // subscriptions by URI
 }
 
 // New returns the MCP server with Viber's tools and resources.
@@ -70,8 +81,10 @@ func New(opts Options) (*sdk.Server, error) {
 	if opts.RequestTimeout <= 0 {
 		opts.RequestTimeout = 10 * time.Second
 	}
-	s := &server{cl: opts.Client, timeout: opts.RequestTimeout}
+	s := &server{cl: opts.Client, timeout: opts.RequestTimeout, watches: map[string]*watch{}}
 	srv := sdk.NewServer(&sdk.Implementation{Name: "viber", Title: "Viber", Version: opts.Version}, &sdk.ServerOptions{
+		SubscribeHandler:   s.subscribe,
+		UnsubscribeHandler: s.unsubscribe,
 		Instructions: "Viber runs tasks on AI worker daemons. submit_task gives a daemon a goal (wait_seconds to wait for the answer); " +
 			"get_task and task_events follow it; decide_approval lets a tool call that waits for a person run; send_input adds a follow-up; cancel_task stops it.",
 	})
@@ -96,7 +109,87 @@ func New(opts Options) (*sdk.Server, error) {
 		URITemplate: "viber://tasks/{id}/events", Name: "task-events", Title: "Task event log", MIMEType: "application/jsonl",
 		Description: "A task's event log, one JSON event a line.",
 	}, s.readEvents)
+	s.srv = srv
 	return srv, nil
+}
+
+// taskOfURI reads the task id of either resource URI.
+func taskOfURI(uri string) (string, bool) {
+	if id, ok := taskURI(uri, "/events"); ok {
+		return id, true
+	}
+	return taskURI(uri, "")
+}
+
+// subscribe starts following the task (once for all its subscribers):
+// each new event sends resources/updated for both of its URIs, until the
+// task's turn ends or nobody subscribes any more.
+func (s *server) subscribe(ctx context.Context, req *sdk.SubscribeRequest) error {
+	uri := req.Params.URI
+	id, ok := taskOfURI(uri)
+	if !ok {
+		return sdk.ResourceNotFoundError(uri)
+	}
+	rctx, cancel := s.ctx(ctx)
+	last, err := s.cl.Log().Last(rctx, id)
+	cancel()
+	if errors.Is(err, bus.ErrTaskNotFound) {
+		return sdk.ResourceNotFoundError(uri)
+	}
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w := s.watches[id]
+	if w == nil {
+		wctx, cancel := context.WithCancel(context.Background())
+		w = &watch{cancel: cancel, uris: map[string]int{}}
+		s.watches[id] = w
+		go s.follow(wctx, id, last.StreamSeq, w)
+	}
+	w.uris[uri]++
+	return nil
+}
+
+func (s *server) unsubscribe(_ context.Context, req *sdk.UnsubscribeRequest) error {
+	id, ok := taskOfURI(req.Params.URI)
+	if !ok {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w := s.watches[id]
+	if w == nil {
+		return nil
+	}
+	if w.uris[req.Params.URI]--; w.uris[req.Params.URI] <= 0 {
+		delete(w.uris, req.Params.URI)
+	}
+	if len(w.uris) == 0 {
+		w.cancel()
+		delete(s.watches, id)
+	}
+	return nil
+}
+
+func (s *server) follow(ctx context.Context, id string, after uint64, w *watch) {
+	defer func() {
+		s.mu.Lock()
+		if s.watches[id] == w {
+			delete(s.watches, id)
+		}
+		s.mu.Unlock()
+		w.cancel()
+	}()
+	for _, err := range s.cl.Log().Replay(ctx, id, bus.ReplayOptions{Follow: bus.UntilEnd, AfterStreamSeq: after}) {
+		if err != nil {
+			return
+		}
+		for _, uri := range []string{"viber://tasks/" + id, "viber://tasks/" + id + "/events"} {
+			_ = s.srv.ResourceUpdated(ctx, &sdk.ResourceUpdatedNotificationParams{URI: uri})
+		}
+	}
 }
 
 func (s *server) ctx(parent context.Context) (context.Context, context.CancelFunc) {
