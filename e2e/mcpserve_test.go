@@ -296,3 +296,71 @@ func TestGatewayMCPEndpointBehindToken(t *testing.T) {
 		t.Fatalf("state %s", out.Task.State)
 	}
 }
+
+// TestMCPServeWithTypeScriptClient drives `viber mcp serve` with a client
+// nobody here wrote: the TypeScript SDK's, from npm.
+func TestMCPServeWithTypeScriptClient(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("installs an npm package; skipped with -short")
+	}
+	npm, err := exec.LookPath("npm")
+	if err != nil {
+		t.Skip("npm is not installed, so the TypeScript MCP SDK cannot be installed")
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node is not installed")
+	}
+	dir := t.TempDir()
+	ictx, icancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer icancel()
+	if out, err := exec.CommandContext(ictx, npm, "install", "--no-audit", "--no-fund", "--prefix", dir, "@modelcontextprotocol/sdk").CombinedOutput(); err != nil {
+		t.Skipf("npm could not install @modelcontextprotocol/sdk (offline or unavailable?): %v\n%s", err, out)
+	}
+	script, err := os.ReadFile(filepath.Join("testdata", "mcp-ts-client.mjs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// ES modules resolve packages from the script's folder.
+	if err := os.WriteFile(filepath.Join(dir, "client.mjs"), script, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := newRig(t, "", func(req *openaitest.Request) openaitest.Reply {
+		if req.LastToolResult() == "" {
+			return openaitest.Reply{ToolCalls: []openaitest.ToolCall{openaitest.Call("ts1", "shell", `{"command":"echo from-ts"}`)}}
+		}
+		return openaitest.Reply{Text: "shell said: " + strings.TrimSpace(req.LastToolResult())}
+	})
+	r.gateway()
+	r.daemon("d1")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, filepath.Join(dir, "client.mjs"), filepath.Join(binaries(t), "viber"))
+	cmd.Env = append(os.Environ(), "VIBER_NATS_URL="+r.env.URL, "VIBER_NATS_CREDS=", "VIBER_HOME="+t.TempDir())
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("the TypeScript client failed: %v\nstdout: %s\nstderr: %s", err, out, stderr)
+	}
+	var got struct {
+		Tools  []string `json:"tools"`
+		CallID string   `json:"call_id"`
+		State  string   `json:"state"`
+		Result string   `json:"result"`
+		Types  []string `json:"types"`
+	}
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("client output %q: %v", out, err)
+	}
+	if len(got.Tools) != 9 || !slices.Contains(got.Tools, "submit_task") {
+		t.Errorf("tools seen by the TypeScript client: %v", got.Tools)
+	}
+	if got.CallID != "ts1" || got.State != "completed" || !strings.Contains(got.Result, "from-ts") {
+		t.Errorf("outcome: %+v", got)
+	}
+	if strings.Join(got.Types, " ") != "created assigned started tool_call approval_requested approval_decided tool_result message completed" {
+		t.Errorf("events: %v", got.Types)
+	}
+}
