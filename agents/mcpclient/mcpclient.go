@@ -294,6 +294,7 @@ func (s *server) run(ctx context.Context) {
 				s.setState(StatusStopped, "")
 				return
 			case err = <-done:
+				_ = sess.Close() // reaps a stdio server's process
 			}
 			s.drop(sess)
 			msg := "the server closed the connection"
