@@ -182,3 +182,42 @@ func TestDaemonUsesNPMServer(t *testing.T) {
 		t.Errorf("completed result = %q", got)
 	}
 }
+
+// TestDaemonKilledDuringMCPCall: the call is reported as interrupted by
+// the daemon that takes the task over, never sent to the server again.
+func TestDaemonKilledDuringMCPCall(t *testing.T) {
+	t.Parallel()
+	mark := filepath.Join(t.TempDir(), "marks.txt")
+	r := newRig(t, "", func(req *openaitest.Request) openaitest.Reply {
+		if tr := req.LastToolResult(); tr != "" {
+			return openaitest.Reply{Text: "after: " + tr}
+		}
+		b, _ := json.Marshal(map[string]any{"path": mark, "seconds": 60})
+		return openaitest.Reply{ToolCalls: []openaitest.ToolCall{openaitest.Call("k1", "mcp_test_mark", string(b))}}
+	})
+	r.gateway()
+	srv, err := mcptest.StdioConfig(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Policy = "allow"
+	servers := map[string]agents.MCPServerConfig{"test": srv}
+	a := r.daemonOpts("a", daemonOptions{Models: r.mcpModels(servers)})
+	task := r.submit("mark once")
+	r.eventually(20*time.Second, "the MCP call to start", func() bool {
+		b, _ := os.ReadFile(mark)
+		return strings.Count(string(b), "ran") == 1
+	})
+	r.daemonOpts("b", daemonOptions{Models: r.mcpModels(servers)})
+	a.Kill()
+	events := r.follow(task.ID, 40*time.Second)
+	checkOrdered(t, events)
+	res := results(t, events)
+	if len(res) != 1 || !res[0].IsError || !strings.Contains(res[0].Output, "interrupted") {
+		t.Fatalf("results %+v (%s), want one interrupted result", res, types(events))
+	}
+	b, _ := os.ReadFile(mark)
+	if n := strings.Count(string(b), "ran"); n != 1 {
+		t.Fatalf("the MCP tool ran %d times", n)
+	}
+}

@@ -137,8 +137,8 @@ func TestStdioServerTools(t *testing.T) {
 	if want := []string{"mcp_fil_tered_echo", "mcp_fil_tered_add", "mcp_fil_tered_env"}; !sameSet(st[0].Tools, want) {
 		t.Errorf("filtered tools = %v, want %v", st[0].Tools, want)
 	}
-	if len(st[1].Tools) != 9 {
-		t.Errorf("test tools = %v, want 9", st[1].Tools)
+	if len(st[1].Tools) != 10 {
+		t.Errorf("test tools = %v, want 10", st[1].Tools)
 	}
 
 	if r := call(t, m, "mcp_test_echo", `{"text":"hi"}`); r.IsError || r.Output != "echo: hi" {

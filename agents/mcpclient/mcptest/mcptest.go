@@ -4,7 +4,8 @@
 // it over HTTP with the SDK's handler.
 //
 // Its tools: echo {text}, add {a, b} (structured result), picture (text
-// and an image), fail (an isError result), slow {seconds}, env {name}
+// and an image), fail (an isError result), slow {seconds}, mark {path,
+// seconds} (appends "ran" to a file, then sleeps), env {name}
 // (reads a variable of the server's environment), big (100 kB of text),
 // crash (the process exits), grow (adds the tool "late", so the server
 // sends tools/list_changed).
@@ -75,6 +76,11 @@ type slowArgs struct {
 	Seconds float64 `json:"seconds"`
 }
 
+type markArgs struct {
+	Path    string  `json:"path"`
+	Seconds float64 `json:"seconds"`
+}
+
 type none struct{}
 
 func textResult(s string) *sdk.CallToolResult {
@@ -108,6 +114,24 @@ func NewServer() *sdk.Server {
 		case <-time.After(time.Duration(a.Seconds * float64(time.Second))):
 		}
 		return textResult("slept"), nil, nil
+	})
+	sdk.AddTool(s, &sdk.Tool{Name: "mark", Description: "Append a line to a file, then sleep."}, func(ctx context.Context, _ *sdk.CallToolRequest, a markArgs) (*sdk.CallToolResult, any, error) {
+		f, err := os.OpenFile(a.Path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+		if err != nil {
+			return nil, nil, err
+		}
+		_, err = fmt.Fprintln(f, "ran")
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Duration(a.Seconds * float64(time.Second))):
+		}
+		return textResult("marked"), nil, nil
 	})
 	sdk.AddTool(s, &sdk.Tool{Name: "env", Description: "Read an environment variable."}, func(_ context.Context, _ *sdk.CallToolRequest, a nameArgs) (*sdk.CallToolResult, any, error) {
 		return textResult(a.Name + "=" + os.Getenv(a.Name)), nil, nil
