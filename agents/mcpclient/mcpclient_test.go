@@ -320,3 +320,19 @@ func TestHTTPSessionLostReconnects(t *testing.T) {
 		t.Errorf("connected %d times, want a new session after the loss:\n%s", n, logs)
 	}
 }
+
+// TestSSEOnlyServer: a server that speaks only the older HTTP+SSE
+// transport is reached with it.
+func TestSSEOnlyServer(t *testing.T) {
+	t.Parallel()
+	srv := mcptest.NewServer()
+	hs := httptest.NewServer(sdk.NewSSEHandler(func(*http.Request) *sdk.Server { return srv }, nil))
+	t.Cleanup(hs.Close)
+	m, _ := start(t, map[string]agents.MCPServerConfig{"old": {URL: hs.URL}}, nil)
+	if st := m.Status()[0]; st.Status != mcpclient.StatusConnected {
+		t.Fatalf("status %+v, want connected over SSE", st)
+	}
+	if r := call(t, m, "mcp_old_echo", `{"text":"sse"}`); r.Output != "echo: sse" {
+		t.Errorf("echo over SSE = %+v", r)
+	}
+}
