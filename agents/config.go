@@ -254,8 +254,14 @@ func (c *Config) Validate() error {
 			bad("shell_timeout: %q is not a positive duration (e.g. 60s, 2m)", c.ShellTimeout)
 		}
 	}
+	prefixes := map[string]string{}
 	for _, name := range sortedKeys(c.MCPServers) {
 		errs = append(errs, c.MCPServers[name].validate(name)...)
+		p := MCPToolPrefix(name)
+		if other, dup := prefixes[p]; dup {
+			bad("mcp_servers.%s: its tools would be named like %s's (%s...); rename one", name, other, p)
+		}
+		prefixes[p] = name
 	}
 	return errors.Join(errs...)
 }

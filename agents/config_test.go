@@ -454,6 +454,8 @@ mcp_servers:
   web: {url: "ftp://h", args: [a], env: {X: y}}
   cmd: {command: x, headers: {A: b}, env: {"1X": y}, enabled_tools: ["[a"], tool_timeout: never, policy: sometimes}
   ref: {command: "${not a var}"}
+  My-Files: {command: x}
+  my_files: {command: x}
 `), env(t))
 	if err == nil {
 		t.Fatal("no error")
@@ -470,6 +472,7 @@ mcp_servers:
 		`mcp_servers.cmd: tool_timeout: "never" is not a positive duration`,
 		`mcp_servers.cmd: policy: "sometimes" is not allow, ask or deny`,
 		`mcp_servers.ref: ${not a var} is not a variable reference`,
+		`mcp_servers.my_files: its tools would be named like My-Files's (mcp_my_files_...)`,
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)

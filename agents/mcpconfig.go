@@ -44,6 +44,12 @@ type MCPServerConfig struct {
 // '_' or '-', starting with a letter or digit.
 var MCPServerName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$`)
 
+// MCPToolPrefix is how the names of a server's tools begin:
+// mcp_<server>_, the server's name lowercased with '-' turned into '_'.
+func MCPToolPrefix(server string) string {
+	return "mcp_" + strings.ReplaceAll(strings.ToLower(server), "-", "_") + "_"
+}
+
 // mcpVar is a ${VAR} reference.
 var mcpVar = regexp.MustCompile(`\$\{([^}]*)\}`)
 

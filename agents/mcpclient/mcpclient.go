@@ -157,16 +157,22 @@ func Start(ctx context.Context, opts Options) *Manager {
 
 // Tools returns the tools of every server, in server order, each server's
 // in the order it lists them. Tools of a server that is restarting stay
-// listed; calling them reports that the server is down.
+// listed; calling them reports that the server is down. When two servers'
+// tools get the same name (server "a"'s tool "b_c" and server "a_b"'s tool
+// "c"), the first server's is kept.
 func (m *Manager) Tools() []tool.Tool {
 	if m == nil {
 		return nil
 	}
 	var out []tool.Tool
+	seen := map[string]bool{}
 	for _, s := range m.servers {
 		s.mu.Lock()
 		for _, t := range s.tools {
-			out = append(out, t)
+			if !seen[t.name] {
+				seen[t.name] = true
+				out = append(out, t)
+			}
 		}
 		s.mu.Unlock()
 	}
@@ -226,7 +232,7 @@ type server struct {
 
 func newServer(m *Manager, name string, cfg agents.MCPServerConfig) *server {
 	return &server{
-		m: m, name: name, cfg: cfg, prefix: "mcp_" + sanitize(name) + "_",
+		m: m, name: name, cfg: cfg, prefix: agents.MCPToolPrefix(name),
 		log:    m.opts.Logger.With().Str("component", "mcp").Str("mcp_server", name).Logger(),
 		ready:  make(chan struct{}),
 		state:  StatusStarting,

@@ -14,6 +14,7 @@ import (
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/viberhq/viber/agents"
 	"github.com/viberhq/viber/agents/tool"
 )
 
@@ -195,12 +196,12 @@ func sanitize(s string) string {
 // '_', and cut to 64 characters with a hash of the tool's own name when
 // longer.
 func ToolName(serverName, toolName string) string {
-	return toolNames("mcp_"+sanitize(serverName)+"_", []string{toolName})[toolName]
+	return toolNames(agents.MCPToolPrefix(serverName), []string{toolName})[toolName]
 }
 
 // ToolGlob is the policy glob matching every tool of a server:
 // mcp_<server>_*.
-func ToolGlob(serverName string) string { return "mcp_" + sanitize(serverName) + "_*" }
+func ToolGlob(serverName string) string { return agents.MCPToolPrefix(serverName) + "*" }
 
 // toolNames names a server's tools. Names stay unique: a tool whose
 // sanitised name another tool already took gets a hash of its own name.
