@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -219,5 +220,35 @@ func TestDaemonKilledDuringMCPCall(t *testing.T) {
 	b, _ := os.ReadFile(mark)
 	if n := strings.Count(string(b), "ran"); n != 1 {
 		t.Fatalf("the MCP tool ran %d times", n)
+	}
+}
+
+// TestMCPCheckCommand: `viber mcp check` starts the config's servers and
+// says which work and what to fix.
+func TestMCPCheckCommand(t *testing.T) {
+	t.Parallel()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(t.TempDir(), "config.yaml")
+	text := "mcp_servers:\n" +
+		"  good: {command: " + strconv.Quote(exe) + ", env: {" + mcptest.EnvVar + ": stdio, SERVER_TOKEN: \"${MCP_CHECK_SECRET}\"}, enabled_tools: [echo, add]}\n" +
+		"  broken: {command: /nonexistent/mcp-server}\n"
+	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"MCP_CHECK_SECRET=" + mcpSecret, "VIBER_HOME=" + t.TempDir()}
+	out, stderr, code := run(t, env, "viber", "mcp", "check", "--config", cfg, "--wait", "20s")
+	if code != 1 {
+		t.Errorf("exit code %d, want 1 for the broken server\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
+	}
+	for _, want := range []string{"good", "connected", "mcp_good_add, mcp_good_echo", "broken", "error", "fix mcp_servers.broken"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out+stderr, mcpSecret) {
+		t.Errorf("the output shows the secret")
 	}
 }
