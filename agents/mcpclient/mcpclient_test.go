@@ -203,19 +203,18 @@ func TestListChanged(t *testing.T) {
 
 func TestCrashedServerRestarts(t *testing.T) {
 	t.Parallel()
-	m, _ := start(t, map[string]agents.MCPServerConfig{"c": stdioConfig()}, nil)
+	m, logs := start(t, map[string]agents.MCPServerConfig{"c": stdioConfig()}, nil)
 	r := call(t, m, "mcp_c_crash", `{}`)
 	if !r.IsError || !strings.Contains(r.Output, "went away during the call") {
 		t.Errorf("crash = %+v, want an error saying the server went away", r)
 	}
-	var sawDown atomic.Bool
+	// The restart is logged with the server's last words on stderr.
 	waitFor(t, "the server to be back", func() bool {
-		s := m.Status()[0]
-		if s.Status == mcpclient.StatusRestarting && strings.Contains(s.Error, "dying now") {
-			sawDown.Store(true)
-		}
-		return s.Status == mcpclient.StatusConnected && sawDown.Load()
+		return m.Status()[0].Status == mcpclient.StatusConnected && strings.Count(logs.String(), "MCP server connected") == 2
 	})
+	if l := logs.String(); !strings.Contains(l, "MCP server down; restarting") || !strings.Contains(l, "dying now, as asked") {
+		t.Errorf("the restart was not logged with the server's last words:\n%s", l)
+	}
 	if r := call(t, m, "mcp_c_echo", `{"text":"again"}`); r.Output != "echo: again" {
 		t.Errorf("echo after the restart = %+v", r)
 	}
