@@ -286,8 +286,8 @@ func (s *server) run(ctx context.Context) {
 			}
 			msg := s.redact(err.Error())
 			s.setState(StatusError, msg)
-			s.readyOnce.Do(func() { close(s.ready) }) // Start sees the error
 			s.log.Error().Str("error", msg).Dur("retry_in", backoff).Msg("MCP server unavailable; check mcp_servers." + s.name + " in the config")
+			s.readyOnce.Do(func() { close(s.ready) }) // Start sees the error, logged
 		} else {
 			s.readyOnce.Do(func() { close(s.ready) })
 			done := make(chan error, 1)
