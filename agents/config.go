@@ -32,6 +32,9 @@ import (
 //	  - {prefix: "git status", policy: allow}
 //	shell_timeout: 60s
 //	allow_private_networks: false
+//	mcp_servers:
+//	  files: {command: npx, args: ["-y", "@modelcontextprotocol/server-filesystem", "/srv/docs"]}
+//	  github: {url: "https://api.example.com/mcp", headers: {Authorization: "Bearer ${GITHUB_TOKEN}"}}
 type Config struct {
 	// DefaultModel is "name/model", "name" (that provider's default model)
 	// or "model" (for the default provider). VIBER_PROVIDER and
@@ -52,6 +55,9 @@ type Config struct {
 	// AllowPrivateNetworks lets web_fetch reach private and loopback
 	// addresses.
 	AllowPrivateNetworks bool `yaml:"allow_private_networks"`
+	// MCPServers are Model Context Protocol servers whose tools the
+	// daemon's workers may call, by server name (see docs/mcp.md).
+	MCPServers map[string]MCPServerConfig `yaml:"mcp_servers"`
 
 	// Path is the file the config was read from ("" when none was).
 	Path string `yaml:"-"`
@@ -163,8 +169,8 @@ func yamlError(err error) string {
 	if !errors.As(err, &te) {
 		return strings.TrimPrefix(err.Error(), "yaml: ")
 	}
-	where := map[string]string{"Config": "", "ProviderConfig": " in a provider", "ShellRuleConfig": " in a shell rule"}
-	fields := map[string][]string{"Config": yamlFields(Config{}), "ProviderConfig": yamlFields(ProviderConfig{}), "ShellRuleConfig": yamlFields(ShellRuleConfig{})}
+	where := map[string]string{"Config": "", "ProviderConfig": " in a provider", "ShellRuleConfig": " in a shell rule", "MCPServerConfig": " in an MCP server"}
+	fields := map[string][]string{"Config": yamlFields(Config{}), "ProviderConfig": yamlFields(ProviderConfig{}), "ShellRuleConfig": yamlFields(ShellRuleConfig{}), "MCPServerConfig": yamlFields(MCPServerConfig{})}
 	var out []string
 	for _, e := range te.Errors {
 		if m := unknownField.FindStringSubmatch(e); m != nil {
@@ -305,6 +311,15 @@ func (c *Config) Validate() error {
 			bad("shell_timeout: %q is not a positive duration (e.g. 60s, 2m)", c.ShellTimeout)
 		}
 	}
+	prefixes := map[string]string{}
+	for _, name := range sortedKeys(c.MCPServers) {
+		errs = append(errs, c.MCPServers[name].validate(name)...)
+		p := MCPToolPrefix(name)
+		if other, dup := prefixes[p]; dup {
+			bad("mcp_servers.%s: its tools would be named like %s's (%s...); rename one", name, other, p)
+		}
+		prefixes[p] = name
+	}
 	return errors.Join(errs...)
 }
 
@@ -325,6 +340,15 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// Getenv returns the environment the config was loaded with (os.Getenv
+// when none was given), for expanding ${VAR} in MCP server settings.
+func (c *Config) Getenv() func(string) string {
+	if c.getenv == nil {
+		return os.Getenv
+	}
+	return c.getenv
 }
 
 func (c *Config) env(name string) string {

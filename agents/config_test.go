@@ -409,3 +409,77 @@ func TestKeysNeverShown(t *testing.T) {
 		t.Errorf("String: %s", mc)
 	}
 }
+
+func TestLoadConfigMCPServers(t *testing.T) {
+	t.Parallel()
+	c, err := agents.LoadConfig(writeConfig(t, `
+mcp_servers:
+  files: {command: npx, args: ["-y", "@modelcontextprotocol/server-filesystem", "/srv/docs"], cwd: /tmp}
+  github:
+    url: https://api.example.com/mcp
+    headers: {Authorization: "Bearer ${GITHUB_TOKEN}"}
+    enabled_tools: ["get_*", "search_issues"]
+    tool_timeout: 90s
+    policy: allow
+`), env(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gh := c.MCPServers["github"]
+	if gh.Transport() != "http" || c.MCPServers["files"].Transport() != "stdio" {
+		t.Errorf("transports: github %s, files %s", gh.Transport(), c.MCPServers["files"].Transport())
+	}
+	if gh.ToolTimeoutDuration().Seconds() != 90 {
+		t.Errorf("tool_timeout = %v", gh.ToolTimeoutDuration())
+	}
+	if s := fmt.Sprintf("%v %#v", gh, gh); strings.Contains(s, "Bearer") {
+		t.Errorf("printing the config shows a header value: %s", s)
+	}
+	v, err := agents.ExpandMCPValue("Bearer ${GITHUB_TOKEN}", func(string) string { return "tok" })
+	if err != nil || v != "Bearer tok" {
+		t.Errorf("expand = %q, %v", v, err)
+	}
+	if _, err := agents.ExpandMCPValue("${NOPE}", func(string) string { return "" }); !errors.Is(err, agents.ErrMCPVarUnset) || !strings.Contains(err.Error(), "NOPE") {
+		t.Errorf("expanding an unset variable: %v", err)
+	}
+}
+
+func TestLoadConfigMCPServerProblems(t *testing.T) {
+	t.Parallel()
+	_, err := agents.LoadConfig(writeConfig(t, `
+mcp_servers:
+  none: {}
+  both: {command: x, url: "http://h/mcp"}
+  "bad name!": {command: x}
+  web: {url: "ftp://h", args: [a], env: {X: y}}
+  cmd: {command: x, headers: {A: b}, env: {"1X": y}, enabled_tools: ["[a"], tool_timeout: never, policy: sometimes}
+  ref: {command: "${not a var}"}
+  My-Files: {command: x}
+  my_files: {command: x}
+`), env(t))
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{
+		`mcp_servers.none: set command (a stdio server) or url`,
+		`mcp_servers.both: set command or url, not both`,
+		`mcp_servers.bad name!: a server name is 1-32 letters`,
+		`mcp_servers.web: args, env and cwd are for command servers`,
+		`mcp_servers.web: url "ftp://h" is not an http(s) URL`,
+		`mcp_servers.cmd: headers are for url servers`,
+		`mcp_servers.cmd: env: "1X" is not a variable name`,
+		`mcp_servers.cmd: enabled_tools[0]: "[a" is not a glob`,
+		`mcp_servers.cmd: tool_timeout: "never" is not a positive duration`,
+		`mcp_servers.cmd: policy: "sometimes" is not allow, ask or deny`,
+		`mcp_servers.ref: ${not a var} is not a variable reference`,
+		`mcp_servers.my_files: its tools would be named like My-Files's (mcp_my_files_...)`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	_, err = agents.LoadConfig(writeConfig(t, "mcp_servers:\n  x: {command: y, comand: z}\n"), env(t))
+	if err == nil || !strings.Contains(err.Error(), `unknown field "comand" in an MCP server`) {
+		t.Errorf("misspelt field: %v", err)
+	}
+}

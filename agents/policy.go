@@ -3,6 +3,7 @@ package agents
 import (
 	"encoding/json"
 	"fmt"
+	"path"
 	"sort"
 	"strings"
 )
@@ -40,17 +41,50 @@ type ShellRule struct {
 // refused. Shell commands can have their own rules by command prefix; the
 // longest matching prefix wins.
 type Policy struct {
-	// Tools maps a tool name to its decision.
+	// Tools maps a tool name, or a glob of names ("mcp_github_*", in
+	// path.Match syntax), to its decision. A name's own entry wins over
+	// globs; among matching globs the longest wins, and of equally long
+	// ones the strictest.
 	Tools map[string]Decision
 	// Default applies to tools not in Tools (default ask).
 	Default Decision
 	// Shell rules apply to the shell tool before Tools["shell"].
 	Shell []ShellRule
+	// Tight are glob rules a task added with Tighten: a call they match is
+	// decided by the strictest of them and of the rest of the policy, so
+	// they can only make it stricter.
+	Tight map[string]Decision
+}
+
+// IsGlob reports whether a policy key is a glob of tool names (it holds *,
+// ? or [) rather than one name, "*" (the default) or a shell rule.
+func IsGlob(key string) bool {
+	return key != "*" && !strings.HasPrefix(key, "shell:") && strings.ContainsAny(key, "*?[")
+}
+
+// globDecision is the decision of the longest glob in rules matching tool
+// (ties: the strictest), and the glob.
+func globDecision(rules map[string]Decision, tool string) (Decision, string, bool) {
+	var best string
+	var d Decision
+	found := false
+	for g, v := range rules {
+		if !IsGlob(g) {
+			continue
+		}
+		if ok, _ := path.Match(g, tool); !ok {
+			continue
+		}
+		if !found || len(g) > len(best) || (len(g) == len(best) && (strictness(v) > strictness(d) || (v == d && g < best))) {
+			best, d, found = g, v, true
+		}
+	}
+	return d, best, found
 }
 
 // DefaultPolicy reads and writes in the workspace freely and asks before
 // running shell commands. Tools it does not know (for example ones added
-// later) are asked about.
+// later, and MCP servers' mcp_* tools) are asked about.
 func DefaultPolicy() Policy {
 	return Policy{
 		Tools: map[string]Decision{
@@ -69,6 +103,12 @@ func (p Policy) With(overrides map[string]string) (Policy, error) {
 	out := Policy{Tools: map[string]Decision{}, Default: p.Default, Shell: append([]ShellRule(nil), p.Shell...)}
 	for k, v := range p.Tools {
 		out.Tools[k] = v
+	}
+	if p.Tight != nil {
+		out.Tight = map[string]Decision{}
+		for k, v := range p.Tight {
+			out.Tight[k] = v
+		}
 	}
 	keys := make([]string, 0, len(overrides))
 	for k := range overrides {
@@ -89,6 +129,12 @@ func (p Policy) With(overrides map[string]string) (Policy, error) {
 		if k == "*" {
 			out.Default = d
 			continue
+		}
+		if IsGlob(k) {
+			if _, err := path.Match(k, ""); err != nil {
+				problems = append(problems, fmt.Sprintf("%s: not a glob (use *, ?, [a-z])", k))
+				continue
+			}
 		}
 		out.Tools[k] = d
 	}
@@ -122,13 +168,29 @@ func strictness(d Decision) int {
 // Tighten applies a task's overrides, which may only make the policy
 // stricter: a task cannot allow what the daemon's operator asks about or
 // denies. Looser overrides are ignored and reported.
+//
+// A glob key ("mcp_github_*") becomes a Tight rule: the tools it matches
+// get the stricter of its decision and the daemon's, so "allow" there
+// changes nothing and is reported as ignored.
 func (p Policy) Tighten(overrides map[string]string) (Policy, []string, error) {
 	var ignored []string
 	strict := map[string]string{}
+	tight := map[string]Decision{}
 	for k, v := range overrides {
 		d, err := ParseDecision(v)
 		if err != nil {
 			return p, nil, fmt.Errorf("policy: %s: %w", k, err)
+		}
+		if IsGlob(k) {
+			if _, err := path.Match(k, ""); err != nil {
+				return p, nil, fmt.Errorf("policy: %s: not a glob (use *, ?, [a-z])", k)
+			}
+			if d == Allow {
+				ignored = append(ignored, fmt.Sprintf("%s=%s (a task's glob may only tighten)", k, d))
+				continue
+			}
+			tight[k] = d
+			continue
 		}
 		var current Decision
 		switch {
@@ -148,11 +210,34 @@ func (p Policy) Tighten(overrides map[string]string) (Policy, []string, error) {
 	}
 	sort.Strings(ignored)
 	out, err := p.With(strict)
-	return out, ignored, err
+	if err != nil {
+		return out, ignored, err
+	}
+	if len(tight) > 0 {
+		if out.Tight == nil {
+			out.Tight = map[string]Decision{}
+		}
+		for k, d := range tight {
+			if strictness(d) > strictness(out.Tight[k]) || out.Tight[k] == "" {
+				out.Tight[k] = d
+			}
+		}
+	}
+	return out, ignored, nil
 }
 
 // Decide returns the decision for a call and a reason people can read.
 func (p Policy) Decide(tool string, args json.RawMessage) (Decision, string) {
+	d, why := p.decide(tool, args)
+	for g, t := range p.Tight {
+		if ok, _ := path.Match(g, tool); ok && strictness(t) > strictness(d) {
+			d, why = t, fmt.Sprintf("task policy for %s: %s", g, t)
+		}
+	}
+	return d, why
+}
+
+func (p Policy) decide(tool string, args json.RawMessage) (Decision, string) {
 	if tool == "shell" {
 		var a struct {
 			Command string `json:"command"`
@@ -178,6 +263,9 @@ func (p Policy) Decide(tool string, args json.RawMessage) (Decision, string) {
 	}
 	if d, ok := p.Tools[tool]; ok {
 		return d, fmt.Sprintf("policy for %s: %s", tool, d)
+	}
+	if d, g, ok := globDecision(p.Tools, tool); ok {
+		return d, fmt.Sprintf("policy for %s: %s", g, d)
 	}
 	d := p.Default
 	if d == "" {

@@ -40,6 +40,8 @@ type DaemonInfo struct {
 	Model    string `json:"model,omitempty"`
 	// Skills are the skills the daemon offers.
 	Skills []SkillInfo `json:"skills,omitempty"`
+	// MCPServers are the MCP servers whose tools the daemon's workers use.
+	MCPServers []MCPServerInfo `json:"mcp_servers,omitempty"`
 	// Capacity is how many tasks it runs at once.
 	Capacity int `json:"capacity"`
 	// Running lists the tasks it runs now.
@@ -77,6 +79,21 @@ type SkillInfo struct {
 	// Missing lists unmet requirements ("binary git", "env TOKEN"); a
 	// skill with any is not used for routing.
 	Missing []string `json:"missing,omitempty"`
+}
+
+// MCPServerInfo describes an MCP server a daemon uses.
+type MCPServerInfo struct {
+	// Name is the server's name in the daemon's config.
+	Name string `json:"name"`
+	// Transport is "stdio" or "http".
+	Transport string `json:"transport"`
+	// Status is starting, connected, restarting, error or stopped.
+	Status string `json:"status"`
+	// Tools are the names the daemon's workers call the server's tools by
+	// (mcp_<server>_<tool>).
+	Tools []string `json:"tools,omitempty"`
+	// Error says why the server is not connected (secrets redacted).
+	Error string `json:"error,omitempty"`
 }
 
 // Offers reports whether the daemon has every named skill with nothing

@@ -17,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/viberhq/viber/agents"
+	"github.com/viberhq/viber/agents/mcpclient"
 	"github.com/viberhq/viber/agents/tool"
 	"github.com/viberhq/viber/bus"
 	"github.com/viberhq/viber/skills"
@@ -43,6 +44,12 @@ type Config struct {
 	// elsewhere: agents.Fixed). Without it tasks fail saying no model is
 	// configured.
 	Models agents.Models
+	// MCPServers are the Model Context Protocol servers whose tools tasks
+	// may use, and Getenv expands the ${VAR}s of their settings (default
+	// os.Getenv). When MCPServers is nil and Models is the config file,
+	// the file's mcp_servers (and its environment) are used.
+	MCPServers map[string]agents.MCPServerConfig
+	Getenv     func(string) string
 	// Policy decides which tool calls run, wait for approval or are
 	// refused (default: agents.DefaultPolicy). Tasks may override it.
 	Policy *agents.Policy
@@ -110,6 +117,7 @@ type Daemon struct {
 	host     string
 
 	tools   []tool.Tool
+	mcp     *mcpclient.Manager
 	catalog *skills.Catalog
 	skills  []bus.SkillInfo
 	localJS jetstream.JetStream
@@ -180,9 +188,23 @@ func New(cfg Config) (*Daemon, error) {
 	if cfg.Policy != nil {
 		policy = *cfg.Policy
 	}
+	beatReq := make(chan struct{}, 1)
+	tools := tool.Builtins(workspace, cfg.Tools)
+	var mcp *mcpclient.Manager
+	if file, ok := cfg.Models.(*agents.Config); ok && file != nil && cfg.MCPServers == nil {
+		cfg.MCPServers, cfg.Getenv = file.MCPServers, file.Getenv()
+	}
+	if cfg.Getenv == nil {
+		cfg.Getenv = os.Getenv
+	}
+	if len(cfg.MCPServers) > 0 {
+		mcp, policy = startMCP(cfg, policy, log, beatReq)
+		tools = append(tools, mcp.Tools()...)
+	}
 	cfg.Policy = &policy
 	return &Daemon{
-		tools:    tool.Builtins(workspace, cfg.Tools),
+		tools:    tools,
+		mcp:      mcp,
 		localJS:  cfg.LocalJS,
 		catalog:  catalog,
 		skills:   skillInfo(catalog),
@@ -197,13 +219,43 @@ func New(cfg Config) (*Daemon, error) {
 		host:     host,
 		running:  map[string]struct{}{},
 		slots:    make(chan struct{}, cfg.Capacity),
-		beatReq:  make(chan struct{}, 1),
+		beatReq:  beatReq,
 	}, nil
+}
+
+// startMCP starts the configured MCP servers (waiting for their first
+// connection) and adds each server's policy as a rule for its tools
+// (mcp_<server>_*) unless the policy already has one.
+func startMCP(cfg Config, policy agents.Policy, log zerolog.Logger, beatReq chan struct{}) (*mcpclient.Manager, agents.Policy) {
+	m := mcpclient.Start(context.Background(), mcpclient.Options{
+		Servers: cfg.MCPServers, Getenv: cfg.Getenv, Logger: log,
+		MaxOutputBytes: cfg.Tools.MaxOutputBytes, Version: cfg.Version,
+		OnChange: func() {
+			select { // presence shows the change at the next moment
+			case beatReq <- struct{}{}:
+			default:
+			}
+		},
+	})
+	rules := map[string]string{}
+	for name, s := range cfg.MCPServers {
+		glob := mcpclient.ToolGlob(name)
+		if _, set := policy.Tools[glob]; !set && s.Policy != "" {
+			rules[glob] = s.Policy
+		}
+	}
+	if p, err := policy.With(rules); err == nil {
+		policy = p
+	} else {
+		log.Warn().Err(err).Msg("MCP server policies not applied")
+	}
+	return m, policy
 }
 
 // Run registers the daemon, pulls and runs tasks until ctx ends, then hands
 // running tasks back, marks itself offline and returns.
 func (d *Daemon) Run(ctx context.Context) error {
+	defer func() { _ = d.mcp.Close() }() // the MCP servers stop with the daemon
 	d.started = time.Now().UTC()
 	if d.localJS != nil {
 		ob, err := openOutbox(ctx, d.localJS)
@@ -320,9 +372,29 @@ func (d *Daemon) info(status string) *bus.DaemonInfo {
 		ID: d.cfg.ID, Name: d.cfg.ID, Instance: d.instance, Version: d.cfg.Version,
 		Hostname: d.host, Labels: d.cfg.Labels, Edge: d.cfg.Edge,
 		Provider: d.model0.Provider, Model: d.model0.Model,
-		Skills: d.skills, Capacity: d.cfg.Capacity, Running: running, Status: status,
+		Skills: d.skills, MCPServers: d.mcpInfo(), Capacity: d.cfg.Capacity, Running: running, Status: status,
 		Heartbeat: bus.Duration(d.cfg.Heartbeat), StartedAt: d.started, LastSeen: time.Now().UTC(),
 	}
+}
+
+// mcpInfo describes the MCP servers for presence.
+func (d *Daemon) mcpInfo() []bus.MCPServerInfo {
+	var out []bus.MCPServerInfo
+	for _, s := range d.mcp.Status() {
+		out = append(out, bus.MCPServerInfo{Name: s.Name, Transport: s.Transport, Status: s.Status, Tools: s.Tools, Error: s.Error})
+	}
+	return out
+}
+
+// toolset is the built-in tools plus the MCP servers' current ones (which
+// change when a server's tool list does). d.tools holds the tools known at
+// start.
+func (d *Daemon) toolset() []tool.Tool {
+	if d.mcp == nil {
+		return d.tools
+	}
+	out := slices.DeleteFunc(slices.Clone(d.tools), func(t tool.Tool) bool { return strings.HasPrefix(t.Name(), "mcp_") })
+	return append(out, d.mcp.Tools()...)
 }
 
 func (d *Daemon) beat(ctx context.Context, status string) error {

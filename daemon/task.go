@@ -352,7 +352,7 @@ func (d *Daemon) execute(ctx context.Context, rt *runtime, claimed *bus.Event, r
 		log.Info().Strs("ignored", ignored).Msg("the task asked for a looser tool policy than this daemon allows; kept the daemon's")
 	}
 	agent := &agents.Agent{
-		Model: model, Kind: mc.Provider, Tools: d.tools, Skills: d.catalog, Policy: policy,
+		Model: model, Kind: mc.Provider, Tools: d.toolset(), Skills: d.catalog, Policy: policy,
 		MaxSteps: d.cfg.MaxSteps, System: d.systemPrompt(),
 	}
 	if _, err := rt.Append(taskCtx, &bus.Started{Daemon: d.cfg.ID, Provider: mc.Provider, Model: mc.Model, Resumed: resumed}); err != nil {

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/viberhq/viber/agents/mcpclient/mcptest"
 	"github.com/viberhq/viber/agents/openaitest"
 	"github.com/viberhq/viber/bus"
 	"github.com/viberhq/viber/schemas"
@@ -50,6 +51,7 @@ func binaries(t *testing.T) string {
 }
 
 func TestMain(m *testing.M) {
+	mcptest.ServeIfAsked() // the test binary is also the tests' MCP server
 	code := m.Run()
 	if binDir != "" {
 		_ = os.RemoveAll(binDir)

@@ -14,6 +14,8 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"github.com/viberhq/viber/agents"
+	"github.com/viberhq/viber/agents/mcpclient/mcptest"
 	"github.com/viberhq/viber/agents/openaitest"
 	"github.com/viberhq/viber/bus"
 	"github.com/viberhq/viber/gateway"
@@ -271,7 +273,12 @@ func TestDashboard(t *testing.T) {
 		}
 	})
 	_, g := r.gateway()
-	r.daemon("d1")
+	files, err := mcptest.StdioConfig(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files.EnabledTools = []string{"echo", "add"}
+	r.daemonOpts("d1", daemonOptions{Models: r.mcpModels(map[string]agents.MCPServerConfig{"files": files})})
 	b := newBrowser(t, "http://"+g.HTTPAddr())
 
 	// Tasks page, empty; the skip link is the first stop of the keyboard.
@@ -389,6 +396,10 @@ func TestDashboard(t *testing.T) {
 	// Daemons and skills.
 	b.do("daemons page", 10*time.Second, chromedp.Click(chromedp.CSS(`nav a[href="/daemons"]`)))
 	b.waitJS("daemon listed", `document.querySelector('[data-testid=daemon-list]')?.innerText.includes('d1')`, 5*time.Second)
+	b.waitJS("MCP server listed", `document.querySelector('[data-testid=mcp-servers]')?.innerText.includes('files')`, 5*time.Second)
+	if txt := eval[string](b, `document.querySelector('[data-testid=mcp-servers]').innerText`); !strings.Contains(txt, "connected") || !strings.Contains(txt, "2 tools") {
+		t.Errorf("MCP servers on the daemons page: %q", txt)
+	}
 	b.shots("daemons")
 	b.do("skills page", 10*time.Second, chromedp.Click(chromedp.CSS(`nav a[href="/skills"]`)))
 	b.waitJS("skills page", `document.querySelector('h1')?.textContent === 'Skills'`, 5*time.Second)

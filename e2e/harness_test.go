@@ -127,6 +127,8 @@ type daemonOptions struct {
 	Policy    *agents.Policy
 	Tools     tool.Options
 	MaxSteps  int
+	// Logger, when set, receives the daemon's logs.
+	Logger *zerolog.Logger
 }
 
 func (r *rig) daemonOpts(name string, o daemonOptions) *component {
@@ -143,9 +145,13 @@ func (r *rig) daemonOpts(name string, o daemonOptions) *component {
 	if o.Models != nil {
 		models = o.Models
 	}
+	log := testLogger(r.t)
+	if o.Logger != nil {
+		log = *o.Logger
+	}
 	d, err := daemon.New(daemon.Config{
 		NC: nc, ID: name, Workspace: o.Workspace, Home: r.t.TempDir(), Heartbeat: heartbeat, Setup: setup,
-		Models: models, Policy: o.Policy, Tools: o.Tools, MaxSteps: o.MaxSteps, Logger: testLogger(r.t),
+		Models: models, Policy: o.Policy, Tools: o.Tools, MaxSteps: o.MaxSteps, Logger: log,
 	})
 	if err != nil {
 		r.t.Fatal(err)

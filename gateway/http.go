@@ -8,7 +8,11 @@ import (
 	"net/http"
 	"time"
 
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/nats-io/nats.go"
+
+	"github.com/viberhq/viber/client"
+	"github.com/viberhq/viber/mcpserver"
 )
 
 func (g *Gateway) startHTTP() error {
@@ -39,15 +43,35 @@ func (g *Gateway) startHTTP() error {
 }
 
 // routes is the whole HTTP surface: /healthz (open, for probes), the JSON
-// and SSE API under /api/ and the dashboard at / (both behind the token
-// when one is set).
+// and SSE API under /api/, the MCP endpoint at /mcp and the dashboard at /
+// (all but /healthz behind the token when one is set).
 func (g *Gateway) routes(token string) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", g.healthz)
 	api := g.apiRoutes()
 	mux.Handle("/api/", api)
+	if h, err := g.mcpHandler(); err != nil {
+		g.log.Error().Err(err).Msg("the MCP endpoint /mcp is off")
+	} else {
+		mux.Handle("/mcp", h)
+	}
 	mux.Handle("/", g.webHandler())
 	return securityHeaders(RequireToken(token, mux))
+}
+
+// mcpHandler serves Viber's MCP server (see package mcpserver) over
+// streamable HTTP. It reaches the control API through NATS like any
+// client, so it behaves exactly as `viber mcp serve`.
+func (g *Gateway) mcpHandler() (http.Handler, error) {
+	cl, err := client.New(g.cfg.NC)
+	if err != nil {
+		return nil, err
+	}
+	srv, err := mcpserver.New(mcpserver.Options{Client: cl, Version: g.cfg.Version})
+	if err != nil {
+		return nil, err
+	}
+	return sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return srv }, nil), nil
 }
 
 // Health is the body of /healthz.

@@ -185,4 +185,25 @@ func printDaemons(w io.Writer, list []*bus.DaemonView) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d/%d\t%s\n", d.ID, status, kind, d.Hostname, d.Version, model, len(d.Running), d.Capacity, age(d.LastSeen))
 	}
 	_ = tw.Flush()
+	printMCPServers(w, list)
+}
+
+// printMCPServers lists the daemons' MCP servers under the daemon table.
+func printMCPServers(w io.Writer, list []*bus.DaemonView) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	header := false
+	for _, d := range list {
+		for _, s := range d.MCPServers {
+			if !header {
+				fmt.Fprintln(tw, "\nDAEMON\tMCP SERVER\tTRANSPORT\tSTATUS\tTOOLS\tERROR")
+				header = true
+			}
+			errText := s.Error
+			if errText == "" {
+				errText = "-"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", d.ID, s.Name, s.Transport, s.Status, len(s.Tools), errText)
+		}
+	}
+	_ = tw.Flush()
 }

@@ -74,6 +74,16 @@ export interface DaemonView {
   last_seen: string;
   online: boolean;
   skills?: { name: string; description?: string; source?: string; missing?: string[] }[];
+  mcp_servers?: MCPServerInfo[];
+}
+
+/** An MCP server a daemon's workers use (docs/mcp.md). */
+export interface MCPServerInfo {
+  name: string;
+  transport: string;
+  status: string;
+  tools?: string[];
+  error?: string;
 }
 
 export interface SkillView {
