@@ -110,7 +110,14 @@ type OpenCall struct {
 	// "expired" (the turn ended before anyone decided).
 	Approval string `json:"approval,omitempty"`
 	// Decision is the stored decision, once there is one.
-	Decision *ApprovalDecided `json:"decision,omitempty"`
+	Decision *Decision `json:"decision,omitempty"`
+}
+
+// Decision is a person's decision on a call, as a summary keeps it.
+type Decision struct {
+	Approved bool   `json:"approved"`
+	Reason   string `json:"reason,omitempty"`
+	By       string `json:"by,omitempty"`
 }
 
 // Approval states of an [OpenCall].
@@ -273,7 +280,7 @@ func (s *Summary) Apply(ev *Event) (bool, error) {
 		s.State = StateWaitingApproval
 	case *ApprovalDecided:
 		c := s.Call(d.CallID)
-		c.Approval, c.Decision = ApprovalDenied, d
+		c.Approval, c.Decision = ApprovalDenied, &Decision{Approved: d.Approved, Reason: d.Reason, By: d.By}
 		if d.Approved {
 			c.Approval = ApprovalApproved
 		}

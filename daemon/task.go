@@ -645,7 +645,9 @@ func (r *runtime) WaitDecision(ctx context.Context, callID string) (*bus.Approva
 			lost = fmt.Errorf("%w: call %s was settled by someone else", bus.ErrFenced, callID)
 			return true
 		}
-		decision = c.Decision
+		if c.Decision != nil {
+			decision = &bus.ApprovalDecided{CallID: callID, Approved: c.Decision.Approved, Reason: c.Decision.Reason, By: c.Decision.By}
+		}
 		return decision != nil
 	})
 	if err != nil {
