@@ -156,7 +156,7 @@ func CodeFor(err error) int {
 		return CodeTooLarge
 	case errors.Is(err, ErrMalformed), errors.Is(err, ErrUnknownType):
 		return CodeBadRequest
-	case errors.Is(err, ErrTerminal), errors.Is(err, ErrConflict):
+	case errors.Is(err, ErrTerminal), errors.Is(err, ErrConflict), errors.Is(err, ErrNotWaiting):
 		return CodeConflict
 	case errors.Is(err, ErrUnavailable):
 		return CodeUnavailable

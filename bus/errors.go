@@ -18,6 +18,10 @@ var (
 	// ErrTerminal means the task already ended and the request needs a
 	// running task.
 	ErrTerminal = errors.New("task already ended")
+	// ErrNotWaiting means a decision named a tool call that is not waiting
+	// for approval (unknown, or already decided) in a task that has not
+	// ended.
+	ErrNotWaiting = errors.New("no such call waiting for approval")
 	// ErrConflict means an append lost its optimistic-concurrency race too
 	// many times in a row.
 	ErrConflict = errors.New("task log write conflict")

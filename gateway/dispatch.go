@@ -281,7 +281,7 @@ func (g *Gateway) Decide(ctx context.Context, req *bus.DecideRequest) (*bus.Even
 		if sum.State.Terminal() {
 			return nil, fmt.Errorf("task %s already %s: %w", req.ID, sum.State, bus.ErrTerminal)
 		}
-		return nil, fmt.Errorf("task %s has no call %q waiting for approval (waiting: %v): %w", req.ID, req.CallID, sum.PendingApprovals, bus.ErrTerminal)
+		return nil, fmt.Errorf("task %s (%s) has no call %q waiting for approval (%s): %w", req.ID, sum.State, req.CallID, waitingList(sum.PendingApprovals), bus.ErrNotWaiting)
 	}
 	return g.tasks.AppendPayload(ctx, req.ID, g.source, &bus.ApprovalDecided{CallID: req.CallID, Approved: req.Approved, Reason: req.Reason, By: req.By})
 }

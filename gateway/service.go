@@ -171,3 +171,11 @@ func semver(v string) string {
 	}
 	return "0.0.0-" + pre
 }
+
+// waitingList says which calls wait for approval, for error messages.
+func waitingList(calls []string) string {
+	if len(calls) == 0 {
+		return "none is waiting"
+	}
+	return "waiting: " + strings.Join(calls, ", ")
+}
