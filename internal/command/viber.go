@@ -50,7 +50,8 @@ config file and the environment (see 'viberd --help'): with none configured,
 tasks fail with a message saying what to set.`,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "data", Usage: "directory for all state (JetStream store, default workspace)", EnvVars: []string{"VIBER_DATA"}, Value: filepath.Join(viberHome(), "data")},
-			&cli.StringFlag{Name: "nats-listen", Usage: "NATS client listener HOST:PORT", EnvVars: []string{"VIBER_NATS_LISTEN"}, Value: "127.0.0.1:4222"},
+			&cli.StringFlag{Name: "nats-listen", Usage: "NATS client listener HOST:PORT (beyond loopback only with --insecure: up has no NATS auth)", EnvVars: []string{"VIBER_NATS_LISTEN"}, Value: "127.0.0.1:4222"},
+			&cli.BoolFlag{Name: "insecure", Usage: "accept a --nats-listen beyond loopback: an open NATS server anyone who reaches it can use (warned at every start)", EnvVars: []string{"VIBER_INSECURE"}},
 			&cli.StringFlag{Name: "http-listen", Usage: "HTTP listener HOST:PORT", EnvVars: []string{"VIBER_HTTP_LISTEN"}, Value: gateway.DefaultHTTPListen},
 			&cli.StringFlag{Name: "http-token", Usage: "token HTTP clients must send; required when --http-listen is not loopback", EnvVars: []string{"VIBER_HTTP_TOKEN"}},
 			&cli.StringFlag{Name: "leaf-listen", Usage: "accept edge daemons' leaf-node links on HOST:PORT", EnvVars: []string{"VIBER_LEAF_LISTEN"}},
@@ -72,7 +73,7 @@ tasks fail with a message saying what to set.`,
 				return userError(err)
 			}
 			st, err := stack.Start(ctx, stack.Config{
-				Dir: c.String("data"), NATSListen: c.String("nats-listen"), HTTPListen: c.String("http-listen"), HTTPToken: c.String("http-token"), LeafListen: c.String("leaf-listen"),
+				Dir: c.String("data"), NATSListen: c.String("nats-listen"), HTTPListen: c.String("http-listen"), HTTPToken: c.String("http-token"), LeafListen: c.String("leaf-listen"), Insecure: c.Bool("insecure"),
 				DaemonName: c.String("name"), Workspace: c.String("workspace"), NoDaemon: c.Bool("no-daemon"),
 				Capacity: c.Int("capacity"), Models: setup.models, Policy: &setup.policy, Tools: setup.tools, MaxSteps: setup.maxSteps,
 				Version: Version, Logger: log, Home: viberHome(),
