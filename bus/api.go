@@ -154,7 +154,7 @@ func CodeFor(err error) int {
 		return CodeNotFound
 	case errors.Is(err, ErrTooLarge):
 		return CodeTooLarge
-	case errors.Is(err, ErrMalformed), errors.Is(err, ErrUnknownType):
+	case errors.Is(err, ErrMalformed), errors.Is(err, ErrUnknownType), errors.Is(err, ErrSkillUnavailable):
 		return CodeBadRequest
 	case errors.Is(err, ErrTerminal), errors.Is(err, ErrConflict), errors.Is(err, ErrNotWaiting):
 		return CodeConflict

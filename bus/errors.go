@@ -22,6 +22,9 @@ var (
 	// for approval (unknown, or already decided) in a task that has not
 	// ended.
 	ErrNotWaiting = errors.New("no such call waiting for approval")
+	// ErrSkillUnavailable means no daemon (or not the pinned one) offers
+	// the skills a task needs with all their requirements.
+	ErrSkillUnavailable = errors.New("skill unavailable")
 	// ErrConflict means an append lost its optimistic-concurrency race too
 	// many times in a row.
 	ErrConflict = errors.New("task log write conflict")

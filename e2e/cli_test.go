@@ -364,7 +364,8 @@ func TestCLIApproveDeny(t *testing.T) {
 		deadline := time.Now().Add(20 * time.Second)
 		for {
 			out, _, _ := run(t, env, "viber", "task", "show", id)
-			if strings.Contains(out, "waiting for approval") && strings.Contains(out, "call-1") {
+			// The waiting call with its tool and arguments.
+			if strings.Contains(out, "waiting for approval") && strings.Contains(out, `call-1  shell {"command":"echo from-shell"}`) {
 				break
 			}
 			if time.Now().After(deadline) {
@@ -376,7 +377,12 @@ func TestCLIApproveDeny(t *testing.T) {
 		if approve {
 			verb = "approve"
 		}
-		if out, stderr, code := run(t, env, "viber", "task", verb, "--reason", "test says so", id, "call-1"); code != 0 {
+		// A call that does not wait is refused as such (the task has not ended).
+		if _, stderr, code := run(t, env, "viber", "task", verb, id, "call-nope"); code == 0 || !strings.Contains(stderr, `no call "call-nope" waiting for approval (waiting: call-1)`) || strings.Contains(stderr, "ended") {
+			t.Fatalf("%s of an unknown call: exit %d, stderr %q; want a refusal naming the waiting call", verb, code, stderr)
+		}
+		// The README's form: the reason after the arguments.
+		if out, stderr, code := run(t, env, "viber", "task", verb, id, "call-1", "--reason", "test says so"); code != 0 {
 			t.Fatalf("%s: %d %s %s", verb, code, out, stderr)
 		}
 		stdout, _, code = run(t, env, "viber", "task", "watch", id)

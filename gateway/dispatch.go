@@ -92,9 +92,9 @@ func (g *Gateway) routeBySkill(ctx context.Context, pinned string, needs []strin
 		}
 	}
 	if pinned != bus.AnyDaemon {
-		return "", fmt.Errorf("%w: daemon %s does not offer skill(s) %s with all their requirements (`viber skill ls` lists who offers what)", bus.ErrMalformed, pinned, strings.Join(needs, ", "))
+		return "", fmt.Errorf("daemon %s does not offer skill(s) %s with all their requirements (`viber skill ls` lists who offers what): %w", pinned, strings.Join(needs, ", "), bus.ErrSkillUnavailable)
 	}
-	return "", fmt.Errorf("%w: no daemon offers skill(s) %s with all their requirements (`viber skill ls` lists who offers what)", bus.ErrMalformed, strings.Join(needs, ", "))
+	return "", fmt.Errorf("no daemon offers skill(s) %s with all their requirements (`viber skill ls` lists who offers what): %w", strings.Join(needs, ", "), bus.ErrSkillUnavailable)
 }
 
 // Task returns a task's summary: the projected one when it is current,

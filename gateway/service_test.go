@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -62,5 +64,35 @@ func TestGatewayStartsWithAnyVersion(t *testing.T) {
 		}
 		cancel()
 		g.Stop()
+	}
+}
+
+// TestRefusalMessages: refusals say what is wrong, without a misleading
+// sentinel: a skill nobody offers is not "malformed", and a decision about
+// a call that does not wait does not claim the task ended.
+func TestRefusalMessages(t *testing.T) {
+	t.Parallel()
+	env := bustest.Start(t, "", bus.SetupOptions{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	g, err := New(ctx, Config{NC: env.Connect(t, "gateway"), HTTPListen: "none", Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = g.CreateTask(ctx, &bus.CreateTaskRequest{Goal: "x", Skills: []string{"no-such-skill"}})
+	if !errors.Is(err, bus.ErrSkillUnavailable) || strings.HasPrefix(err.Error(), "malformed") || !strings.Contains(err.Error(), "no daemon offers skill(s) no-such-skill") {
+		t.Errorf("unknown skill: %v; want ErrSkillUnavailable saying no daemon offers it, without a malformed: prefix", err)
+	}
+	if code := bus.CodeFor(err); code != bus.CodeBadRequest {
+		t.Errorf("unknown skill: code %d, want %d", code, bus.CodeBadRequest)
+	}
+	sum, err := g.CreateTask(ctx, &bus.CreateTaskRequest{Goal: "wait"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = g.Decide(ctx, &bus.DecideRequest{ID: sum.ID, CallID: "call_x", Approved: true})
+	if !errors.Is(err, bus.ErrNotWaiting) || errors.Is(err, bus.ErrTerminal) || strings.Contains(err.Error(), "ended") ||
+		!strings.Contains(err.Error(), `no call "call_x" waiting for approval (none is waiting)`) {
+		t.Errorf("unknown call: %v; want ErrNotWaiting naming call_x, not a claim that the task ended", err)
 	}
 }

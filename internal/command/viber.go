@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -150,7 +151,7 @@ was cancelled.`,
 					&cli.StringFlag{Name: "daemon", Usage: "run on this daemon only"},
 					&cli.StringFlag{Name: "model", Usage: "provider/model to use (e.g. openai/gpt-4o-mini)"},
 					&cli.StringSliceFlag{Name: "skill", Usage: "skill the task needs (repeatable)"},
-					&cli.StringSliceFlag{Name: "policy", Usage: "TOOL=ask|deny to make the daemon's tool policy stricter for this task (repeatable; shell:PREFIX=... for shell commands, *=... for the default)"},
+					&cli.StringSliceFlag{Name: "policy", Usage: "TOOL=ask|deny to make the daemon's tool policy stricter for this task (repeatable; shell:PREFIX=... for shell commands, *=... for every tool; allow and unknown tools are refused)"},
 					&cli.BoolFlag{Name: "wait", Usage: "follow the task to its end and print the result"},
 				),
 				Action: taskSubmit,
@@ -377,8 +378,13 @@ func taskShow(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	var waiting map[string]*bus.ApprovalRequested
 	s, err := request(c, func(ctx context.Context, cl *gateway.Client) (*bus.Summary, error) {
-		return cl.Task(ctx, id)
+		s, err := cl.Task(ctx, id)
+		if err == nil && len(s.PendingApprovals) > 0 && !c.Bool("json") {
+			waiting, err = waitingCalls(ctx, cl, id)
+		}
+		return s, err
 	})
 	if err != nil {
 		return err
@@ -386,8 +392,30 @@ func taskShow(c *cli.Context) error {
 	if c.Bool("json") {
 		return printJSON(os.Stdout, s)
 	}
-	printSummary(os.Stdout, s)
+	printSummary(os.Stdout, s, waiting)
 	return nil
+}
+
+// waitingCalls reads a task's log for its approval requests, by call id,
+// so `task show` can say which tool waits and with what.
+func waitingCalls(ctx context.Context, cl *gateway.Client, id string) (map[string]*bus.ApprovalRequested, error) {
+	out := map[string]*bus.ApprovalRequested{}
+	for ev, err := range cl.Log().Replay(ctx, id, bus.ReplayOptions{Follow: bus.UntilCaughtUp}) {
+		if err != nil {
+			return nil, fmt.Errorf("read the calls waiting for approval: %w", err)
+		}
+		if ev.Type != bus.TypeApprovalRequested {
+			continue
+		}
+		p, err := ev.Decode()
+		if err != nil {
+			return nil, err
+		}
+		if a, ok := p.(*bus.ApprovalRequested); ok {
+			out[a.CallID] = a
+		}
+	}
+	return out, nil
 }
 
 func taskCancel(c *cli.Context) error {
@@ -408,18 +436,36 @@ func taskCancel(c *cli.Context) error {
 	return nil
 }
 
+// parsePolicy reads --policy TOOL=DECISION flags. A task may only make the
+// daemon's policy stricter, so "allow" is refused (it could only loosen or
+// change nothing), and so is a tool no daemon knows (a typo would
+// otherwise leave the tool as loose as before, unnoticed).
 func parsePolicy(list []string) (map[string]string, error) {
 	if len(list) == 0 {
 		return nil, nil
 	}
+	tools := agents.ToolNames()
 	out := map[string]string{}
 	for _, kv := range list {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
-			return nil, fmt.Errorf("--policy %q: want TOOL=allow|ask|deny", kv)
+			return nil, fmt.Errorf("--policy %q: want TOOL=ask|deny", kv)
 		}
-		if _, err := agents.ParseDecision(v); err != nil {
+		d, err := agents.ParseDecision(v)
+		if err != nil {
 			return nil, fmt.Errorf("--policy %q: %v", kv, err)
+		}
+		if d == agents.Allow {
+			return nil, fmt.Errorf("--policy %q: a task may only make the daemon's tool policy stricter (ask or deny); allow belongs in the daemon's config file", kv)
+		}
+		switch prefix, isShell := strings.CutPrefix(k, "shell:"); {
+		case k == "*":
+		case isShell:
+			if strings.TrimSpace(prefix) == "" {
+				return nil, fmt.Errorf("--policy %q: want shell:PREFIX=ask|deny, e.g. 'shell:rm=deny'", kv)
+			}
+		case !slices.Contains(tools, k):
+			return nil, fmt.Errorf("--policy %q: there is no tool %q; tools are %s, shell:PREFIX for shell commands and * for every tool", kv, k, strings.Join(tools, ", "))
 		}
 		out[k] = v
 	}
