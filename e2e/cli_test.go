@@ -275,7 +275,9 @@ func TestCLISeparateProcesses(t *testing.T) {
 	fake := openaitest.New(t, openaitest.Echo)
 	natsAddr, httpAddr := freeAddr(t), freeAddr(t)
 	base := []string{"VIBER_NATS_URL=nats://" + natsAddr, "VIBER_HOME=" + t.TempDir()}
-	gw := start(t, []string{"VIBER_NATS_URL="}, "vibergw", "--data", t.TempDir(), "--nats-listen", natsAddr, "--http-listen", httpAddr)
+	// VIBER_NATS_URL, exported for the CLI, does not turn the gateway into
+	// a client of that (its own) address: it embeds its server.
+	gw := start(t, base, "vibergw", "--data", t.TempDir(), "--nats-listen", natsAddr, "--http-listen", httpAddr)
 	waitHealthy(t, httpAddr, gw)
 
 	// A daemon with no model: tasks fail with guidance, exit code 1.
