@@ -200,7 +200,19 @@ func StartContext(ctx context.Context, o Options) (srv *Server, err error) {
 	if o.Logger != nil {
 		ns.SetLoggerV2(o.Logger, o.Debug, false, false)
 	}
-	go ns.Start()
+	started := make(chan struct{})
+	go func() {
+		defer close(started)
+		ns.Start()
+	}()
+	// stop shuts the server down once Start has returned: a Shutdown
+	// before that would be undone by the rest of Start, leaving a server
+	// running on the store after its lock is released.
+	stop := func() {
+		<-started
+		ns.Shutdown()
+		ns.WaitForShutdown()
+	}
 	timeout := o.StartTimeout
 	if timeout <= 0 {
 		timeout = 30 * time.Second
@@ -208,13 +220,11 @@ func StartContext(ctx context.Context, o Options) (srv *Server, err error) {
 	deadline := time.Now().Add(timeout)
 	for {
 		if ctx.Err() != nil {
-			ns.Shutdown()
-			ns.WaitForShutdown()
+			stop()
 			return nil, fmt.Errorf("embedded NATS start interrupted: %w", context.Cause(ctx))
 		}
 		if time.Now().After(deadline) {
-			ns.Shutdown()
-			ns.WaitForShutdown()
+			stop()
 			return nil, fmt.Errorf("embedded NATS did not start within %s (store %s; listener %s)", timeout, dir, o.Listen)
 		}
 		if ns.ReadyForConnections(100 * time.Millisecond) {
@@ -222,8 +232,7 @@ func StartContext(ctx context.Context, o Options) (srv *Server, err error) {
 		}
 	}
 	if !ns.JetStreamEnabled() {
-		ns.Shutdown()
-		ns.WaitForShutdown()
+		stop()
 		return nil, fmt.Errorf("embedded NATS started without JetStream: %w (store %s)", ErrStore, dir)
 	}
 	srv = &Server{ns: ns, dir: dir, lock: lock}
