@@ -133,3 +133,21 @@ func TestCLIFlagsAnywhere(t *testing.T) {
 		t.Fatalf("events %q, want %q", got, want)
 	}
 }
+
+func TestPointsAt(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		urls, listen string
+		want         bool
+	}{
+		{"nats://127.0.0.1:4222", "127.0.0.1:4222", true},
+		{"nats://nats:4222, nats://127.0.0.1:4333", "127.0.0.1:4333", true},
+		{"nats://nats:4222", "127.0.0.1:4222", false},
+		{"nats://localhost:4222", "127.0.0.1:4222", true},
+		{"nats://127.0.0.1:4223", "127.0.0.1:4222", false},
+	} {
+		if got := pointsAt(tc.urls, tc.listen); got != tc.want {
+			t.Errorf("pointsAt(%q, %q) = %v, want %v", tc.urls, tc.listen, got, tc.want)
+		}
+	}
+}

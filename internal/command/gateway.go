@@ -2,8 +2,11 @@ package command
 
 import (
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/nats-io/nats.go"
 	"github.com/urfave/cli/v2"
@@ -79,6 +82,10 @@ func runGateway(c *cli.Context) error {
 			}
 			log.Info().Str("dir", dir).Str("account", opts.Auth.Account()).Msg("NATS auth on: clients need credentials from `vibergw creds`")
 		}
+		if u := os.Getenv("VIBER_NATS_URL"); u != "" && !pointsAt(u, opts.Listen) {
+			log.Warn().Str("VIBER_NATS_URL", u).Str("nats_listen", opts.Listen).
+				Msg("VIBER_NATS_URL is for clients and daemons; vibergw embeds its own server (to join another one, use --nats-external or VIBER_NATS_EXTERNAL)")
+		}
 		srv, err := server.StartContext(ctx, opts)
 		if err != nil {
 			return userError(err)
@@ -102,4 +109,23 @@ func runGateway(c *cli.Context) error {
 	}
 	log.Info().Msg("gateway stopped")
 	return nil
+}
+
+// pointsAt reports whether a NATS URL (or comma-separated list) names the
+// listener HOST:PORT (any loopback name matching a loopback listener).
+func pointsAt(urls, listen string) bool {
+	lhost, lport, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false
+	}
+	for _, u := range strings.Split(urls, ",") {
+		pu, err := url.Parse(strings.TrimSpace(u))
+		if err != nil || pu.Port() != lport {
+			continue
+		}
+		if h := pu.Hostname(); h == lhost || (server.Loopback(h) && server.Loopback(lhost)) {
+			return true
+		}
+	}
+	return false
 }
