@@ -334,7 +334,12 @@ func TestCLISkillValidate(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "ok") {
 		t.Fatalf("good: %d %s", code, stdout)
 	}
-	stdout, stderr, code := run(t, nil, "viber", "skill", "validate", dir)
+	// The SKILL.md itself stands for its folder.
+	stdout, stderr, code := run(t, nil, "viber", "skill", "validate", filepath.Join(good, "SKILL.md"))
+	if code != 0 || !strings.Contains(stdout, "ok    "+good) {
+		t.Fatalf("good/SKILL.md: %d %s %s", code, stdout, stderr)
+	}
+	stdout, stderr, code = run(t, nil, "viber", "skill", "validate", dir)
 	if code != 1 || !strings.Contains(stdout, "FAIL") || !strings.Contains(stderr, "1 of 2") {
 		t.Fatalf("bad: %d\n%s\n%s", code, stdout, stderr)
 	}
