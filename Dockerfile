@@ -35,4 +35,8 @@ WORKDIR /home/viber
 ENV VIBER_HOME=/home/viber/.viber \
     VIBER_WORKSPACE=/workspace
 EXPOSE 4222 6009
-CMD ["viber", "up", "--nats-listen", "0.0.0.0:4222", "--http-listen", "0.0.0.0:6009", "--data", "/home/viber/.viber/data"]
+# All in one container. NATS must listen on the container's interfaces to be
+# published, and `viber up` has no NATS auth, hence --insecure: publish 4222
+# on the host's loopback only (-p 127.0.0.1:4222:4222), or run vibergw
+# --auth for a networked set-up (docs/auth.md).
+CMD ["viber", "up", "--insecure", "--nats-listen", "0.0.0.0:4222", "--http-listen", "0.0.0.0:6009", "--data", "/home/viber/.viber/data"]

@@ -1,23 +1,38 @@
 # Viber — common tasks. `make run` starts everything on this machine;
+# `make install` puts viber, vibergw and viberd in $(BINDIR);
 # `make test` runs every test (the command CI runs).
 
 GO      ?= go
 BIN     ?= bin
+PREFIX  ?= $(HOME)/.local
+BINDIR  ?= $(PREFIX)/bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/viberhq/viber/internal/command.Version=$(VERSION)
+# BUILDFLAGS go to every go build (tests clear it to reuse their build cache).
+BUILDFLAGS ?= -trimpath
 
-.PHONY: all build run test vet fmt generate bench clean
+.PHONY: all build install run test vet fmt generate bench clean
 
 all: build
 
 build:
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
+	$(GO) build $(BUILDFLAGS) -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
 
-## run: build the dashboard (when npm is here) and start everything.
+## install: build and copy the three binaries to $(BINDIR) (default
+## ~/.local/bin; `make install PREFIX=/usr/local` for /usr/local/bin).
+install: build
+	install -d '$(BINDIR)'
+	install -m 0755 $(BIN)/viber $(BIN)/vibergw $(BIN)/viberd '$(BINDIR)/'
+	@case ":$$PATH:" in *":$(BINDIR):"*) ;; \
+	 *) echo "note: $(BINDIR) is not on your PATH; add it, e.g. export PATH=\"$(BINDIR):\$$PATH\"";; esac
+
+## run: build the dashboard (when npm is here) and the binaries into
+## $(BIN)/, then start everything with $(BIN)/viber up.
 run:
 	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory web; \
 	 else echo "npm not found: the dashboard will show how to build it"; fi
-	$(GO) run ./cmd/viber up
+	$(MAKE) --no-print-directory build
+	$(BIN)/viber up
 
 generate:
 	$(GO) generate ./...

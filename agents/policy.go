@@ -6,6 +6,8 @@ import (
 	"path"
 	"sort"
 	"strings"
+
+	"github.com/viberhq/viber/agents/tool"
 )
 
 // Decision is what a policy says about a tool call.
@@ -272,4 +274,15 @@ func (p Policy) decide(tool string, args json.RawMessage) (Decision, string) {
 		d = Ask
 	}
 	return d, fmt.Sprintf("default policy: %s", d)
+}
+
+// ToolNames lists the tools a policy can name: the built-in tools and the
+// agent's own (update_plan, activate_skill).
+func ToolNames() []string {
+	var names []string
+	// The tools are only asked their names: an empty workspace will do.
+	for _, t := range tool.Builtins(&tool.Workspace{}, tool.Options{}) {
+		names = append(names, t.Name())
+	}
+	return append(names, (*planTool)(nil).Name(), (*skillTool)(nil).Name())
 }

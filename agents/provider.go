@@ -1,6 +1,7 @@
 package agents
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/url"
@@ -212,7 +213,7 @@ func NewModel(c ModelConfig) (llms.Model, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s client: %w", c.ProviderName(), err)
 		}
-		return m, nil
+		return &namedModel{Model: m, name: c.ProviderName(), base: redacted(base)}, nil
 	}
 	key := c.APIKey
 	if key == "" {
@@ -229,7 +230,32 @@ func NewModel(c ModelConfig) (llms.Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s client: %w", c.ProviderName(), err)
 	}
-	return m, nil
+	return &namedModel{Model: m, name: c.ProviderName(), base: redacted(base)}, nil
+}
+
+// namedModel names the provider and the base URL it tried in the errors
+// of its calls ("network error: failed to reach API server" alone does not
+// say which server).
+type namedModel struct {
+	llms.Model
+	name, base string
+}
+
+// redacted hides a password in a URL.
+func redacted(s string) string {
+	if u, err := url.Parse(s); err == nil {
+		return u.Redacted()
+	}
+	return s
+}
+
+// GenerateContent implements llms.Model.
+func (m *namedModel) GenerateContent(ctx context.Context, msgs []llms.MessageContent, opts ...llms.CallOption) (*llms.ContentResponse, error) {
+	resp, err := m.Model.GenerateContent(ctx, msgs, opts...)
+	if err != nil && ctx.Err() == nil {
+		err = fmt.Errorf("%s at %s: %w", m.name, m.base, err)
+	}
+	return resp, err
 }
 
 // MergeChoices folds a response into one choice: the text of every choice

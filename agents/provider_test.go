@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -343,5 +344,30 @@ func TestMergeChoices(t *testing.T) {
 	}})
 	if m.Content != "a b" || len(m.ToolCalls) != 2 || m.ToolCalls[1].ID != "2" || m.StopReason != "tool_use" || m.GenerationInfo["InputTokens"] != 5 {
 		t.Fatalf("%+v", m)
+	}
+}
+
+// TestUnreachableModelNamesURL: the error of a model server that cannot be
+// reached names the provider and the URL tried, for every client kind.
+func TestUnreachableModelNamesURL(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now
+	for _, mc := range []agents.ModelConfig{
+		{Provider: agents.ProviderCustom, Name: "local", BaseURL: "http://" + addr + "/v1", Model: "m"},
+		{Provider: agents.ProviderAnthropic, BaseURL: "http://" + addr, Model: "m", APIKey: "k"},
+	} {
+		m, err := agents.NewModel(mc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = agents.Generate(ctx(t), m, []llms.MessageContent{llms.TextParts(llms.ChatMessageTypeHuman, "hi")}, nil)
+		if err == nil || !strings.Contains(err.Error(), mc.BaseURL) || !strings.Contains(err.Error(), mc.ProviderName()) {
+			t.Errorf("%s: error %v; want one naming %s and %s", mc.Provider, err, mc.ProviderName(), mc.BaseURL)
+		}
 	}
 }

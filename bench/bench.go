@@ -6,6 +6,7 @@ package bench
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -196,6 +197,32 @@ func (e *env) close() {
 	_ = os.RemoveAll(e.dir)
 }
 
+// stallBackoff is how long publishAsync waits when too many publishes are
+// outstanding before it tries again.
+const stallBackoff = 5 * time.Millisecond
+
+// publishAsync publishes m without waiting for its acknowledgement. When
+// too many acknowledgements are outstanding (a server slower than the
+// publisher, e.g. under load) it waits for some to arrive and tries again
+// instead of failing with jetstream.ErrTooManyStalledMsgs.
+func publishAsync(ctx context.Context, js jetstream.JetStream, m *nats.Msg, opts ...jetstream.PublishOpt) error {
+	for {
+		_, err := js.PublishMsgAsync(m, opts...)
+		if !errors.Is(err, jetstream.ErrTooManyStalledMsgs) {
+			return err
+		}
+		t := time.NewTimer(stallBackoff)
+		select {
+		case <-js.PublishAsyncComplete():
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("publish: %w", ctx.Err())
+		}
+		t.Stop()
+	}
+}
+
 func appendPhase(ctx context.Context, o Options, r *Report) error {
 	e, err := newEnv(ctx, o)
 	if err != nil {
@@ -221,7 +248,7 @@ func appendPhase(ctx context.Context, o Options, r *Report) error {
 	fmt.Fprintf(o.Progress, "raw JetStream async publish: %d messages of %d bytes\n", o.AppendEvents, len(body))
 	t0 := time.Now()
 	for i := range o.AppendEvents {
-		if _, err := e.js.PublishMsgAsync(&nats.Msg{Subject: bus.TaskEventSubject(tasks[i%len(tasks)], bus.DaemonWriter("bench"), bus.TypeMessage), Data: body}); err != nil {
+		if err := publishAsync(ctx, e.js, &nats.Msg{Subject: bus.TaskEventSubject(tasks[i%len(tasks)], bus.DaemonWriter("bench"), bus.TypeMessage), Data: body}); err != nil {
 			return err
 		}
 	}
@@ -310,11 +337,15 @@ func replayPhase(ctx context.Context, o Options, r *Report) error {
 		ev.Seq = uint64(i + 1)
 		b, _ := json.Marshal(ev)
 		writer, _ := bus.WriterOf(source)
-		if _, err := e.js.PublishMsgAsync(&nats.Msg{Subject: bus.TaskEventSubject(task, writer, ev.Type), Data: b}); err != nil {
+		if err := publishAsync(ctx, e.js, &nats.Msg{Subject: bus.TaskEventSubject(task, writer, ev.Type), Data: b}); err != nil {
 			return err
 		}
 	}
-	<-e.js.PublishAsyncComplete()
+	select {
+	case <-e.js.PublishAsyncComplete():
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 
 	fmt.Fprintln(o.Progress, "raw ordered consumer over the task")
 	t0 := time.Now()

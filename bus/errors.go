@@ -26,6 +26,13 @@ var (
 	// ErrTerminal means the task already ended and the request needs a
 	// running task.
 	ErrTerminal = errors.New("task already ended")
+	// ErrNotWaiting means a decision named a tool call that is not waiting
+	// for approval (unknown, or already decided) in a task that has not
+	// ended.
+	ErrNotWaiting = errors.New("no such call waiting for approval")
+	// ErrSkillUnavailable means no daemon (or not the pinned one) offers
+	// the skills a task needs with all their requirements.
+	ErrSkillUnavailable = errors.New("skill unavailable")
 	// ErrConflict means an append lost its optimistic-concurrency race too
 	// many times in a row.
 	ErrConflict = errors.New("task log write conflict")
@@ -67,6 +74,8 @@ const (
 	CodeTooLarge       ErrorCode = "too_large"
 	CodeUnauthorized   ErrorCode = "unauthorized"
 	CodeUnavailable    ErrorCode = "unavailable"
+	CodeNotWaiting     ErrorCode = "not_waiting"
+	CodeSkillMissing   ErrorCode = "skill_unavailable"
 	// CodeNoEndpoint answers an HTTP request for a path or method the API
 	// does not have. It has no sentinel: it is a client's programming
 	// error, not a state of the system.
@@ -85,6 +94,8 @@ var errorCodes = []struct {
 	{CodeTaskNotFound, ErrTaskNotFound, http.StatusNotFound},
 	{CodeDaemonNotFound, ErrDaemonNotFound, http.StatusNotFound},
 	{CodeCallNotFound, ErrCallNotFound, http.StatusNotFound},
+	{CodeNotWaiting, ErrNotWaiting, http.StatusConflict},
+	{CodeSkillMissing, ErrSkillUnavailable, http.StatusBadRequest},
 	{CodeTooLarge, ErrTooLarge, http.StatusRequestEntityTooLarge},
 	{CodeMalformed, ErrMalformed, http.StatusBadRequest},
 	{CodeUnknownType, ErrUnknownType, http.StatusBadRequest},

@@ -30,7 +30,13 @@ var (
 	buildErr  error
 )
 
-// binaries builds viber, vibergw and viberd once per test run.
+// oddVersion is stamped into the test binaries: what `make build` gives on
+// a clone without tags, which is not semver (the gateway must start anyway).
+const oddVersion = "c06d841-dirty"
+
+// binaries builds viber, vibergw and viberd once per test run, with `make
+// build` as a user would (plain go build where make is missing), stamped
+// with oddVersion.
 func binaries(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -38,10 +44,16 @@ func binaries(t *testing.T) string {
 		if buildErr != nil {
 			return
 		}
-		cmd := exec.Command("go", "build", "-o", binDir+string(filepath.Separator), "../cmd/viber", "../cmd/vibergw", "../cmd/viberd")
+		var cmd *exec.Cmd
+		if _, err := exec.LookPath("make"); err == nil {
+			cmd = exec.Command("make", "--no-print-directory", "-C", "..", "build", "BIN="+binDir, "VERSION="+oddVersion, "BUILDFLAGS=")
+		} else {
+			cmd = exec.Command("go", "build", "-ldflags", "-X github.com/viberhq/viber/internal/command.Version="+oddVersion,
+				"-o", binDir+string(filepath.Separator), "../cmd/viber", "../cmd/vibergw", "../cmd/viberd")
+		}
 		out, err := cmd.CombinedOutput()
 		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+			buildErr = fmt.Errorf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, out)
 		}
 	})
 	if buildErr != nil {
@@ -265,7 +277,9 @@ func TestCLISeparateProcesses(t *testing.T) {
 	fake := openaitest.New(t, openaitest.Echo)
 	natsAddr, httpAddr := freeAddr(t), freeAddr(t)
 	base := []string{"VIBER_NATS_URL=nats://" + natsAddr, "VIBER_HOME=" + t.TempDir()}
-	gw := start(t, []string{"VIBER_NATS_URL="}, "vibergw", "--data", t.TempDir(), "--nats-listen", natsAddr, "--http-listen", httpAddr)
+	// VIBER_NATS_URL, exported for the CLI, does not turn the gateway into
+	// a client of that (its own) address: it embeds its server.
+	gw := start(t, base, "vibergw", "--data", t.TempDir(), "--nats-listen", natsAddr, "--http-listen", httpAddr)
 	waitHealthy(t, httpAddr, gw)
 
 	// A daemon with no model: tasks fail with guidance, exit code 1.
@@ -322,7 +336,12 @@ func TestCLISkillValidate(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "ok") {
 		t.Fatalf("good: %d %s", code, stdout)
 	}
-	stdout, stderr, code := run(t, nil, "viber", "skill", "validate", dir)
+	// The SKILL.md itself stands for its folder.
+	stdout, stderr, code := run(t, nil, "viber", "skill", "validate", filepath.Join(good, "SKILL.md"))
+	if code != 0 || !strings.Contains(stdout, "ok    "+good) {
+		t.Fatalf("good/SKILL.md: %d %s %s", code, stdout, stderr)
+	}
+	stdout, stderr, code = run(t, nil, "viber", "skill", "validate", dir)
 	if code != 1 || !strings.Contains(stdout, "FAIL") || !strings.Contains(stderr, "1 of 2") {
 		t.Fatalf("bad: %d\n%s\n%s", code, stdout, stderr)
 	}
@@ -354,7 +373,8 @@ func TestCLIApproveDeny(t *testing.T) {
 		deadline := time.Now().Add(20 * time.Second)
 		for {
 			out, _, _ := run(t, env, "viber", "task", "show", id)
-			if strings.Contains(out, "waiting for approval") && strings.Contains(out, "call-1") {
+			// The waiting call with its tool and arguments.
+			if strings.Contains(out, "waiting for approval") && strings.Contains(out, `call-1  shell {"command":"echo from-shell"}`) {
 				break
 			}
 			if time.Now().After(deadline) {
@@ -370,7 +390,12 @@ func TestCLIApproveDeny(t *testing.T) {
 		if approve {
 			verb = "approve"
 		}
-		if out, stderr, code := run(t, env, "viber", "task", verb, "--reason", "test says so", id, "call-1"); code != 0 {
+		// A call that does not wait is refused as such (the task has not ended).
+		if _, stderr, code := run(t, env, "viber", "task", verb, id, "call-nope"); code == 0 || !strings.Contains(stderr, `no call "call-nope" waiting for approval (waiting: call-1)`) || strings.Contains(stderr, "ended") {
+			t.Fatalf("%s of an unknown call: exit %d, stderr %q; want a refusal naming the waiting call", verb, code, stderr)
+		}
+		// The README's form: the reason after the arguments.
+		if out, stderr, code := run(t, env, "viber", "task", verb, id, "call-1", "--reason", "test says so"); code != 0 {
 			t.Fatalf("%s: %d %s %s", verb, code, out, stderr)
 		}
 		stdout, _, code = run(t, env, "viber", "task", "watch", id)

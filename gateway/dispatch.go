@@ -92,9 +92,9 @@ func (g *Gateway) routeBySkill(ctx context.Context, pinned string, needs []strin
 		}
 	}
 	if pinned != bus.AnyDaemon {
-		return "", fmt.Errorf("%w: daemon %s does not offer skill(s) %s with all their requirements (`viber skill ls` lists who offers what)", bus.ErrMalformed, pinned, strings.Join(needs, ", "))
+		return "", fmt.Errorf("daemon %s does not offer skill(s) %s with all their requirements (`viber skill ls` lists who offers what): %w", pinned, strings.Join(needs, ", "), bus.ErrSkillUnavailable)
 	}
-	return "", fmt.Errorf("%w: no daemon offers skill(s) %s with all their requirements (`viber skill ls` lists who offers what)", bus.ErrMalformed, strings.Join(needs, ", "))
+	return "", fmt.Errorf("no daemon offers skill(s) %s with all their requirements (`viber skill ls` lists who offers what): %w", strings.Join(needs, ", "), bus.ErrSkillUnavailable)
 }
 
 // Task returns a task's summary: the projected one when it is current,
@@ -288,9 +288,9 @@ func (g *Gateway) Decide(ctx context.Context, req *bus.DecideRequest) (*bus.Even
 		case v.State.Terminal():
 			return nil, fmt.Errorf("task %s already %s: %w", req.ID, v.State, bus.ErrTerminal)
 		case c != nil:
-			return nil, fmt.Errorf("call %s (%s) of task %s does not wait for approval: %w", req.CallID, c.Tool, req.ID, bus.ErrCallNotFound)
+			return nil, fmt.Errorf("call %s (%s) of task %s does not wait for approval (%s): %w", req.CallID, c.Tool, req.ID, waitingList(v.PendingApprovals), bus.ErrNotWaiting)
 		}
-		return nil, fmt.Errorf("task %s has no call %q waiting for approval (waiting: %v; `viber task show %s` lists them): %w", req.ID, req.CallID, v.PendingApprovals, req.ID, bus.ErrCallNotFound)
+		return nil, fmt.Errorf("task %s (%s) has no call %q waiting for approval (%s): %w", req.ID, v.State, req.CallID, waitingList(v.PendingApprovals), bus.ErrCallNotFound)
 	})
 	return stored, err
 }

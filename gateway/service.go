@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go/micro"
 
@@ -149,13 +152,42 @@ func decode(b []byte, v any) error {
 	return nil
 }
 
-// semver makes a version acceptable to micro (which wants semver).
+// semverPattern is the pattern semver.org suggests, which micro enforces.
+var semverPattern = regexp.MustCompile(`^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$`)
+
+// semver makes any version string acceptable to micro, which wants semver:
+// "v1.2.3" becomes "1.2.3", and anything that is not semver (a commit hash
+// from a clone without tags, "dev", a date) becomes "0.0.0-<it>", with
+// every character semver does not allow in a pre-release replaced by '-'.
 func semver(v string) string {
-	if len(v) > 0 && v[0] == 'v' {
-		v = v[1:]
+	v = strings.TrimSpace(v)
+	if trimmed, ok := strings.CutPrefix(v, "v"); ok && semverPattern.MatchString(trimmed) {
+		return trimmed
 	}
-	if v == "" || v == "dev" {
+	if semverPattern.MatchString(v) {
+		return v
+	}
+	pre := strings.Map(func(r rune) rune {
+		if r < utf8.RuneSelf && (r == '-' || unicode.IsLetter(r) || unicode.IsDigit(r)) {
+			return r
+		}
+		return '-'
+	}, v)
+	if pre == "" {
 		return "0.0.0-dev"
 	}
-	return v
+	// A numeric pre-release identifier may not have a leading zero
+	// ("0123"): a leading letter keeps it valid and still recognisable.
+	if strings.Trim(pre, "0123456789") == "" && pre[0] == '0' && len(pre) > 1 {
+		pre = "g" + pre
+	}
+	return "0.0.0-" + pre
+}
+
+// waitingList says which calls wait for approval, for error messages.
+func waitingList(calls []string) string {
+	if len(calls) == 0 {
+		return "none is waiting"
+	}
+	return "waiting: " + strings.Join(calls, ", ")
 }

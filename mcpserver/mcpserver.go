@@ -32,7 +32,7 @@ const (
 )
 
 // API is the gateway's control API and task log as the server uses them;
-// *gateway.Client implements it.
+// *client.Client implements it.
 type API interface {
 	CreateTask(ctx context.Context, req *bus.CreateTaskRequest) (*bus.Summary, error)
 	Task(ctx context.Context, id string) (*bus.Summary, error)
@@ -46,7 +46,7 @@ type API interface {
 
 // Options configures the server.
 type Options struct {
-	// Client reaches the gateway (a *gateway.Client). Required.
+	// Client reaches the gateway (a *client.Client). Required.
 	Client API
 	// Version is reported to MCP clients.
 	Version string

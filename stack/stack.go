@@ -36,6 +36,9 @@ type Config struct {
 	HTTPToken string
 	// LeafListen, when set, accepts edge daemons' leaf links on HOST:PORT.
 	LeafListen string
+	// Insecure accepts a NATSListen reachable beyond this machine (the
+	// stack has no NATS auth); without it such a listener is refused.
+	Insecure bool
 	// JSDomain is the JetStream domain (default "hub").
 	JSDomain string
 	// DaemonName is the local daemon's id (default "local").
@@ -92,8 +95,8 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	if cfg.JSDomain == "" {
 		cfg.JSDomain = "hub"
 	}
-	srv, err := server.Start(server.Options{Dir: filepath.Join(cfg.Dir, "nats"), Listen: cfg.NATSListen, Logger: server.Zerolog(cfg.Logger),
-		Domain: cfg.JSDomain, LeafListen: cfg.LeafListen})
+	srv, err := server.StartContext(ctx, server.Options{Dir: filepath.Join(cfg.Dir, "nats"), Listen: cfg.NATSListen, Logger: server.Zerolog(cfg.Logger),
+		Domain: cfg.JSDomain, LeafListen: cfg.LeafListen, Insecure: cfg.Insecure})
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -49,6 +50,11 @@ type Options struct {
 	Debug bool
 	// StartTimeout bounds start-up (default 30 s).
 	StartTimeout time.Duration
+	// Insecure accepts a client listener reachable beyond this machine
+	// without Auth: an open server anyone who reaches it can read and
+	// write. Without it such a listener is refused ([ErrOpenListener]);
+	// with it a warning goes to Logger at every start.
+	Insecure bool
 	// Auth, when set, runs the server in operator mode: it trusts the
 	// store's operator, resolves the SYS and VIBER accounts from memory,
 	// and refuses clients without a credential the VIBER account signed.
@@ -61,13 +67,38 @@ type Server struct {
 	ns    *natsserver.Server
 	dir   string
 	creds string
+	lock  *os.File
 }
 
-// ErrStore means the JetStream store directory cannot be used.
-var ErrStore = errors.New("JetStream store unusable")
+var (
+	// ErrStore means the JetStream store directory cannot be used.
+	ErrStore = errors.New("JetStream store unusable")
+	// ErrStoreLocked means another process (or another server in this
+	// one) has the store directory open.
+	ErrStoreLocked = errors.New("data directory in use")
+	// ErrOpenListener means the client listener would be reachable beyond
+	// this machine without auth and Insecure was not given.
+	ErrOpenListener = errors.New("NATS listener open to the network without auth")
+	// ErrListen means a listener's address cannot be used (taken, or not
+	// an address of this machine).
+	ErrListen = errors.New("cannot listen")
+)
+
+// LockFile is the file in the store directory a running server holds
+// locked, with its process id inside.
+const LockFile = "viber.lock"
 
 // Start starts the server and waits until it accepts connections.
 func Start(o Options) (*Server, error) {
+	return StartContext(context.Background(), o)
+}
+
+// StartContext starts the server and waits until it accepts connections,
+// or until ctx ends (then it shuts the server down and returns ctx's
+// error). The store directory is locked for the server's life: a second
+// server on the same directory fails at once with [ErrStoreLocked]. A
+// listener address that is taken fails at once with [ErrListen].
+func StartContext(ctx context.Context, o Options) (srv *Server, err error) {
 	if o.Dir == "" {
 		return nil, fmt.Errorf("embedded NATS: no store directory given (set --data)")
 	}
@@ -75,6 +106,18 @@ func Start(o Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store directory %s: %w", o.Dir, err)
 	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("%w: create %s: %v", ErrStore, dir, err)
+	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			unlockDir(lock)
+		}
+	}()
 	if err := checkWritable(dir); err != nil {
 		return nil, err
 	}
@@ -126,6 +169,30 @@ func Start(o Options) (*Server, error) {
 		opts.LeafNode.Host, opts.LeafNode.Port = host, port
 		opts.LeafNode.NoAdvertise = true
 	}
+	if !opts.DontListen && o.Auth == nil && !Loopback(opts.Host) {
+		if !o.Insecure {
+			return nil, fmt.Errorf("%w: --nats-listen %s is reachable beyond this machine, and without auth anyone who reaches it can read and write every task; "+
+				"turn auth on (vibergw --auth, see docs/auth.md), listen on 127.0.0.1, or accept an open server with --insecure", ErrOpenListener, o.Listen)
+		}
+		if o.Logger != nil {
+			o.Logger.Warnf("INSECURE: the NATS listener %s is open to the network without auth (--insecure): anyone who reaches it can read and write every task", o.Listen)
+		}
+	}
+	if o.LeafListen != "" && o.Auth == nil && !Loopback(opts.LeafNode.Host) && o.Logger != nil {
+		o.Logger.Warnf("the leaf listener %s accepts leaf links from the network without auth: anyone who reaches it can read and write every task", o.LeafListen)
+	}
+	// A taken port would only show as a server that never gets ready (the
+	// listener's error goes to the log): try the addresses first.
+	if !opts.DontListen {
+		if err := checkListen(opts.Host, opts.Port, "--nats-listen", o.Listen); err != nil {
+			return nil, err
+		}
+	}
+	if o.LeafListen != "" {
+		if err := checkListen(opts.LeafNode.Host, opts.LeafNode.Port, "--leaf-listen", o.LeafListen); err != nil {
+			return nil, err
+		}
+	}
 	ns, err := natsserver.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("embedded NATS: %w", err)
@@ -133,40 +200,75 @@ func Start(o Options) (*Server, error) {
 	if o.Logger != nil {
 		ns.SetLoggerV2(o.Logger, o.Debug, false, false)
 	}
-	go ns.Start()
+	started := make(chan struct{})
+	go func() {
+		defer close(started)
+		ns.Start()
+	}()
+	// stop shuts the server down once Start has returned: a Shutdown
+	// before that would be undone by the rest of Start, leaving a server
+	// running on the store after its lock is released.
+	stop := func() {
+		<-started
+		ns.Shutdown()
+		ns.WaitForShutdown()
+	}
 	timeout := o.StartTimeout
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
-	if !ns.ReadyForConnections(timeout) {
-		ns.Shutdown()
-		if !opts.DontListen {
-			if l, err := net.Listen("tcp", net.JoinHostPort(opts.Host, strconv.Itoa(max(opts.Port, 0)))); err != nil {
-				return nil, fmt.Errorf("embedded NATS could not listen on %s: %w (is another server running there? pick another --nats-listen)", o.Listen, err)
-			} else {
-				_ = l.Close()
-			}
+	deadline := time.Now().Add(timeout)
+	for {
+		if ctx.Err() != nil {
+			stop()
+			return nil, fmt.Errorf("embedded NATS start interrupted: %w", context.Cause(ctx))
 		}
-		return nil, fmt.Errorf("embedded NATS did not start within %s (store %s)", timeout, dir)
+		if time.Now().After(deadline) {
+			stop()
+			return nil, fmt.Errorf("embedded NATS did not start within %s (store %s; listener %s)", timeout, dir, o.Listen)
+		}
+		if ns.ReadyForConnections(100 * time.Millisecond) {
+			break
+		}
 	}
 	if !ns.JetStreamEnabled() {
-		ns.Shutdown()
+		stop()
 		return nil, fmt.Errorf("embedded NATS started without JetStream: %w (store %s)", ErrStore, dir)
 	}
-	srv := &Server{ns: ns, dir: dir}
+	srv = &Server{ns: ns, dir: dir, lock: lock}
 	if o.Auth != nil {
 		srv.creds = o.Auth.GatewayCredsPath()
 	}
 	return srv, nil
 }
 
+// checkListen makes sure HOST:PORT can be listened on now (a random port
+// always can).
+func checkListen(host string, port int, flag, given string) error {
+	if port <= 0 {
+		return nil
+	}
+	l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	if err != nil {
+		return fmt.Errorf("%w: %s %s: %v (is another server running there? pick another %s)", ErrListen, flag, given, err, flag)
+	}
+	return l.Close()
+}
+
+// Loopback reports whether host only accepts connections from this
+// machine ("" means every interface, so it does not).
+func Loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 // checkWritable makes sure dir exists and a file can be written in it, so a
 // read-only or full disk gives a clear error instead of a server that
 // starts without JetStream.
 func checkWritable(dir string) error {
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return fmt.Errorf("%w: create %s: %v", ErrStore, dir, err)
-	}
 	f, err := os.CreateTemp(dir, ".viber-write-check-*")
 	if err != nil {
 		return fmt.Errorf("%w: %s is not writable: %v", ErrStore, dir, err)
@@ -242,6 +344,8 @@ func configureAuth(opts *natsserver.Options, st *auth.Store) error {
 func (s *Server) Shutdown() {
 	s.ns.Shutdown()
 	s.ns.WaitForShutdown()
+	unlockDir(s.lock)
+	s.lock = nil
 }
 
 // LeafConnected reports whether this server has a live leaf-node link.

@@ -72,7 +72,12 @@ func newLogger(c *cli.Context, w io.Writer) (zerolog.Logger, error) {
 
 // connect opens a NATS connection from the common flags.
 func connect(c *cli.Context, name string, log *zerolog.Logger) (*nats.Conn, error) {
-	o := bus.ConnectOptions{URL: c.String("nats-url"), Name: name, CredsFile: c.String("creds")}
+	return connectURL(c, c.String("nats-url"), name, log)
+}
+
+// connectURL opens a NATS connection to url with the --creds flag.
+func connectURL(c *cli.Context, url, name string, log *zerolog.Logger) (*nats.Conn, error) {
+	o := bus.ConnectOptions{URL: url, Name: name, CredsFile: c.String("creds")}
 	if c.IsSet("private-inbox") && c.Bool("private-inbox") {
 		o.InboxPrefix = auth.DaemonInbox(c.String("name"))
 	}

@@ -92,7 +92,7 @@ func runDaemon(c *cli.Context) error {
 	)
 	if leaf := c.String("leaf"); leaf != "" {
 		name := c.String("name")
-		srv, err := server.Start(server.Options{
+		srv, err := server.StartContext(ctx, server.Options{
 			Dir: c.String("data"), Listen: "none", Name: "edge-" + name, Domain: "edge-" + name,
 			LeafRemote: leaf, LeafCreds: c.String("leaf-creds"), Logger: server.Zerolog(log),
 		})

@@ -133,11 +133,14 @@ func printTasks(w io.Writer, list []*bus.Summary) {
 	_ = tw.Flush()
 }
 
-func printSummary(w io.Writer, s *bus.Summary) {
+// printSummary prints a task's summary; waiting holds the approval
+// requests of the calls that wait (by call id), to show their tool and
+// arguments.
+func printSummary(w io.Writer, s *bus.Summary, waiting map[string]*bus.ApprovalRequested) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	row := func(k, v string) {
 		if v != "" {
-			fmt.Fprintf(tw, "%s:\t%s\n", k, v)
+			fmt.Fprintf(tw, "%s\t%s\n", k, v)
 		}
 	}
 	row("id", s.ID)
@@ -157,8 +160,22 @@ func printSummary(w io.Writer, s *bus.Summary) {
 	if s.CancelRequested {
 		row("cancel", "requested")
 	}
+	for i, call := range s.PendingApprovals {
+		k := "waiting for approval:"
+		if i > 0 {
+			k = ""
+		}
+		v := call
+		if a := waiting[call]; a != nil {
+			v += "  " + a.Tool + " " + oneLine(a.Arguments, 300)
+			if a.Reason != "" {
+				v += "  (" + a.Reason + ")"
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\n", k, v)
+	}
 	if len(s.PendingApprovals) > 0 {
-		row("waiting for approval", strings.Join(s.PendingApprovals, ", ")+"  (viber task approve|deny "+s.ID+" CALL_ID)")
+		row("decide with", "viber task approve|deny "+s.ID+" CALL_ID [--reason TEXT]")
 	}
 	row("events", fmt.Sprint(s.Events))
 	row("result", s.Result)

@@ -2,8 +2,11 @@ package command
 
 import (
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/nats-io/nats.go"
 	"github.com/urfave/cli/v2"
@@ -22,9 +25,14 @@ func Gateway() *cli.App {
 		Version: Version,
 		Description: `vibergw runs the gateway. By default it embeds a NATS server with
 JetStream, storing everything under --data, and listens for NATS clients on
---nats-listen. With --nats-url it joins an existing NATS server instead.
+--nats-listen. With --nats-external URL (or VIBER_NATS_EXTERNAL) it joins an
+existing NATS server instead. VIBER_NATS_URL, the variable the CLI and daemons
+use to find the server, does not switch the gateway to that mode.
 
 Daemons (viberd) and the viber CLI connect to the same NATS server.
+
+A --nats-listen beyond loopback (e.g. 0.0.0.0:4222) needs --auth, or
+--insecure to accept an open server that anyone who reaches it can use.
 
 With --auth (or once <data>/auth exists) the embedded server runs with NATS
 decentralized auth: every client needs a credential issued by
@@ -33,10 +41,11 @@ decentralized auth: every client needs a credential issued by
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "data", Usage: "directory of the embedded NATS server's JetStream store", EnvVars: []string{"VIBER_DATA"}, Value: filepath.Join(viberHome(), "gateway")},
 			&cli.StringFlag{Name: "nats-listen", Usage: "embedded NATS client listener HOST:PORT", EnvVars: []string{"VIBER_NATS_LISTEN"}, Value: "127.0.0.1:4222"},
-			&cli.StringFlag{Name: "nats-url", Usage: "use this external NATS server instead of the embedded one", EnvVars: []string{"VIBER_NATS_URL"}},
+			&cli.StringFlag{Name: "nats-external", Aliases: []string{"nats-url"}, Usage: "join this external NATS server (URL) instead of embedding one", EnvVars: []string{"VIBER_NATS_EXTERNAL"}},
+			&cli.BoolFlag{Name: "insecure", Usage: "accept a --nats-listen beyond loopback without --auth (an open server; warned at every start)", EnvVars: []string{"VIBER_INSECURE"}},
 			&cli.StringFlag{Name: "leaf-listen", Usage: "accept edge daemons' leaf-node links on HOST:PORT (embedded server)", EnvVars: []string{"VIBER_LEAF_LISTEN"}},
 			&cli.StringFlag{Name: "js-domain", Usage: "JetStream domain of the embedded server; edge daemons reach it by this name", EnvVars: []string{"VIBER_JS_DOMAIN"}, Value: "hub"},
-			&cli.StringFlag{Name: "creds", Usage: "NATS credentials file for --nats-url", EnvVars: []string{"VIBER_NATS_CREDS"}},
+			&cli.StringFlag{Name: "creds", Usage: "NATS credentials file for --nats-external", EnvVars: []string{"VIBER_NATS_CREDS"}},
 			&cli.StringFlag{Name: "http-listen", Usage: "HTTP listener HOST:PORT for the dashboard, the HTTP API and /healthz; 'none' to disable", EnvVars: []string{"VIBER_HTTP_LISTEN"}, Value: gateway.DefaultHTTPListen},
 			&cli.StringFlag{Name: "http-token", Usage: "token HTTP clients must send (Authorization: Bearer TOKEN); required when --http-listen is not loopback", EnvVars: []string{"VIBER_HTTP_TOKEN"}},
 			&cli.StringFlag{Name: "id", Usage: "gateway id used in event sources (default: host name)", EnvVars: []string{"VIBER_GATEWAY_ID"}},
@@ -55,25 +64,29 @@ func runGateway(c *cli.Context) error {
 	ctx, stop := signalContext(c.Context)
 	defer stop()
 	var nc *nats.Conn
-	if url := c.String("nats-url"); url != "" {
+	if url := c.String("nats-external"); url != "" {
 		if c.Bool("auth") {
-			return userError(fmt.Errorf("--auth configures the embedded server; with --nats-url, make the server trust %s (see `vibergw creds server-config`) and pass --creds %s",
+			return userError(fmt.Errorf("--auth configures the embedded server; with --nats-external, make the server trust %s (see `vibergw creds server-config`) and pass --creds %s",
 				authDir(c.String("data")), filepath.Join(authDir(c.String("data")), auth.GatewayCredsFile)))
 		}
-		if nc, err = connect(c, "vibergw", &log); err != nil {
-			return userError(err)
+		if nc, err = connectURL(c, url, "vibergw", &log); err != nil {
+			return userError(fmt.Errorf("external NATS server %s (--nats-external): %w", url, err))
 		}
 		log.Info().Str("url", nc.ConnectedUrlRedacted()).Msg("connected to NATS")
 	} else {
 		opts := server.Options{Dir: c.String("data"), Listen: c.String("nats-listen"), Logger: server.Zerolog(log),
-			Domain: c.String("js-domain"), LeafListen: c.String("leaf-listen")}
+			Domain: c.String("js-domain"), LeafListen: c.String("leaf-listen"), Insecure: c.Bool("insecure")}
 		if dir := authDir(c.String("data")); c.Bool("auth") || auth.Exists(dir) {
 			if opts.Auth, err = auth.Init(dir); err != nil {
 				return userError(fmt.Errorf("auth: %w", err))
 			}
 			log.Info().Str("dir", dir).Str("account", opts.Auth.Account()).Msg("NATS auth on: clients need credentials from `vibergw creds`")
 		}
-		srv, err := server.Start(opts)
+		if u := os.Getenv("VIBER_NATS_URL"); u != "" && !pointsAt(u, opts.Listen) {
+			log.Warn().Str("VIBER_NATS_URL", u).Str("nats_listen", opts.Listen).
+				Msg("VIBER_NATS_URL is for clients and daemons; vibergw embeds its own server (to join another one, use --nats-external or VIBER_NATS_EXTERNAL)")
+		}
+		srv, err := server.StartContext(ctx, opts)
 		if err != nil {
 			return userError(err)
 		}
@@ -96,4 +109,23 @@ func runGateway(c *cli.Context) error {
 	}
 	log.Info().Msg("gateway stopped")
 	return nil
+}
+
+// pointsAt reports whether a NATS URL (or comma-separated list) names the
+// listener HOST:PORT (any loopback name matching a loopback listener).
+func pointsAt(urls, listen string) bool {
+	lhost, lport, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false
+	}
+	for _, u := range strings.Split(urls, ",") {
+		pu, err := url.Parse(strings.TrimSpace(u))
+		if err != nil || pu.Port() != lport {
+			continue
+		}
+		if h := pu.Hostname(); h == lhost || (server.Loopback(h) && server.Loopback(lhost)) {
+			return true
+		}
+	}
+	return false
 }

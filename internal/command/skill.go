@@ -25,8 +25,8 @@ func skillCommand() *cli.Command {
 				Name:      "validate",
 				Usage:     "check skill folders strictly against the Agent Skills specification",
 				ArgsUsage: "PATH...",
-				Description: `validate checks each PATH (a skill folder, or a folder of skill folders) and
-lists every problem it finds. It exits 1 if any skill has a problem.`,
+				Description: `validate checks each PATH (a skill folder, its SKILL.md, or a folder of skill
+folders) and lists every problem it finds. It exits 1 if any skill has a problem.`,
 				Action: skillValidate,
 			},
 			{
@@ -46,27 +46,9 @@ func skillValidate(c *cli.Context) error {
 	if c.NArg() == 0 {
 		return cli.Exit("viber skill validate: give one or more skill folders", 1)
 	}
-	var dirs []string
-	for _, p := range c.Args().Slice() {
-		if _, err := os.Stat(filepath.Join(p, skills.FileName)); err == nil {
-			dirs = append(dirs, p)
-			continue
-		}
-		entries, err := os.ReadDir(p)
-		if err != nil {
-			return cli.Exit(fmt.Sprintf("viber skill validate: %v", err), 1)
-		}
-		found := false
-		for _, e := range entries {
-			if e.IsDir() {
-				if _, err := os.Stat(filepath.Join(p, e.Name(), skills.FileName)); err == nil {
-					dirs, found = append(dirs, filepath.Join(p, e.Name())), true
-				}
-			}
-		}
-		if !found {
-			dirs = append(dirs, p) // report the missing SKILL.md
-		}
+	dirs, err := skillDirs(c.Args().Slice())
+	if err != nil {
+		return cli.Exit("viber skill validate: "+err.Error(), 1)
 	}
 	bad := 0
 	for _, d := range dirs {
@@ -85,6 +67,46 @@ func skillValidate(c *cli.Context) error {
 		return cli.Exit(fmt.Sprintf("%d of %d skills have problems", bad, len(dirs)), 1)
 	}
 	return nil
+}
+
+// skillDirs turns validate's arguments into skill folders: a SKILL.md
+// stands for its folder, a folder of skill folders for each of them, and a
+// folder with neither is kept so its missing SKILL.md is reported.
+func skillDirs(args []string) ([]string, error) {
+	var dirs []string
+	for _, p := range args {
+		info, err := os.Stat(p)
+		if err != nil {
+			return nil, err
+		}
+		if !info.IsDir() {
+			if filepath.Base(p) != skills.FileName {
+				return nil, fmt.Errorf("%s is a file: give a skill folder or its %s", p, skills.FileName)
+			}
+			dirs = append(dirs, filepath.Dir(p))
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(p, skills.FileName)); err == nil {
+			dirs = append(dirs, p)
+			continue
+		}
+		entries, err := os.ReadDir(p)
+		if err != nil {
+			return nil, err
+		}
+		found := false
+		for _, e := range entries {
+			if e.IsDir() {
+				if _, err := os.Stat(filepath.Join(p, e.Name(), skills.FileName)); err == nil {
+					dirs, found = append(dirs, filepath.Join(p, e.Name())), true
+				}
+			}
+		}
+		if !found {
+			dirs = append(dirs, p) // report the missing SKILL.md
+		}
+	}
+	return dirs, nil
 }
 
 func skillList(c *cli.Context) error {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -54,7 +55,8 @@ config file and the environment (see 'viberd --help'): with none configured,
 tasks fail with a message saying what to set.`,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "data", Usage: "directory for all state (JetStream store, default workspace)", EnvVars: []string{"VIBER_DATA"}, Value: filepath.Join(viberHome(), "data")},
-			&cli.StringFlag{Name: "nats-listen", Usage: "NATS client listener HOST:PORT", EnvVars: []string{"VIBER_NATS_LISTEN"}, Value: "127.0.0.1:4222"},
+			&cli.StringFlag{Name: "nats-listen", Usage: "NATS client listener HOST:PORT (beyond loopback only with --insecure: up has no NATS auth)", EnvVars: []string{"VIBER_NATS_LISTEN"}, Value: "127.0.0.1:4222"},
+			&cli.BoolFlag{Name: "insecure", Usage: "accept a --nats-listen beyond loopback: an open NATS server anyone who reaches it can use (warned at every start)", EnvVars: []string{"VIBER_INSECURE"}},
 			&cli.StringFlag{Name: "http-listen", Usage: "HTTP listener HOST:PORT", EnvVars: []string{"VIBER_HTTP_LISTEN"}, Value: gateway.DefaultHTTPListen},
 			&cli.StringFlag{Name: "http-token", Usage: "token HTTP clients must send; required when --http-listen is not loopback", EnvVars: []string{"VIBER_HTTP_TOKEN"}},
 			&cli.StringFlag{Name: "leaf-listen", Usage: "accept edge daemons' leaf-node links on HOST:PORT", EnvVars: []string{"VIBER_LEAF_LISTEN"}},
@@ -76,7 +78,7 @@ tasks fail with a message saying what to set.`,
 				return userError(err)
 			}
 			st, err := stack.Start(ctx, stack.Config{
-				Dir: c.String("data"), NATSListen: c.String("nats-listen"), HTTPListen: c.String("http-listen"), HTTPToken: c.String("http-token"), LeafListen: c.String("leaf-listen"),
+				Dir: c.String("data"), NATSListen: c.String("nats-listen"), HTTPListen: c.String("http-listen"), HTTPToken: c.String("http-token"), LeafListen: c.String("leaf-listen"), Insecure: c.Bool("insecure"),
 				DaemonName: c.String("name"), Workspace: c.String("workspace"), NoDaemon: c.Bool("no-daemon"),
 				Capacity: c.Int("capacity"), Models: setup.models, Policy: &setup.policy, Tools: setup.tools, MaxSteps: setup.maxSteps,
 				Version: Version, Logger: log, Home: viberHome(),
@@ -155,7 +157,7 @@ was cancelled.`,
 					&cli.StringFlag{Name: "daemon", Usage: "run on this daemon only"},
 					&cli.StringFlag{Name: "model", Usage: "provider/model to use (e.g. openai/gpt-4o-mini)"},
 					&cli.StringSliceFlag{Name: "skill", Usage: "skill the task needs (repeatable)"},
-					&cli.StringSliceFlag{Name: "policy", Usage: "TOOL=ask|deny to make the daemon's tool policy stricter for this task (repeatable; TOOL may be a glob such as mcp_github_*; shell:PREFIX=... for shell commands, *=... for the default)"},
+					&cli.StringSliceFlag{Name: "policy", Usage: "TOOL=ask|deny to make the daemon's tool policy stricter for this task (repeatable; TOOL may be a glob such as mcp_github_*; shell:PREFIX=... for shell commands, *=... for every tool; allow and unknown tools are refused)"},
 					&cli.BoolFlag{Name: "wait", Usage: "follow the task to its end and print the result"},
 				),
 				Action: taskSubmit,
@@ -378,8 +380,13 @@ func taskShow(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	var waiting map[string]*bus.ApprovalRequested
 	s, err := request(c, func(ctx context.Context, cl *client.Client) (*bus.Summary, error) {
-		return cl.Task(ctx, id)
+		s, err := cl.Task(ctx, id)
+		if err == nil && len(s.PendingApprovals) > 0 && !c.Bool("json") {
+			waiting, err = waitingCalls(ctx, cl, id)
+		}
+		return s, err
 	})
 	if err != nil {
 		return err
@@ -387,8 +394,30 @@ func taskShow(c *cli.Context) error {
 	if c.Bool("json") {
 		return printJSON(os.Stdout, s)
 	}
-	printSummary(os.Stdout, s)
+	printSummary(os.Stdout, s, waiting)
 	return nil
+}
+
+// waitingCalls reads a task's log for its approval requests, by call id,
+// so `task show` can say which tool waits and with what.
+func waitingCalls(ctx context.Context, cl *client.Client, id string) (map[string]*bus.ApprovalRequested, error) {
+	out := map[string]*bus.ApprovalRequested{}
+	for ev, err := range cl.Log().Replay(ctx, id, bus.ReplayOptions{Follow: bus.UntilCaughtUp}) {
+		if err != nil {
+			return nil, fmt.Errorf("read the calls waiting for approval: %w", err)
+		}
+		if ev.Type != bus.TypeApprovalRequested {
+			continue
+		}
+		p, err := ev.Decode()
+		if err != nil {
+			return nil, err
+		}
+		if a, ok := p.(*bus.ApprovalRequested); ok {
+			out[a.CallID] = a
+		}
+	}
+	return out, nil
 }
 
 func taskCancel(c *cli.Context) error {
@@ -409,18 +438,36 @@ func taskCancel(c *cli.Context) error {
 	return nil
 }
 
+// parsePolicy reads --policy TOOL=DECISION flags. A task may only make the
+// daemon's policy stricter, so "allow" is refused (it could only loosen or
+// change nothing), and so is a tool no daemon knows (a typo would
+// otherwise leave the tool as loose as before, unnoticed).
 func parsePolicy(list []string) (map[string]string, error) {
 	if len(list) == 0 {
 		return nil, nil
 	}
+	tools := agents.ToolNames()
 	out := map[string]string{}
 	for _, kv := range list {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
-			return nil, fmt.Errorf("--policy %q: want TOOL=allow|ask|deny", kv)
+			return nil, fmt.Errorf("--policy %q: want TOOL=ask|deny", kv)
 		}
-		if _, err := agents.ParseDecision(v); err != nil {
+		d, err := agents.ParseDecision(v)
+		if err != nil {
 			return nil, fmt.Errorf("--policy %q: %v", kv, err)
+		}
+		if d == agents.Allow {
+			return nil, fmt.Errorf("--policy %q: a task may only make the daemon's tool policy stricter (ask or deny); allow belongs in the daemon's config file", kv)
+		}
+		switch prefix, isShell := strings.CutPrefix(k, "shell:"); {
+		case k == "*":
+		case isShell:
+			if strings.TrimSpace(prefix) == "" {
+				return nil, fmt.Errorf("--policy %q: want shell:PREFIX=ask|deny, e.g. 'shell:rm=deny'", kv)
+			}
+		case !slices.Contains(tools, k):
+			return nil, fmt.Errorf("--policy %q: there is no tool %q; tools are %s, shell:PREFIX for shell commands and * for every tool", kv, k, strings.Join(tools, ", "))
 		}
 		out[k] = v
 	}
