@@ -25,6 +25,7 @@ import (
 var sentinels = []error{
 	bus.ErrTaskNotFound, bus.ErrDaemonNotFound, bus.ErrCallNotFound, bus.ErrConflict, bus.ErrTerminal,
 	bus.ErrMalformed, bus.ErrUnknownType, bus.ErrTooLarge, bus.ErrUnauthorized, bus.ErrUnavailable,
+	bus.ErrNotWaiting, bus.ErrSkillUnavailable,
 }
 
 // checkErr checks that err matches want and no other sentinel, and that
@@ -84,6 +85,8 @@ func TestErrorCodesSurviveTheWire(t *testing.T) {
 		{fmt.Errorf("%w: the goal is 70000 bytes; the limit is 65536", bus.ErrTooLarge), bus.ErrTooLarge, bus.CodeTooLarge, 413},
 		{fmt.Errorf("a token is required: %w", bus.ErrUnauthorized), bus.ErrUnauthorized, bus.CodeUnauthorized, 401},
 		{fmt.Errorf("the projector is behind: %w", bus.ErrUnavailable), bus.ErrUnavailable, bus.CodeUnavailable, 503},
+		{fmt.Errorf("call c1 (shell) of task t1 does not wait for approval: %w", bus.ErrNotWaiting), bus.ErrNotWaiting, bus.CodeNotWaiting, 409},
+		{fmt.Errorf("no daemon offers skill(s) pdf: %w", bus.ErrSkillUnavailable), bus.ErrSkillUnavailable, bus.CodeSkillMissing, 400},
 		{errors.New("disk on fire\nsecond line kept"), nil, bus.CodeInternal, 500},
 	}
 	covered := map[bus.ErrorCode]bool{}

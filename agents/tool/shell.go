@@ -205,10 +205,10 @@ func (w *capWriter) Write(p []byte) (int, error) {
 func (w *capWriter) Result() (string, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if len(w.tail) <= w.tailMax {
+	if len(w.tail) <= w.tailMax && w.total == int64(len(w.head)+len(w.tail)) {
 		return text(append(append([]byte(nil), w.head...), w.tail...)), false
 	}
-	tail := w.tail[len(w.tail)-w.tailMax:]
+	tail := w.tail[max(0, len(w.tail)-w.tailMax):]
 	omitted := w.total - int64(len(w.head)) - int64(len(tail))
 	return text(w.head) + fmt.Sprintf("\n[... %d bytes of output omitted ...]\n", omitted) + text(tail), true
 }

@@ -359,3 +359,16 @@ func TestDenyList(t *testing.T) {
 		}
 	}
 }
+
+// A cut that happens on the very last write still reports the output as
+// truncated (it used to depend on how the output was chunked).
+func TestCapWriterTruncatedOnLastWrite(t *testing.T) {
+	t.Parallel()
+	w := newCapWriter(100)
+	_, _ = w.Write(make([]byte, 50))  // fills the head
+	_, _ = w.Write(make([]byte, 5000)) // over the tail's slack: trimmed to exactly the tail
+	out, truncated := w.Result()
+	if !truncated || !strings.Contains(out, "bytes of output omitted") {
+		t.Fatalf("truncated=%v, output %q", truncated, out)
+	}
+}
