@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/viberhq/viber/bus"
 )
 
 func (g *Gateway) startHTTP() error {
@@ -43,24 +45,15 @@ func (g *Gateway) startHTTP() error {
 // when one is set).
 func (g *Gateway) routes(token string) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", g.healthz)
+	mux.HandleFunc(bus.RouteHealth, g.healthz)
 	api := g.apiRoutes()
-	mux.Handle("/api/", api)
+	mux.Handle(bus.APIPath, api)
 	mux.Handle("/", g.webHandler())
 	return securityHeaders(RequireToken(token, mux))
 }
 
-// Health is the body of /healthz.
-type Health struct {
-	Status    string `json:"status"`
-	NATS      string `json:"nats"`
-	JetStream bool   `json:"jetstream"`
-	Gateway   string `json:"gateway"`
-	Version   string `json:"version"`
-}
-
 func (g *Gateway) healthz(w http.ResponseWriter, r *http.Request) {
-	h := Health{Status: "ok", NATS: g.cfg.NC.Status().String(), Gateway: g.cfg.ID, Version: g.cfg.Version}
+	h := bus.Health{Status: "ok", NATS: g.cfg.NC.Status().String(), Gateway: g.cfg.ID, Version: g.cfg.Version}
 	code := http.StatusOK
 	if g.cfg.NC.Status() != nats.CONNECTED {
 		h.Status, code = "degraded", http.StatusServiceUnavailable
