@@ -46,6 +46,9 @@ const (
 // carries a stored task event: its JSON envelope as data and its seq as
 // the SSE id, so a reconnecting EventSource resumes with Last-Event-ID.
 const (
+	// SSEMessage is the default event name, which the gateway never
+	// writes: an event without a name is a stored task event.
+	SSEMessage = "message"
 	// SSEDelta carries a live token delta (JSON [Delta]); it has no id
 	// and is never replayed.
 	SSEDelta = "delta"

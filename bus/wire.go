@@ -343,8 +343,8 @@ func Wire() []WireEntry {
 	}
 
 	// SSE events.
-	add(WireEntry{Kind: WireSSE, Name: "message (no name)", Via: RouteTaskEvents, Writers: "gateways", Readers: "the dashboard",
-		Payload: typeName(Event{}), Notes: "a stored event; SSE id = its seq"})
+	add(WireEntry{Kind: WireSSE, Name: SSEMessage, Via: RouteTaskEvents, Writers: "gateways", Readers: "the dashboard",
+		Payload: typeName(Event{}), Notes: "the default event (sent without an `event:` line): a stored event; SSE id = its seq"})
 	add(WireEntry{Kind: WireSSE, Name: SSEDelta, Via: RouteTaskEvents, Writers: "gateways, from " + LiveSubject(task), Readers: "the dashboard",
 		Payload: typeName(Delta{}), Notes: "no id, never replayed; a slow client loses deltas, never events"})
 	add(WireEntry{Kind: WireSSE, Name: SSEReady, Via: RouteTaskEvents + ", " + RouteWatchTasks, Writers: "gateways", Readers: "the dashboard",

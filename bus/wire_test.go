@@ -161,7 +161,7 @@ func TestWireComplete(t *testing.T) {
 		bus.WireBucket:   {bus.DaemonBucket, bus.TaskBucket},
 		bus.WireHeader: {bus.HeaderMsgID, bus.HeaderEventType, bus.HeaderServiceError, bus.HeaderServiceErrorCode,
 			bus.HeaderAuthorization, bus.HeaderLastEventID, bus.TokenCookie},
-		bus.WireSSE: {bus.SSEDelta, bus.SSEReady, bus.SSESummary, bus.SSEError},
+		bus.WireSSE: {bus.SSEMessage, bus.SSEDelta, bus.SSEReady, bus.SSESummary, bus.SSEError},
 		bus.WireRoute: {bus.RouteHealth, bus.RouteListTasks, bus.RouteCreateTask, bus.RouteTask, bus.RouteSendInput,
 			bus.RouteCancelTask, bus.RouteDecide, bus.RouteTaskEvents, bus.RouteWatchTasks, bus.RouteDaemons, bus.RouteSkills},
 		bus.WireSubject: {bus.LiveSubject("<task>"), bus.OutboxSubject("<task>"), bus.APISubject("<group>", "<endpoint>")},
