@@ -157,6 +157,15 @@ func AllTasksReaderConfig() jetstream.OrderedConsumerConfig {
 	}
 }
 
+// DefaultHubDomain is the JetStream domain of the hub, the server the
+// gateway runs with (vibergw --js-domain), unless configured otherwise.
+// Edge daemons reach the hub's streams and buckets through it.
+const DefaultHubDomain = "hub"
+
+// EdgeDomain is the JetStream domain (and server name) of edge daemon id's
+// embedded leaf node, edge-<id>, where its VIBER_OUTBOX lives.
+func EdgeDomain(daemonID string) string { return "edge-" + daemonID }
+
 // OutboxStreamConfig is the configuration of VIBER_OUTBOX, the stream an
 // edge daemon keeps in its own JetStream domain for the events it could not
 // hand to the hub yet. The edge daemon creates it, writes an event there

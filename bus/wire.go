@@ -231,7 +231,7 @@ func Wire() []WireEntry {
 	add(WireEntry{Kind: WireSubject, Name: APISubject("<group>", "<endpoint>"), Via: "core NATS request/reply (micro service `" + ServiceName + "`)",
 		Writers: "clients: the `client` package, the CLI, tools", Readers: "every gateway (queue group: one answers)",
 		Payload: "see endpoints", Notes: "also `$SRV.PING|INFO|STATS." + ServiceName + "` for discovery (nats micro)"})
-	add(WireEntry{Kind: WireSubject, Name: OutboxSubject(task), Via: OutboxStream + " (the edge's own domain)",
+	add(WireEntry{Kind: WireSubject, Name: OutboxSubject(task), Via: OutboxStream + " (domain `" + EdgeDomain(daemon) + "`)",
 		Writers: "an edge daemon, for an event it could not hand to the hub", Readers: "the same edge daemon, forwarding once the hub answers (then it deletes it)",
 		Payload: typeName(Event{})})
 	add(WireEntry{Kind: WireSubject, Name: kvSubject(DaemonBucket, daemon), Via: DaemonBucket,
@@ -240,15 +240,16 @@ func Wire() []WireEntry {
 		Writers: "the projector", Readers: "gateways, users (watch, get)", Payload: typeName(Summary{})})
 
 	// Streams.
-	add(WireEntry{Kind: WireStream, Name: TaskStream, Via: "hub JetStream",
+	hub := "the hub (JetStream domain `" + DefaultHubDomain + "` by default)"
+	add(WireEntry{Kind: WireStream, Name: TaskStream, Via: hub,
 		Writers: "gateways and daemons (the task-event subjects)", Readers: "the projector, tails, replays",
 		Payload: typeName(Event{}), Config: streamConfig(TaskStreamConfig(o)),
 		Notes: "the task log: a task is its events, in order, seq 1, 2, …; created by `bus.Setup`"})
-	add(WireEntry{Kind: WireStream, Name: WorkStream, Via: "hub JetStream",
+	add(WireEntry{Kind: WireStream, Name: WorkStream, Via: hub,
 		Writers: "gateways", Readers: "daemons (work consumers)",
 		Payload: typeName(Assignment{}), Config: streamConfig(WorkStreamConfig(o)),
 		Notes: "one message per task waiting for or held by a daemon; acked once the turn's terminal event is stored; created by `bus.Setup`"})
-	add(WireEntry{Kind: WireStream, Name: OutboxStream, Via: "an edge daemon's local JetStream",
+	add(WireEntry{Kind: WireStream, Name: OutboxStream, Via: "an edge daemon's embedded leaf node (JetStream domain `" + EdgeDomain(daemon) + "`)",
 		Writers: "the edge daemon", Readers: "the edge daemon",
 		Payload: typeName(Event{}), Config: streamConfig(OutboxStreamConfig()),
 		Notes: "events waiting for the hub while the leaf link is cut; created by the edge daemon"})
@@ -274,11 +275,11 @@ func Wire() []WireEntry {
 		Notes:  "ephemeral; events stored from now on"})
 
 	// Buckets.
-	add(WireEntry{Kind: WireBucket, Name: DaemonBucket, Via: "hub JetStream",
+	add(WireEntry{Kind: WireBucket, Name: DaemonBucket, Via: hub,
 		Writers: "each daemon, its own key at every heartbeat", Readers: "gateways (routing, daemon lists), users",
 		Payload: "key `" + daemon + "` → " + typeName(DaemonInfo{}), Config: bucketConfig(DaemonBucketConfig(o)),
 		Notes: "readers take the server's store time as last_seen, not the daemon's clock"})
-	add(WireEntry{Kind: WireBucket, Name: TaskBucket, Via: "hub JetStream",
+	add(WireEntry{Kind: WireBucket, Name: TaskBucket, Via: hub,
 		Writers: "the projector (compare-and-set on the revision)", Readers: "gateways (get, list, " + RouteWatchTasks + "), users",
 		Payload: "key `" + task + "` → " + typeName(Summary{}), Config: bucketConfig(TaskBucketConfig(o)),
 		Notes: "a view: rebuilt from " + TaskStream + " by the projector"})

@@ -94,7 +94,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		cfg.Workspace = filepath.Join(cfg.Dir, "workspace")
 	}
 	if cfg.JSDomain == "" {
-		cfg.JSDomain = "hub"
+		cfg.JSDomain = bus.DefaultHubDomain
 	}
 	srv, err := server.Start(server.Options{Dir: filepath.Join(cfg.Dir, "nats"), Listen: cfg.NATSListen, Logger: server.Zerolog(cfg.Logger),
 		Domain: cfg.JSDomain, LeafListen: cfg.LeafListen})
