@@ -357,6 +357,12 @@ func Wire() []WireEntry {
 	return out
 }
 
+// TaskSubjectLayout is the layout of a task-event subject, with
+// placeholders: viber.task.<task>.<writer>.<event> (see [TaskEventSubject]).
+func TaskSubjectLayout() string {
+	return TaskEventSubject("<task>", "<writer>", Type(typePrefix+"<event>"))
+}
+
 // typesBy lists the short names of the event types any of ws may write.
 func typesBy(ws ...EventWriters) string {
 	var names []string

@@ -133,7 +133,7 @@ func Render() ([]byte, error) {
 
 	p("## Task subjects and writers\n\n")
 	p("A task is its log: the events stored in `%s` under `%s`, one subject per event:\n\n", bus.TaskStream, bus.TaskStreamSubjects())
-	p("```\n%s\n```\n\n", bus.TaskEventSubject("<task>", "<writer>", bus.Type("viber.task.<event>")))
+	p("```\n%s\n```\n\n", bus.TaskSubjectLayout())
 	p("- `<task>` is the task id (also the envelope's `subject`); `%s` matches all of one task's events, and appends are a compare-and-set on it.\n", bus.TaskFilter("<task>"))
 	p("- `<writer>` names who wrote the event: `%s` for every gateway (event source `%s`), `%s` for daemon `<daemon>` (source `%s`). ",
 		bus.GatewayWriter, bus.GatewaySource("<id>"), bus.DaemonWriter("<daemon>"), bus.DaemonSource("<daemon>"))
