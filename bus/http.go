@@ -102,5 +102,7 @@ type SessionRequest struct {
 
 // SessionResponse says the caller is logged in ([SessionPath]).
 type SessionResponse struct {
+	// Auth is true: the caller is logged in (else the answer is a 401
+	// [APIError]).
 	Auth bool `json:"auth"`
 }
