@@ -100,7 +100,7 @@ func sections() map[bus.WireKind]section {
 		},
 		bus.WireRoute: {
 			title: "HTTP routes",
-			intro: "The gateway's HTTP server. Bodies are the JSON of the `bus` types named, errors a `bus.APIError`. " +
+			intro: "The gateway's HTTP server. Bodies are the JSON of the `bus` types named (a request body must be sent as `Content-Type: application/json`), errors a `bus.APIError`. " +
 				"\"token\": with an HTTP token set, the request needs `Authorization: Bearer <token>` or the `" + bus.TokenCookie + "` cookie; without one, the gateway answers only requests to a loopback host name. " +
 				"Other paths (but `" + strings.TrimPrefix(bus.RouteHealth, "GET ") + "`) serve the dashboard's files.",
 			columns: []string{"route", "auth", "request → answer", "what"},
