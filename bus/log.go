@@ -364,9 +364,7 @@ func (l *Log) Replay(ctx context.Context, taskID string, opt ReplayOptions) iter
 		if sum == nil {
 			sum = &Summary{}
 		}
-		cons, err := l.js.OrderedConsumer(ctx, TaskStream, jetstream.OrderedConsumerConfig{
-			FilterSubjects: []string{TaskFilter(taskID)}, InactiveThreshold: 30 * time.Second,
-		})
+		cons, err := l.js.OrderedConsumer(ctx, TaskStream, TaskReaderConfig(taskID, 0))
 		if err != nil {
 			yield(nil, fmt.Errorf("replay task %s: %w", taskID, err))
 			return

@@ -93,6 +93,92 @@ func WorkConsumerConfig(target string, o SetupOptions) jetstream.ConsumerConfig 
 	}
 }
 
+// DaemonBucketConfig is the configuration of the viber_daemons bucket:
+// one key per daemon id, holding its [DaemonInfo]. Each daemon writes its
+// own key at every heartbeat; gateways and users read them.
+func DaemonBucketConfig(o SetupOptions) jetstream.KeyValueConfig {
+	o = o.withDefaults()
+	return jetstream.KeyValueConfig{Bucket: DaemonBucket, Description: "Viber daemon presence", History: 1, Storage: jetstream.FileStorage, Replicas: o.Replicas}
+}
+
+// TaskBucketConfig is the configuration of the viber_tasks bucket: one key
+// per task id, holding its [Summary]. The projector writes it; gateways
+// and users read it.
+func TaskBucketConfig(o SetupOptions) jetstream.KeyValueConfig {
+	o = o.withDefaults()
+	return jetstream.KeyValueConfig{Bucket: TaskBucket, Description: "Viber task summaries, folded from VIBER_TASKS", History: 1, Storage: jetstream.FileStorage, Replicas: o.Replicas}
+}
+
+// ProjectorAckWait is how long the projector may hold an event of the task
+// log without acking it: events a crashed gateway had fetched but not
+// folded come back to the next one after this long.
+const ProjectorAckWait = 5 * time.Second
+
+// ProjectorConsumerConfig is the configuration of the gateways' durable
+// consumer on VIBER_TASKS, which folds every event into the viber_tasks
+// summaries. Every gateway pulls from this one consumer, so a restarted or
+// second gateway continues where the others are.
+func ProjectorConsumerConfig() jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:       ProjectorConsumer,
+		Description:   "folds the task log into the viber_tasks summaries",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       ProjectorAckWait,
+		MaxAckPending: 1024,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		MaxDeliver:    -1,
+	}
+}
+
+// ReaderInactiveThreshold is how long the server keeps an ordered consumer
+// on the task log whose reader went away without deleting it.
+const ReaderInactiveThreshold = 30 * time.Second
+
+// TaskReaderConfig is the ordered (ephemeral) consumer that reads one
+// task's log: [Log.Replay], a [Tail] and the client's Watch. With
+// afterStreamSeq > 0 it starts after that stream sequence, else at the
+// task's first event.
+func TaskReaderConfig(taskID string, afterStreamSeq uint64) jetstream.OrderedConsumerConfig {
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{TaskFilter(taskID)}, InactiveThreshold: ReaderInactiveThreshold}
+	if afterStreamSeq > 0 {
+		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
+		cfg.OptStartSeq = afterStreamSeq + 1
+	}
+	return cfg
+}
+
+// AllTasksReaderConfig is the ordered consumer that reads the events of
+// every task stored from now on (the client's WatchAll).
+func AllTasksReaderConfig() jetstream.OrderedConsumerConfig {
+	return jetstream.OrderedConsumerConfig{
+		FilterSubjects:    []string{TaskSubjects()},
+		DeliverPolicy:     jetstream.DeliverNewPolicy,
+		InactiveThreshold: ReaderInactiveThreshold,
+	}
+}
+
+// DefaultHubDomain is the JetStream domain of the hub, the server the
+// gateway runs with (vibergw --js-domain), unless configured otherwise.
+// Edge daemons reach the hub's streams and buckets through it.
+const DefaultHubDomain = "hub"
+
+// EdgeDomain is the JetStream domain (and server name) of edge daemon id's
+// embedded leaf node, edge-<id>, where its VIBER_OUTBOX lives.
+func EdgeDomain(daemonID string) string { return "edge-" + daemonID }
+
+// OutboxStreamConfig is the configuration of VIBER_OUTBOX, the stream an
+// edge daemon keeps in its own JetStream domain for the events it could not
+// hand to the hub yet. The edge daemon creates it, writes an event there
+// while the hub is out of reach and deletes it once forwarded.
+func OutboxStreamConfig() jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:        OutboxStream,
+		Description: "events of this edge's tasks waiting for the hub",
+		Subjects:    []string{OutboxSubjects()},
+		Storage:     jetstream.FileStorage,
+	}
+}
+
 // AckWait returns the work ack wait with its default applied.
 func (o SetupOptions) AckWait() time.Duration { return o.withDefaults().WorkAckWait }
 
@@ -110,10 +196,7 @@ func Setup(ctx context.Context, js jetstream.JetStream, o SetupOptions) error {
 	if _, err := js.CreateOrUpdateConsumer(ctx, WorkStream, WorkConsumerConfig(AnyDaemon, o)); err != nil {
 		return fmt.Errorf("create consumer %s on %s: %w", AnyWorkConsumer, WorkStream, err)
 	}
-	for _, cfg := range []jetstream.KeyValueConfig{
-		{Bucket: DaemonBucket, Description: "Viber daemon presence", History: 1, Storage: jetstream.FileStorage, Replicas: o.Replicas},
-		{Bucket: TaskBucket, Description: "Viber task summaries, folded from VIBER_TASKS", History: 1, Storage: jetstream.FileStorage, Replicas: o.Replicas},
-	} {
+	for _, cfg := range []jetstream.KeyValueConfig{DaemonBucketConfig(o), TaskBucketConfig(o)} {
 		if _, err := js.KeyValue(ctx, cfg.Bucket); err == nil {
 			continue
 		} else if !errors.Is(err, jetstream.ErrBucketNotFound) {

@@ -74,12 +74,7 @@ func (t *Tail) follow(ctx context.Context) {
 		t.mu.Lock()
 		from := t.view.StreamSeq
 		t.mu.Unlock()
-		cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{TaskFilter(t.taskID)}, InactiveThreshold: 30 * time.Second}
-		if from > 0 {
-			cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
-			cfg.OptStartSeq = from + 1
-		}
-		cons, err := t.log.js.OrderedConsumer(ctx, TaskStream, cfg)
+		cons, err := t.log.js.OrderedConsumer(ctx, TaskStream, TaskReaderConfig(t.taskID, from))
 		if err != nil {
 			sleepCtx(ctx, 250*time.Millisecond)
 			continue

@@ -2,13 +2,11 @@ package client
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"iter"
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/viberhq/viber/bus"
@@ -46,11 +44,7 @@ func (c *Client) Watch(ctx context.Context, taskID string, opt WatchOptions) ite
 // error ends it.
 func (c *Client) WatchAll(ctx context.Context) iter.Seq2[*bus.Event, error] {
 	return func(yield func(*bus.Event, error) bool) {
-		cons, err := c.js.OrderedConsumer(ctx, bus.TaskStream, jetstream.OrderedConsumerConfig{
-			FilterSubjects:    []string{bus.TaskSubjects()},
-			DeliverPolicy:     jetstream.DeliverNewPolicy,
-			InactiveThreshold: 30 * time.Second,
-		})
+		cons, err := c.js.OrderedConsumer(ctx, bus.TaskStream, bus.AllTasksReaderConfig())
 		if err != nil {
 			yield(nil, fmt.Errorf("watch all tasks: %w", err))
 			return
@@ -126,18 +120,9 @@ func (c *Client) Wait(ctx context.Context, taskID string) (*bus.Summary, error) 
 // are done. fn runs on one goroutine, in order. Live returns once the
 // subscription is in place; stop ends it, and so does ctx.
 func (c *Client) Live(ctx context.Context, taskID string, fn func(bus.Delta)) (stop func(), err error) {
-	if !bus.ValidToken(taskID) {
-		return nil, fmt.Errorf("live deltas of %q: %w", taskID, bus.ErrTaskNotFound)
-	}
-	sub, err := c.nc.Subscribe(bus.LiveSubject(taskID), func(m *nats.Msg) {
-		var d bus.Delta
-		if json.Unmarshal(m.Data, &d) != nil {
-			return
-		}
-		fn(d)
-	})
+	sub, err := bus.SubscribeDeltas(c.nc, taskID, fn)
 	if err != nil {
-		return nil, fmt.Errorf("live deltas of %s: %w", taskID, err)
+		return nil, err
 	}
 	// Make sure the server has the subscription before returning, so no
 	// delta published after Live returns is missed.

@@ -208,12 +208,7 @@ type outbox struct {
 
 // openOutbox creates (or opens) the edge's outbox stream.
 func openOutbox(ctx context.Context, js jetstream.JetStream) (*outbox, error) {
-	s, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:        bus.OutboxStream,
-		Description: "events of this edge's tasks waiting for the hub",
-		Subjects:    []string{bus.OutboxSubjects()},
-		Storage:     jetstream.FileStorage,
-	})
+	s, err := js.CreateOrUpdateStream(ctx, bus.OutboxStreamConfig())
 	if err != nil {
 		return nil, fmt.Errorf("edge outbox: %w", err)
 	}

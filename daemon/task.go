@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	goruntime "runtime"
@@ -625,10 +624,7 @@ func (r *runtime) AppendAfter(ctx context.Context, p bus.Payload, prev *bus.Even
 }
 
 func (r *runtime) Delta(text string) {
-	b, err := json.Marshal(bus.Delta{TaskID: r.taskID, Text: text, Index: r.deltas})
-	if err == nil {
-		_ = r.d.cfg.NC.Publish(bus.LiveSubject(r.taskID), b)
-	}
+	_ = bus.PublishDelta(r.d.cfg.NC, bus.Delta{TaskID: r.taskID, Text: text, Index: r.deltas})
 	r.deltas++
 }
 

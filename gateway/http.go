@@ -13,6 +13,7 @@ import (
 
 	"github.com/viberhq/viber/client"
 	"github.com/viberhq/viber/mcpserver"
+	"github.com/viberhq/viber/bus"
 )
 
 func (g *Gateway) startHTTP() error {
@@ -47,9 +48,9 @@ func (g *Gateway) startHTTP() error {
 // (all but /healthz behind the token when one is set).
 func (g *Gateway) routes(token string) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", g.healthz)
+	mux.HandleFunc(bus.RouteHealth, g.healthz)
 	api := g.apiRoutes()
-	mux.Handle("/api/", api)
+	mux.Handle(bus.APIPath, api)
 	if h, err := g.mcpHandler(); err != nil {
 		g.log.Error().Err(err).Msg("the MCP endpoint /mcp is off")
 	} else {
@@ -74,17 +75,8 @@ func (g *Gateway) mcpHandler() (http.Handler, error) {
 	return sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return srv }, nil), nil
 }
 
-// Health is the body of /healthz.
-type Health struct {
-	Status    string `json:"status"`
-	NATS      string `json:"nats"`
-	JetStream bool   `json:"jetstream"`
-	Gateway   string `json:"gateway"`
-	Version   string `json:"version"`
-}
-
 func (g *Gateway) healthz(w http.ResponseWriter, r *http.Request) {
-	h := Health{Status: "ok", NATS: g.cfg.NC.Status().String(), Gateway: g.cfg.ID, Version: g.cfg.Version}
+	h := bus.Health{Status: "ok", NATS: g.cfg.NC.Status().String(), Gateway: g.cfg.ID, Version: g.cfg.Version}
 	code := http.StatusOK
 	if g.cfg.NC.Status() != nats.CONNECTED {
 		h.Status, code = "degraded", http.StatusServiceUnavailable

@@ -22,17 +22,17 @@ const httpBy = "dashboard"
 // and its status).
 func (g *Gateway) apiRoutes() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /api/tasks", g.apiListTasks)
-	mux.HandleFunc("POST /api/tasks", g.apiCreateTask)
-	mux.HandleFunc("GET /api/tasks/{id}", g.apiTask)
-	mux.HandleFunc("POST /api/tasks/{id}/input", g.apiSendInput)
-	mux.HandleFunc("POST /api/tasks/{id}/cancel", g.apiCancel)
-	mux.HandleFunc("POST /api/tasks/{id}/decide", g.apiDecide)
-	mux.HandleFunc("GET /api/tasks/{id}/events", g.apiTaskEvents)
-	mux.HandleFunc("GET /api/watch/tasks", g.apiWatchTasks)
-	mux.HandleFunc("GET /api/daemons", g.apiDaemons)
-	mux.HandleFunc("GET /api/skills", g.apiSkills)
-	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc(bus.RouteListTasks, g.apiListTasks)
+	mux.HandleFunc(bus.RouteCreateTask, g.apiCreateTask)
+	mux.HandleFunc(bus.RouteTask, g.apiTask)
+	mux.HandleFunc(bus.RouteSendInput, g.apiSendInput)
+	mux.HandleFunc(bus.RouteCancelTask, g.apiCancel)
+	mux.HandleFunc(bus.RouteDecide, g.apiDecide)
+	mux.HandleFunc(bus.RouteTaskEvents, g.apiTaskEvents)
+	mux.HandleFunc(bus.RouteWatchTasks, g.apiWatchTasks)
+	mux.HandleFunc(bus.RouteDaemons, g.apiDaemons)
+	mux.HandleFunc(bus.RouteSkills, g.apiSkills)
+	mux.HandleFunc(bus.APIPath, func(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusNotFound, bus.CodeNoEndpoint, "no API endpoint "+r.Method+" "+r.URL.Path)
 	})
 	return mux
@@ -123,7 +123,7 @@ func (g *Gateway) apiCreateTask(w http.ResponseWriter, r *http.Request) {
 		g.writeErr(w, r, err)
 		return
 	}
-	w.Header().Set("Location", "/api/tasks/"+sum.ID)
+	w.Header().Set("Location", bus.APIPath+"tasks/"+sum.ID)
 	writeJSON(w, http.StatusCreated, sum)
 }
 

@@ -14,10 +14,6 @@ import (
 // token from (Config.HTTPToken); error messages name it.
 const HTTPTokenEnv = "VIBER_HTTP_TOKEN"
 
-// tokenCookie carries the token for the dashboard once it logged in with
-// POST /api/session (an EventSource cannot send an Authorization header).
-const tokenCookie = "viber_token"
-
 // loopbackHost reports whether a request's Host names the loopback
 // interface. Without a token the API answers only such requests, so a web
 // page cannot reach it through DNS rebinding.
@@ -51,11 +47,11 @@ func RequireToken(token string, next http.Handler) http.Handler {
 			return
 		}
 		path := r.URL.Path
-		if !strings.HasPrefix(path, "/api/") && path != "/mcp" && !strings.HasPrefix(path, "/mcp/") {
+		if !strings.HasPrefix(path, bus.APIPath) && path != "/mcp" && !strings.HasPrefix(path, "/mcp/") {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if path == "/api/session" {
+		if path == bus.SessionPath {
 			session(token, w, r)
 			return
 		}
@@ -70,9 +66,9 @@ func RequireToken(token string, next http.Handler) http.Handler {
 
 func tokenOK(token string, r *http.Request) bool {
 	got := ""
-	if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ") {
+	if h := r.Header.Get(bus.HeaderAuthorization); strings.HasPrefix(h, "Bearer ") {
 		got = strings.TrimPrefix(h, "Bearer ")
-	} else if c, err := r.Cookie(tokenCookie); err == nil {
+	} else if c, err := r.Cookie(bus.TokenCookie); err == nil {
 		got = c.Value
 	}
 	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
@@ -87,14 +83,12 @@ func session(token string, w http.ResponseWriter, r *http.Request) {
 			writeJSONError(w, http.StatusUnauthorized, bus.CodeUnauthorized, "not logged in")
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]bool{"auth": true})
+		writeJSON(w, http.StatusOK, &bus.SessionResponse{Auth: true})
 	case http.MethodPost:
 		if !jsonBody(w, r) {
 			return
 		}
-		var req struct {
-			Token string `json:"token"`
-		}
+		var req bus.SessionRequest
 		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&req); err != nil {
 			writeJSONError(w, http.StatusBadRequest, bus.CodeMalformed, "send {\"token\": \"...\"}")
 			return
@@ -103,10 +97,10 @@ func session(token string, w http.ResponseWriter, r *http.Request) {
 			writeJSONError(w, http.StatusUnauthorized, bus.CodeUnauthorized, "wrong token")
 			return
 		}
-		http.SetCookie(w, &http.Cookie{Name: tokenCookie, Value: token, Path: "/api/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
-		writeJSON(w, http.StatusOK, map[string]bool{"auth": true})
+		http.SetCookie(w, &http.Cookie{Name: bus.TokenCookie, Value: token, Path: bus.APIPath, HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+		writeJSON(w, http.StatusOK, &bus.SessionResponse{Auth: true})
 	case http.MethodDelete:
-		http.SetCookie(w, &http.Cookie{Name: tokenCookie, Value: "", Path: "/api/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+		http.SetCookie(w, &http.Cookie{Name: bus.TokenCookie, Value: "", Path: bus.APIPath, MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
 		w.WriteHeader(http.StatusNoContent)
 	default:
 		writeJSONError(w, http.StatusMethodNotAllowed, bus.CodeNoEndpoint, "use GET, POST or DELETE")

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/viberhq/viber/bus"
@@ -19,23 +18,6 @@ import (
 // sseKeepalive is how often an idle event stream gets a comment line, so
 // proxies and browsers keep it open (tests shorten it).
 var sseKeepalive = 15 * time.Second
-
-// SSE event names besides the default one ("message"), which carries the
-// stored task events.
-const (
-	// SSEDelta carries a live token delta (JSON bus.Delta); it has no id
-	// and is never replayed.
-	SSEDelta = "delta"
-	// SSEReady says the replay reached the end of the log as it was when
-	// the stream opened; what follows is live.
-	SSEReady = "ready"
-	// SSESummary carries a task summary: on /api/watch/tasks for each
-	// change, and on a task's event stream once caught up and after each
-	// live event (the server's fold, so clients need not fold).
-	SSESummary = "summary"
-	// SSEError carries an error that ended the stream (JSON [bus.APIError]).
-	SSEError = "error"
-)
 
 type sseWriter struct {
 	w  http.ResponseWriter
@@ -84,9 +66,9 @@ func (s *sseWriter) comment(text string) error {
 // resumeSeq reads where a client wants to continue: the Last-Event-ID
 // header an EventSource sends when it reconnects, or ?after=<seq>.
 func resumeSeq(r *http.Request) (uint64, error) {
-	v := r.Header.Get("Last-Event-ID")
+	v := r.Header.Get(bus.HeaderLastEventID)
 	if v == "" {
-		v = r.URL.Query().Get("after")
+		v = r.URL.Query().Get(bus.QueryAfter)
 	}
 	if v == "" {
 		return 0, nil
@@ -119,9 +101,13 @@ func (g *Gateway) apiTaskEvents(w http.ResponseWriter, r *http.Request) {
 	// Subscribe to deltas before replaying, so none is missed between the
 	// end of the replay and live.
 	deltas := make(chan []byte, 256)
-	sub, err := g.cfg.NC.Subscribe(bus.LiveSubject(id), func(m *nats.Msg) {
+	sub, err := bus.SubscribeDeltas(g.cfg.NC, id, func(d bus.Delta) {
+		b, err := json.Marshal(d)
+		if err != nil {
+			return
+		}
 		select {
-		case deltas <- m.Data:
+		case deltas <- b:
 		default: // a slow browser loses deltas, never stored events
 		}
 	})
@@ -189,14 +175,14 @@ func (g *Gateway) apiTaskEvents(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			if it.summary != nil && it.caughtUp {
-				if sse.send("", SSESummary, it.summary) != nil {
+				if sse.send("", bus.SSESummary, it.summary) != nil {
 					return
 				}
 			}
 			if it.caughtUp {
 				if !ready {
 					ready = true
-					if sse.send("", SSEReady, []byte(`{}`)) != nil {
+					if sse.send("", bus.SSEReady, []byte(`{}`)) != nil {
 						return
 					}
 				}
@@ -206,7 +192,7 @@ func (g *Gateway) apiTaskEvents(w http.ResponseWriter, r *http.Request) {
 				if ctx.Err() == nil && !errors.Is(it.err, context.Canceled) {
 					g.log.Warn().Err(it.err).Str("task", id).Msg("event stream ended")
 					b, _ := json.Marshal(bus.NewAPIError(it.err))
-					_ = sse.send("", SSEError, b)
+					_ = sse.send("", bus.SSEError, b)
 				}
 				return
 			}
@@ -217,11 +203,11 @@ func (g *Gateway) apiTaskEvents(w http.ResponseWriter, r *http.Request) {
 			if sse.send(strconv.FormatUint(it.ev.Seq, 10), "", b) != nil {
 				return
 			}
-			if it.summary != nil && sse.send("", SSESummary, it.summary) != nil {
+			if it.summary != nil && sse.send("", bus.SSESummary, it.summary) != nil {
 				return
 			}
 		case d := <-deltas:
-			if sse.send("", SSEDelta, d) != nil {
+			if sse.send("", bus.SSEDelta, d) != nil {
 				return
 			}
 		case <-tick.C:
@@ -250,7 +236,7 @@ func (g *Gateway) apiWatchTasks(w http.ResponseWriter, r *http.Request) {
 	}
 	defer func() { _ = watcher.Stop() }()
 	sse := startSSE(w)
-	if sse.send("", SSEReady, []byte(`{}`)) != nil {
+	if sse.send("", bus.SSEReady, []byte(`{}`)) != nil {
 		return
 	}
 	tick := time.NewTicker(sseKeepalive)
@@ -266,7 +252,7 @@ func (g *Gateway) apiWatchTasks(w http.ResponseWriter, r *http.Request) {
 			if e == nil {
 				continue
 			}
-			if sse.send("", SSESummary, e.Value()) != nil {
+			if sse.send("", bus.SSESummary, e.Value()) != nil {
 				return
 			}
 		case <-tick.C:

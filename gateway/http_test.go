@@ -197,7 +197,7 @@ func TestHTTPTaskAPI(t *testing.T) {
 		b, _ := json.Marshal(skills)
 		t.Fatalf("skills: %d %s", code, b)
 	}
-	var h Health
+	var h bus.Health
 	if code := r.do("GET", "/healthz", nil, &h); code != 200 || h.Status != "ok" {
 		t.Fatalf("healthz: %d %+v", code, h)
 	}
@@ -284,7 +284,7 @@ func (s *sseStream) next(t *testing.T) sseEvent {
 			if e.Comment != "" || (e.ID == "" && e.Name == "" && e.Data == "") {
 				continue
 			}
-			if s.taskStream && e.Name == SSESummary {
+			if s.taskStream && e.Name == bus.SSESummary {
 				s.summary = e.Data
 				continue
 			}
@@ -337,7 +337,7 @@ func TestHTTPEventStream(t *testing.T) {
 	if ev := s.nextEvent(t); ev.Seq != 2 || ev.Type != bus.TypeAssigned {
 		t.Fatalf("second: %+v", ev)
 	}
-	if e := s.next(t); e.Name != SSEReady {
+	if e := s.next(t); e.Name != bus.SSEReady {
 		t.Fatalf("want ready, got %+v", e)
 	}
 	var folded bus.Summary
@@ -359,7 +359,7 @@ func TestHTTPEventStream(t *testing.T) {
 	for i, text := range []string{"Hel", "lo"} {
 		e := s.next(t)
 		var d bus.Delta
-		if e.Name != SSEDelta || e.ID != "" || json.Unmarshal([]byte(e.Data), &d) != nil || d.Text != text || d.Index != i {
+		if e.Name != bus.SSEDelta || e.ID != "" || json.Unmarshal([]byte(e.Data), &d) != nil || d.Text != text || d.Index != i {
 			t.Fatalf("delta %d: %+v", i, e)
 		}
 	}
@@ -376,7 +376,7 @@ func TestHTTPEventStream(t *testing.T) {
 	if ev := s2.nextEvent(t); ev.Seq != 5 || ev.Type != bus.TypeCompleted {
 		t.Fatalf("resumed: %+v", ev)
 	}
-	if e := s2.next(t); e.Name != SSEReady {
+	if e := s2.next(t); e.Name != bus.SSEReady {
 		t.Fatalf("want ready after resume, got %+v", e)
 	}
 	// A finished task's stream stays open for follow-ups.
@@ -390,7 +390,7 @@ func TestHTTPEventStream(t *testing.T) {
 	// ?after= works like Last-Event-ID; a resume point at the end gives
 	// ready at once.
 	s3 := openSSE(t, r.base+"/api/tasks/"+id+"/events?after=6", "")
-	if e := s3.next(t); e.Name != SSEReady {
+	if e := s3.next(t); e.Name != bus.SSEReady {
 		t.Fatalf("want ready, got %+v", e)
 	}
 	resp, err := http.Get(r.base + "/api/tasks/" + id + "/events?after=x")
@@ -411,7 +411,7 @@ func TestHTTPKeepaliveAndWatch(t *testing.T) {
 	r := newHTTPRig(t)
 
 	w := openSSE(t, r.base+"/api/watch/tasks", "")
-	if e := w.next(t); e.Name != SSEReady {
+	if e := w.next(t); e.Name != bus.SSEReady {
 		t.Fatalf("watch: %+v", e)
 	}
 	var sum bus.Summary
@@ -420,7 +420,7 @@ func TestHTTPKeepaliveAndWatch(t *testing.T) {
 	}
 	e := w.next(t)
 	var got bus.Summary
-	if e.Name != SSESummary || json.Unmarshal([]byte(e.Data), &got) != nil || got.ID != sum.ID {
+	if e.Name != bus.SSESummary || json.Unmarshal([]byte(e.Data), &got) != nil || got.ID != sum.ID {
 		t.Fatalf("watch summary: %+v", e)
 	}
 	deadline := time.After(5 * time.Second)
@@ -457,7 +457,7 @@ func TestRequireToken(t *testing.T) {
 			req.Header.Set("Authorization", auth)
 		}
 		if cookie != "" {
-			req.AddCookie(&http.Cookie{Name: tokenCookie, Value: cookie})
+			req.AddCookie(&http.Cookie{Name: bus.TokenCookie, Value: cookie})
 		}
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, req)

@@ -40,17 +40,7 @@ func (g *Gateway) startProjector(ctx context.Context) error {
 
 // projectorConsumer creates (or finds) the projector's durable consumer.
 func (g *Gateway) projectorConsumer(ctx context.Context) (jetstream.Consumer, error) {
-	cons, err := g.js.CreateOrUpdateConsumer(ctx, bus.TaskStream, jetstream.ConsumerConfig{
-		Durable:     bus.ProjectorConsumer,
-		Description: "folds the task log into the viber_tasks summaries",
-		AckPolicy:   jetstream.AckExplicitPolicy,
-		// Short: events a crashed gateway had fetched but not folded come
-		// back to the next one after this long.
-		AckWait:       5 * time.Second,
-		MaxAckPending: 1024,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-		MaxDeliver:    -1,
-	})
+	cons, err := g.js.CreateOrUpdateConsumer(ctx, bus.TaskStream, bus.ProjectorConsumerConfig())
 	if err != nil {
 		return nil, fmt.Errorf("projector consumer: %w", err)
 	}

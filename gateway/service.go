@@ -30,7 +30,13 @@ func (g *Gateway) startService(ctx context.Context) error {
 	}
 	tasks := svc.AddGroup(bus.APISubjectPrefix() + "." + bus.APIGroupTask)
 	daemons := svc.AddGroup(bus.APISubjectPrefix() + "." + bus.APIGroupDaemon)
-	add := func(grp micro.Group, name, desc string, h func(context.Context, []byte) (any, error)) error {
+	// Each endpoint's description is its entry in bus.APIEndpoints, the
+	// wire's one list of them.
+	add := func(grp micro.Group, group, name string, h func(context.Context, []byte) (any, error)) error {
+		desc := bus.APIDescription(group, name)
+		if desc == "" {
+			return fmt.Errorf("endpoint %s.%s is not in bus.APIEndpoints", group, name)
+		}
 		return grp.AddEndpoint(name, micro.HandlerFunc(func(req micro.Request) {
 			if strings.HasPrefix(req.Reply(), "$JS.") || strings.HasPrefix(req.Reply(), "$KV.") {
 				// Not a client: a message redirected from JetStream (for
@@ -42,21 +48,21 @@ func (g *Gateway) startService(ctx context.Context) error {
 		}), micro.WithEndpointMetadata(map[string]string{"description": desc}))
 	}
 	err = errors.Join(
-		add(tasks, bus.APITaskCreate, "create a task: {goal, daemon?, model?, skills?}", func(ctx context.Context, b []byte) (any, error) {
+		add(tasks, bus.APIGroupTask, bus.APITaskCreate, func(ctx context.Context, b []byte) (any, error) {
 			var r bus.CreateTaskRequest
 			if err := decode(b, &r); err != nil {
 				return nil, err
 			}
 			return g.CreateTask(ctx, &r)
 		}),
-		add(tasks, bus.APITaskGet, "a task's summary: {id}", func(ctx context.Context, b []byte) (any, error) {
+		add(tasks, bus.APIGroupTask, bus.APITaskGet, func(ctx context.Context, b []byte) (any, error) {
 			var r bus.TaskRequest
 			if err := decode(b, &r); err != nil {
 				return nil, err
 			}
 			return g.Task(ctx, r.ID)
 		}),
-		add(tasks, bus.APITaskList, "list tasks: {state?, daemon?, limit?}", func(ctx context.Context, b []byte) (any, error) {
+		add(tasks, bus.APIGroupTask, bus.APITaskList, func(ctx context.Context, b []byte) (any, error) {
 			var r bus.ListTasksRequest
 			if len(b) > 0 {
 				if err := decode(b, &r); err != nil {
@@ -65,7 +71,7 @@ func (g *Gateway) startService(ctx context.Context) error {
 			}
 			return g.ListTasks(ctx, &r)
 		}),
-		add(tasks, bus.APITaskCancel, "cancel a task: {id, reason?}", func(ctx context.Context, b []byte) (any, error) {
+		add(tasks, bus.APIGroupTask, bus.APITaskCancel, func(ctx context.Context, b []byte) (any, error) {
 			var r bus.CancelTaskRequest
 			if err := decode(b, &r); err != nil {
 				return nil, err
@@ -76,7 +82,7 @@ func (g *Gateway) startService(ctx context.Context) error {
 			}
 			return &bus.EventResponse{Event: ev}, nil
 		}),
-		add(tasks, bus.APITaskSend, "send a follow-up: {id, text, mode?}", func(ctx context.Context, b []byte) (any, error) {
+		add(tasks, bus.APIGroupTask, bus.APITaskSend, func(ctx context.Context, b []byte) (any, error) {
 			var r bus.SendInputRequest
 			if err := decode(b, &r); err != nil {
 				return nil, err
@@ -87,7 +93,7 @@ func (g *Gateway) startService(ctx context.Context) error {
 			}
 			return &bus.EventResponse{Event: ev}, nil
 		}),
-		add(tasks, bus.APITaskDecide, "approve or deny a waiting tool call: {id, call_id, approved, reason?}", func(ctx context.Context, b []byte) (any, error) {
+		add(tasks, bus.APIGroupTask, bus.APITaskDecide, func(ctx context.Context, b []byte) (any, error) {
 			var r bus.DecideRequest
 			if err := decode(b, &r); err != nil {
 				return nil, err
@@ -98,7 +104,7 @@ func (g *Gateway) startService(ctx context.Context) error {
 			}
 			return &bus.EventResponse{Event: ev}, nil
 		}),
-		add(daemons, bus.APIDaemonList, "list daemons with presence", func(ctx context.Context, _ []byte) (any, error) {
+		add(daemons, bus.APIGroupDaemon, bus.APIDaemonList, func(ctx context.Context, _ []byte) (any, error) {
 			list, err := g.Daemons(ctx)
 			if err != nil {
 				return nil, err

@@ -93,7 +93,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		cfg.Workspace = filepath.Join(cfg.Dir, "workspace")
 	}
 	if cfg.JSDomain == "" {
-		cfg.JSDomain = "hub"
+		cfg.JSDomain = bus.DefaultHubDomain
 	}
 	srv, err := server.StartContext(ctx, server.Options{Dir: filepath.Join(cfg.Dir, "nats"), Listen: cfg.NATSListen, Logger: server.Zerolog(cfg.Logger),
 		Domain: cfg.JSDomain, LeafListen: cfg.LeafListen, Insecure: cfg.Insecure})

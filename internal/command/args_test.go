@@ -83,6 +83,8 @@ func TestCLIFlagsAnywhere(t *testing.T) {
 		t.Fatal(err)
 	}
 	run := func(args ...string) error {
+		cliMu.Lock() // see cliMu: urfave/cli's global help flag
+		defer cliMu.Unlock()
 		app := Viber()
 		app.ExitErrHandler = func(*cli.Context, error) {} // return errors instead of exiting
 		return Run(t.Context(), app, append([]string{"viber"}, args...))
@@ -92,9 +94,16 @@ func TestCLIFlagsAnywhere(t *testing.T) {
 	if err := run("--nats-url", env.URL, "task", "submit", "flags", "anywhere", "--model", "openai/test-model"); err != nil {
 		t.Fatalf("submit: %v", err)
 	}
-	list, err := cl.ListTasks(bustest.Context(t, 5*time.Second), &bus.ListTasksRequest{})
-	if err != nil || len(list.Tasks) != 1 {
-		t.Fatalf("tasks after submit: %v, %v", list, err)
+	// The list is the projector's view: wait until it has the task.
+	var list *bus.ListTasksResponse
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		list, err = cl.ListTasks(bustest.Context(t, 5*time.Second), &bus.ListTasksRequest{})
+		if err == nil && len(list.Tasks) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("tasks after submit: %+v, %v; want the one task submitted", list, err)
+		}
 	}
 	task := list.Tasks[0]
 	if task.Goal != "flags anywhere" || task.Model != "openai/test-model" {

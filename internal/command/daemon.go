@@ -52,7 +52,7 @@ func daemonFlags() []cli.Flag {
 		&cli.StringFlag{Name: "leaf", Usage: "run as an edge daemon: an embedded NATS leaf node linked to the hub at nats-leaf://HOST:PORT (then --nats-url is not used)", EnvVars: []string{"VIBER_LEAF"}},
 		&cli.StringFlag{Name: "leaf-creds", Usage: "credentials file for the leaf link (hub with auth on)", EnvVars: []string{"VIBER_LEAF_CREDS"}},
 		&cli.StringFlag{Name: "data", Usage: "with --leaf: the edge server's JetStream store", EnvVars: []string{"VIBER_DATA"}, Value: filepath.Join(viberHome(), "edge")},
-		&cli.StringFlag{Name: "hub-domain", Usage: "with --leaf: the hub's JetStream domain (vibergw --js-domain)", EnvVars: []string{"VIBER_HUB_DOMAIN"}, Value: "hub"},
+		&cli.StringFlag{Name: "hub-domain", Usage: "with --leaf: the hub's JetStream domain (vibergw --js-domain)", EnvVars: []string{"VIBER_HUB_DOMAIN"}, Value: bus.DefaultHubDomain},
 		&cli.BoolFlag{Name: "private-inbox", Usage: "receive replies on _INBOX_viberd_NAME (for credentials issued with `vibergw creds daemon NAME --private-inbox`)", EnvVars: []string{"VIBER_PRIVATE_INBOX"}},
 		&cli.StringSliceFlag{Name: "label", Usage: "KEY=VALUE label shown in presence (repeatable)", EnvVars: []string{"VIBER_LABELS"}},
 	}
@@ -93,7 +93,7 @@ func runDaemon(c *cli.Context) error {
 	if leaf := c.String("leaf"); leaf != "" {
 		name := c.String("name")
 		srv, err := server.StartContext(ctx, server.Options{
-			Dir: c.String("data"), Listen: "none", Name: "edge-" + name, Domain: "edge-" + name,
+			Dir: c.String("data"), Listen: "none", Name: bus.EdgeDomain(name), Domain: bus.EdgeDomain(name),
 			LeafRemote: leaf, LeafCreds: c.String("leaf-creds"), Logger: server.Zerolog(log),
 		})
 		if err != nil {

@@ -44,7 +44,7 @@ decentralized auth: every client needs a credential issued by
 			&cli.StringFlag{Name: "nats-external", Aliases: []string{"nats-url"}, Usage: "join this external NATS server (URL) instead of embedding one", EnvVars: []string{"VIBER_NATS_EXTERNAL"}},
 			&cli.BoolFlag{Name: "insecure", Usage: "accept a --nats-listen beyond loopback without --auth (an open server; warned at every start)", EnvVars: []string{"VIBER_INSECURE"}},
 			&cli.StringFlag{Name: "leaf-listen", Usage: "accept edge daemons' leaf-node links on HOST:PORT (embedded server)", EnvVars: []string{"VIBER_LEAF_LISTEN"}},
-			&cli.StringFlag{Name: "js-domain", Usage: "JetStream domain of the embedded server; edge daemons reach it by this name", EnvVars: []string{"VIBER_JS_DOMAIN"}, Value: "hub"},
+			&cli.StringFlag{Name: "js-domain", Usage: "JetStream domain of the embedded server; edge daemons reach it by this name", EnvVars: []string{"VIBER_JS_DOMAIN"}, Value: bus.DefaultHubDomain},
 			&cli.StringFlag{Name: "creds", Usage: "NATS credentials file for --nats-external", EnvVars: []string{"VIBER_NATS_CREDS"}},
 			&cli.StringFlag{Name: "http-listen", Usage: "HTTP listener HOST:PORT for the dashboard, the HTTP API and /healthz; 'none' to disable", EnvVars: []string{"VIBER_HTTP_LISTEN"}, Value: gateway.DefaultHTTPListen},
 			&cli.StringFlag{Name: "http-token", Usage: "token HTTP clients must send (Authorization: Bearer TOKEN); required when --http-listen is not loopback", EnvVars: []string{"VIBER_HTTP_TOKEN"}},

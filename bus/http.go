@@ -1,0 +1,108 @@
+package bus
+
+// The gateway's HTTP surface: its routes (net/http.ServeMux patterns,
+// method and path), the names of its Server-Sent Events, its headers and
+// the bodies that exist only over HTTP. The JSON bodies of the API are the
+// request and response types of the micro service (api.go); every error is
+// an [APIError].
+const (
+	// RouteHealth answers a [Health], without a token (for probes).
+	RouteHealth = "GET /healthz"
+	// RouteListTasks lists task summaries (?state=&daemon=&limit=):
+	// [ListTasksResponse].
+	RouteListTasks = "GET /api/tasks"
+	// RouteCreateTask creates a task from a [CreateTaskRequest]; 201 with
+	// the [Summary] and its Location.
+	RouteCreateTask = "POST /api/tasks"
+	// RouteTask answers a task's [Summary].
+	RouteTask = "GET /api/tasks/{id}"
+	// RouteSendInput adds a follow-up ([SendInputRequest] without id):
+	// [EventResponse].
+	RouteSendInput = "POST /api/tasks/{id}/input"
+	// RouteCancelTask asks to stop a task ([CancelTaskRequest] without id,
+	// the body may be empty): [EventResponse].
+	RouteCancelTask = "POST /api/tasks/{id}/cancel"
+	// RouteDecide approves or denies a waiting tool call ([DecideRequest]
+	// without id): [EventResponse].
+	RouteDecide = "POST /api/tasks/{id}/decide"
+	// RouteTaskEvents streams a task's log as Server-Sent Events.
+	RouteTaskEvents = "GET /api/tasks/{id}/events"
+	// RouteWatchTasks streams task summaries as they change (SSE).
+	RouteWatchTasks = "GET /api/watch/tasks"
+	// RouteDaemons lists daemons: [ListDaemonsResponse].
+	RouteDaemons = "GET /api/daemons"
+	// RouteSkills lists skills by name: [ListSkillsResponse].
+	RouteSkills = "GET /api/skills"
+	// APIPath prefixes every API route; a request under it that matches
+	// no route is answered [CodeNoEndpoint].
+	APIPath = "/api/"
+	// SessionPath logs the dashboard in (POST a [SessionRequest]: sets
+	// [TokenCookie]), says whether it is (GET) and logs it out (DELETE).
+	// Answers [SessionResponse].
+	SessionPath = "/api/session"
+)
+
+// SSE event names. An event without a name (the default, "message")
+// carries a stored task event: its JSON envelope as data and its seq as
+// the SSE id, so a reconnecting EventSource resumes with Last-Event-ID.
+const (
+	// SSEMessage is the default event name, which the gateway never
+	// writes: an event without a name is a stored task event.
+	SSEMessage = "message"
+	// SSEDelta carries a live token delta (JSON [Delta]); it has no id
+	// and is never replayed.
+	SSEDelta = "delta"
+	// SSEReady says the replay reached the end of the log as it was when
+	// the stream opened; what follows is live.
+	SSEReady = "ready"
+	// SSESummary carries a task [Summary]: on [RouteWatchTasks] for each
+	// change, and on a task's event stream once caught up and after each
+	// live event (the server's fold, so clients need not fold).
+	SSESummary = "summary"
+	// SSEError carries an error that ended the stream (JSON [APIError]).
+	SSEError = "error"
+)
+
+// HTTP header, query and cookie names of the API.
+const (
+	// HeaderLastEventID is where an EventSource sends the id (seq) of the
+	// last event it got when it reconnects to [RouteTaskEvents].
+	HeaderLastEventID = "Last-Event-ID"
+	// QueryAfter is the query parameter that does what [HeaderLastEventID]
+	// does, for clients that open a stream themselves (?after=<seq>).
+	QueryAfter = "after"
+	// HeaderAuthorization carries "Bearer <token>" to a gateway with an
+	// HTTP token.
+	HeaderAuthorization = "Authorization"
+	// TokenCookie carries the token for the dashboard once it logged in
+	// through [SessionPath] (an EventSource cannot send a header).
+	TokenCookie = "viber_token"
+)
+
+// Health is the body of [RouteHealth].
+type Health struct {
+	// Status is "ok", or "degraded" (503) when NATS or JetStream does not
+	// answer.
+	Status string `json:"status"`
+	// NATS is the state of the gateway's NATS connection.
+	NATS string `json:"nats"`
+	// JetStream says whether JetStream answered.
+	JetStream bool `json:"jetstream"`
+	// Gateway is the gateway's id.
+	Gateway string `json:"gateway"`
+	// Version is the gateway's build version.
+	Version string `json:"version"`
+}
+
+// SessionRequest logs the dashboard in (POST [SessionPath]).
+type SessionRequest struct {
+	// Token is the gateway's HTTP token.
+	Token string `json:"token"`
+}
+
+// SessionResponse says the caller is logged in ([SessionPath]).
+type SessionResponse struct {
+	// Auth is true: the caller is logged in (else the answer is a 401
+	// [APIError]).
+	Auth bool `json:"auth"`
+}
