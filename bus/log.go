@@ -337,6 +337,10 @@ type ReplayOptions struct {
 	OnReject func(error)
 	// Summary, when set, receives the fold of everything read so far.
 	Summary *Summary
+	// From is the stream sequence of the task's first event when known
+	// (a summary's FirstStreamSeq, an assignment's From): the replay starts
+	// there instead of making the server search the stream.
+	From uint64
 	// CaughtUp, when set, is called once, after the events stored when the
 	// replay started were yielded (even if the last of them was rejected).
 	CaughtUp func()
@@ -364,7 +368,14 @@ func (l *Log) Replay(ctx context.Context, taskID string, opt ReplayOptions) iter
 		if sum == nil {
 			sum = &Summary{}
 		}
-		cons, err := l.js.OrderedConsumer(ctx, TaskStream, TaskReaderConfig(taskID, 0))
+		if opt.From > last {
+			opt.From = 0
+		}
+		start := uint64(0)
+		if opt.From > 0 {
+			start = opt.From - 1
+		}
+		cons, err := l.js.OrderedConsumer(ctx, TaskStream, TaskReaderConfig(taskID, start))
 		if err != nil {
 			yield(nil, fmt.Errorf("replay task %s: %w", taskID, err))
 			return
@@ -402,6 +413,18 @@ func (l *Log) Replay(ctx context.Context, taskID string, opt ReplayOptions) iter
 				}
 			}
 			caughtUp := md.Sequence.Stream >= last || md.NumPending == 0
+			if caughtUp && sum.LastSeq == 0 && opt.From > 0 {
+				// From was not the task's first event: read it all.
+				msgs.Stop()
+				*sum = Summary{}
+				opt.From = 0
+				for ev, err := range l.Replay(ctx, taskID, opt) {
+					if !yield(ev, err) {
+						return
+					}
+				}
+				return
+			}
 			if caughtUp && sum.LastSeq == 0 {
 				yield(nil, fmt.Errorf("task %s: %w (its log holds only messages that do not fit a task: %s)", taskID, ErrTaskNotFound, sum.LastRejection))
 				return
@@ -442,7 +465,7 @@ func (l *Log) release(cons jetstream.Consumer) {
 // Events replays a task until caught up and returns its events (those that
 // fit the task; see [Log.Replay]).
 func (l *Log) Events(ctx context.Context, taskID string) ([]*Event, error) {
-	v, err := l.Load(ctx, taskID)
+	v, err := l.Load(ctx, taskID, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -475,10 +498,11 @@ func (v *View) After(seq uint64) []*Event {
 }
 
 // Load reads a task until caught up into a [View]. Rejected messages are
-// skipped (and counted in the view's Summary).
-func (l *Log) Load(ctx context.Context, taskID string) (*View, error) {
+// skipped (and counted in the view's Summary). from is the stream sequence
+// of the task's first event when known, else 0 (see [ReplayOptions]).
+func (l *Log) Load(ctx context.Context, taskID string, from uint64) (*View, error) {
 	v := &View{}
-	for ev, err := range l.Replay(ctx, taskID, ReplayOptions{Summary: &v.Summary}) {
+	for ev, err := range l.Replay(ctx, taskID, ReplayOptions{Summary: &v.Summary, From: from}) {
 		if err != nil {
 			return nil, err
 		}

@@ -238,7 +238,7 @@ func TestMessagesThatDoNotFitAreSkippedAndReported(t *testing.T) {
 		}
 	}
 	// The owner goes on: its next append lands after the skipped messages.
-	tail, err := env.Log.Tail(ctx, task, nil)
+	tail, err := env.Log.Tail(ctx, task, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +255,7 @@ func TestMessagesThatDoNotFitAreSkippedAndReported(t *testing.T) {
 	if _, err := env.JS.PublishMsg(ctx, &nats.Msg{Subject: bus.TaskEventSubject(ghost, bus.GatewayWriter, bus.TypeInput), Data: []byte(`{}`)}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := env.Log.Load(ctx, ghost); !errors.Is(err, bus.ErrTaskNotFound) {
+	if _, err := env.Log.Load(ctx, ghost, 0); !errors.Is(err, bus.ErrTaskNotFound) {
 		t.Errorf("ghost task: %v, want ErrTaskNotFound", err)
 	}
 }

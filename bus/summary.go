@@ -87,8 +87,11 @@ type Summary struct {
 	Events  uint64 `json:"events"`
 	LastSeq uint64 `json:"last_seq"`
 	// StreamSeq is the VIBER_TASKS sequence of the last message of the
-	// task that was folded or rejected (0 when folded from a list).
-	StreamSeq uint64 `json:"stream_seq,omitempty"`
+	// task that was folded or rejected (0 when folded from a list), and
+	// FirstStreamSeq that of its created event: readers of the task start
+	// there instead of searching the stream.
+	StreamSeq      uint64 `json:"stream_seq,omitempty"`
+	FirstStreamSeq uint64 `json:"first_stream_seq,omitempty"`
 	// Rejected counts messages on the task's subjects that did not fit
 	// (see the type's comment); LastRejection says why the latest did not.
 	Rejected      int        `json:"rejected,omitempty"`
@@ -234,7 +237,7 @@ func (s *Summary) Apply(ev *Event) (bool, error) {
 	switch d := p.(type) {
 	case *Created:
 		s.Goal, s.RequestedDaemon, s.Model, s.Skills = d.Goal, d.Daemon, d.Model, d.Skills
-		s.State, s.CreatedAt, s.TurnSeq = StatePending, t, ev.Seq
+		s.State, s.CreatedAt, s.TurnSeq, s.FirstStreamSeq = StatePending, t, ev.Seq, ev.StreamSeq
 	case *Input:
 		s.AnswerSeq = 0
 		if s.State.Terminal() {
@@ -493,26 +496,28 @@ func (s *Summaries) Get(ctx context.Context, taskID string) (*Summary, uint64, e
 	return &sum, e.Revision(), nil
 }
 
-// Put stores a summary. With rev > 0 it writes only if the stored revision
-// is still rev (returns jetstream.ErrKeyExists-style conflicts as errors);
-// rev 0 with create=true writes only if no summary exists.
-func (s *Summaries) Put(ctx context.Context, sum *Summary, rev uint64, create bool) error {
+// Put stores a summary and returns its new revision. With rev > 0 it
+// writes only if the stored revision is still rev (returns
+// jetstream.ErrKeyExists-style conflicts as errors); rev 0 with
+// create=true writes only if no summary exists.
+func (s *Summaries) Put(ctx context.Context, sum *Summary, rev uint64, create bool) (uint64, error) {
 	b, err := json.Marshal(sum)
 	if err != nil {
-		return err
+		return 0, err
 	}
+	var newRev uint64
 	switch {
 	case rev > 0:
-		_, err = s.kv.Update(ctx, sum.ID, b, rev)
+		newRev, err = s.kv.Update(ctx, sum.ID, b, rev)
 	case create:
-		_, err = s.kv.Create(ctx, sum.ID, b)
+		newRev, err = s.kv.Create(ctx, sum.ID, b)
 	default:
-		_, err = s.kv.Put(ctx, sum.ID, b)
+		newRev, err = s.kv.Put(ctx, sum.ID, b)
 	}
 	if err != nil {
-		return fmt.Errorf("write summary of %s: %w", sum.ID, err)
+		return 0, fmt.Errorf("write summary of %s: %w", sum.ID, err)
 	}
-	return nil
+	return newRev, nil
 }
 
 // List returns every stored summary, newest first.

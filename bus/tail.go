@@ -30,6 +30,8 @@ type Tail struct {
 	log      *Log
 	taskID   string
 	onReject func(error)
+	from     uint64 // where the first reader starts (0: the beginning)
+	caughtUp bool   // the first reader reached the end of the log (under mu)
 
 	mu      sync.Mutex
 	view    View
@@ -40,27 +42,43 @@ type Tail struct {
 }
 
 // Tail opens a tail on a task and returns once it has read every message
-// stored when it was opened. It returns ErrTaskNotFound for a task that
-// does not exist. onReject (optional) is told about every message that
-// does not fit the task; such messages are skipped. Close releases it.
-func (l *Log) Tail(ctx context.Context, taskID string, onReject func(error)) (*Tail, error) {
-	head, err := l.HeadSeq(ctx, taskID)
-	if err != nil {
-		return nil, err
+// stored when it was opened. from is the stream sequence of the task's
+// first event when known (an assignment carries it), else 0: starting
+// there spares the server a search of the stream. It returns
+// ErrTaskNotFound for a task that does not exist. onReject (optional) is
+// told about every message that does not fit the task; such messages are
+// skipped. Close releases it.
+func (l *Log) Tail(ctx context.Context, taskID string, from uint64, onReject func(error)) (*Tail, error) {
+	// Where the log ends now: asked of the server, unless the first reader
+	// starts at a known first event (it then says how much is left).
+	head := uint64(0)
+	if from == 0 {
+		var err error
+		if head, err = l.HeadSeq(ctx, taskID); err != nil {
+			return nil, err
+		}
 	}
 	tctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	t := &Tail{
-		log: l, taskID: taskID, onReject: onReject,
+		log: l, taskID: taskID, onReject: onReject, from: from,
 		changed: make(chan struct{}), cancel: cancel, done: make(chan struct{}),
 	}
 	go t.follow(tctx)
-	if err := t.Wait(ctx, func(v *View) bool { return v.StreamSeq >= head }); err != nil {
+	caughtUp := func(v *View) bool { return v.StreamSeq >= head && t.caughtUp }
+	if head > 0 {
+		caughtUp = func(v *View) bool { return v.StreamSeq >= head }
+	}
+	if err := t.Wait(ctx, caughtUp); err != nil {
 		t.Close()
 		return nil, fmt.Errorf("read task %s: %w", taskID, err)
 	}
 	if t.Snapshot().LastSeq == 0 {
 		why := t.Snapshot().LastRejection
 		t.Close()
+		if from > 0 {
+			// from was not the task's first event: read it all.
+			return l.Tail(ctx, taskID, 0, onReject)
+		}
 		return nil, fmt.Errorf("task %s: %w (its log holds only messages that do not fit a task: %s)", taskID, ErrTaskNotFound, why)
 	}
 	return t, nil
@@ -72,9 +90,12 @@ func (t *Tail) follow(ctx context.Context) {
 	defer close(t.done)
 	for ctx.Err() == nil {
 		t.mu.Lock()
-		from := t.view.StreamSeq
+		after := t.view.StreamSeq
 		t.mu.Unlock()
-		cons, err := t.log.js.OrderedConsumer(ctx, TaskStream, TaskReaderConfig(t.taskID, from))
+		if after == 0 && t.from > 0 {
+			after = t.from - 1
+		}
+		cons, err := t.log.js.OrderedConsumer(ctx, TaskStream, TaskReaderConfig(t.taskID, after))
 		if err != nil {
 			sleepCtx(ctx, 250*time.Millisecond)
 			continue
@@ -94,7 +115,7 @@ func (t *Tail) follow(ctx context.Context) {
 			if err != nil {
 				continue
 			}
-			t.apply(m.Subject(), m.Data(), md.Sequence.Stream)
+			t.apply(m.Subject(), m.Data(), md.Sequence.Stream, md.NumPending == 0)
 		}
 		msgs.Stop()
 		t.log.release(cons)
@@ -102,8 +123,17 @@ func (t *Tail) follow(ctx context.Context) {
 	}
 }
 
-func (t *Tail) apply(subject string, data []byte, streamSeq uint64) {
+func (t *Tail) apply(subject string, data []byte, streamSeq uint64, last bool) {
 	t.mu.Lock()
+	if last && !t.caughtUp {
+		t.caughtUp = true
+		defer func() {
+			t.mu.Lock()
+			close(t.changed)
+			t.changed = make(chan struct{})
+			t.mu.Unlock()
+		}()
+	}
 	before := t.view.StreamSeq
 	ev, err := t.view.ApplyMsg(subject, data, streamSeq)
 	if ev != nil {

@@ -21,17 +21,21 @@ type Assignment struct {
 	Target string `json:"target"`
 	// Queued is when the gateway queued the assignment.
 	Queued time.Time `json:"queued"`
+	// From is the VIBER_TASKS sequence of the task's first event (0 when
+	// unknown): a reader starts there instead of searching the stream.
+	From uint64 `json:"from,omitempty"`
 }
 
 // Assign queues a task's assignment for a target daemon id or [AnyDaemon].
 // turnSeq is the seq of the event that opened the turn (1 for created, the
 // seq of a follow-up input otherwise): repeated calls for one turn within
 // the duplicate window store one message.
-func Assign(ctx context.Context, js jetstream.JetStream, taskID, target string, turnSeq uint64) error {
+// from is the stream sequence of the task's first event (0 when unknown).
+func Assign(ctx context.Context, js jetstream.JetStream, taskID, target string, turnSeq, from uint64) error {
 	if !ValidToken(taskID) || !ValidToken(target) {
 		return fmt.Errorf("assign task %q to %q: %w", taskID, target, ErrMalformed)
 	}
-	body, err := json.Marshal(Assignment{TaskID: taskID, Target: target, Queued: time.Now().UTC()})
+	body, err := json.Marshal(Assignment{TaskID: taskID, Target: target, Queued: time.Now().UTC(), From: from})
 	if err != nil {
 		return err
 	}
@@ -45,11 +49,11 @@ func Assign(ctx context.Context, js jetstream.JetStream, taskID, target string, 
 // Requeue queues a task's assignment again under a fresh message id, for a
 // task that lost its assignment (the duplicate window would swallow a
 // repeat of the original id). Callers check HasAssignment first.
-func Requeue(ctx context.Context, js jetstream.JetStream, taskID, target string) error {
+func Requeue(ctx context.Context, js jetstream.JetStream, taskID, target string, from uint64) error {
 	if !ValidToken(taskID) || !ValidToken(target) {
 		return fmt.Errorf("requeue task %q to %q: %w", taskID, target, ErrMalformed)
 	}
-	body, err := json.Marshal(Assignment{TaskID: taskID, Target: target, Queued: time.Now().UTC()})
+	body, err := json.Marshal(Assignment{TaskID: taskID, Target: target, Queued: time.Now().UTC(), From: from})
 	if err != nil {
 		return err
 	}

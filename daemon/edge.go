@@ -293,7 +293,7 @@ func (d *Daemon) recoverOutbox(ctx context.Context) {
 func (d *Daemon) forwardKept(ctx context.Context, ev *bus.Event) error {
 	actx, cancel := context.WithTimeout(ctx, hubTimeout)
 	defer cancel()
-	tail, err := d.tasks.Tail(actx, ev.Subject, d.reportReject(ev.Subject))
+	tail, err := d.tasks.Tail(actx, ev.Subject, 0, d.reportReject(ev.Subject))
 	if err != nil {
 		return err
 	}

@@ -95,7 +95,7 @@ func (d *Daemon) handle(ctx context.Context, msg jetstream.Msg, ackWait time.Dur
 		d.setRunning(a.TaskID, false)
 		d.beatSoon()
 	}()
-	out := d.run(ctx, a.TaskID, attempt)
+	out := d.run(ctx, a, attempt)
 	// A transient failure (NATS away) is retried here, keeping the
 	// assignment: giving it back would let a daemon that sees us alive
 	// bounce it around while nobody runs the task.
@@ -107,7 +107,7 @@ func (d *Daemon) handle(ctx context.Context, msg jetstream.Msg, ackWait time.Dur
 			break
 		}
 		attempt++
-		out = d.run(ctx, a.TaskID, attempt)
+		out = d.run(ctx, a, attempt)
 	}
 	stopHB()
 	switch out {
@@ -189,9 +189,10 @@ var errMoved = errors.New("the task log moved on")
 // run claims the task and executes its turn. Everything it knows of the
 // task comes from one tail of the task's log, which it keeps until the
 // run ends.
-func (d *Daemon) run(ctx context.Context, taskID string, attempt int) outcome {
+func (d *Daemon) run(ctx context.Context, a *bus.Assignment, attempt int) outcome {
+	taskID := a.TaskID
 	log := d.log.With().Str("task", taskID).Logger()
-	tail, err := d.tasks.Tail(ctx, taskID, d.reportReject(taskID))
+	tail, err := d.tasks.Tail(ctx, taskID, a.From, d.reportReject(taskID))
 	if errors.Is(err, bus.ErrTaskNotFound) {
 		log.Warn().Err(err).Msg("assignment for a task that does not exist; dropping it")
 		return done

@@ -142,7 +142,7 @@ func TestAuthDaemonCredentials(t *testing.T) {
 	if _, err := ajs.CreateOrUpdateConsumer(ctx, bus.WorkStream, bus.WorkConsumerConfig("other", bus.SetupOptions{})); err != nil {
 		t.Fatal(err)
 	}
-	if err := bus.Assign(ctx, ajs, "secret-task", "other", 1); err != nil {
+	if err := bus.Assign(ctx, ajs, "secret-task", "other", 1, 0); err != nil {
 		t.Fatal(err)
 	}
 

@@ -21,7 +21,7 @@ import (
 func (r *rig) appendAs(id, source string, p bus.Payload) *bus.Event {
 	r.t.Helper()
 	ctx := r.ctx(10 * time.Second)
-	v, err := r.env.Log.Load(ctx, id)
+	v, err := r.env.Log.Load(ctx, id, 0)
 	if err != nil {
 		r.t.Fatal(err)
 	}

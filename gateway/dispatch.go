@@ -49,11 +49,16 @@ func (g *Gateway) CreateTask(ctx context.Context, req *bus.CreateTaskRequest) (*
 	}
 	id := bus.NewID()
 	created := &bus.Created{Goal: req.Goal, Daemon: req.Daemon, Model: req.Model, Skills: req.Skills, Policy: req.Policy, Submitter: req.Submitter}
-	ev, err := g.tasks.AppendPayload(ctx, id, g.source, created)
+	ev, err := bus.NewEvent(id, g.source, created)
 	if err != nil {
+		return nil, err
+	}
+	// The id is new: append as the first message of its subjects, without
+	// reading a head that cannot exist.
+	if ev, err = g.tasks.AppendAt(ctx, ev, 0, 0); err != nil {
 		return nil, fmt.Errorf("create task: %w", err)
 	}
-	if err := bus.Assign(ctx, g.js, id, target, ev.Seq); err != nil {
+	if err := bus.Assign(ctx, g.js, id, target, ev.Seq, ev.StreamSeq); err != nil {
 		// The sweeper queues it later; the task is safely in the log.
 		g.log.Warn().Err(err).Str("task", id).Msg("queueing assignment failed; the sweeper will retry")
 	}
@@ -104,10 +109,15 @@ func (g *Gateway) Task(ctx context.Context, id string) (*bus.Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	if sum, _, err := g.summaries.Get(ctx, id); err == nil && sum.StreamSeq >= head {
+	sum, _, err := g.summaries.Get(ctx, id)
+	if err == nil && sum.StreamSeq >= head {
 		return sum, nil
 	}
-	v, err := g.tasks.Load(ctx, id)
+	from := uint64(0)
+	if sum != nil {
+		from = sum.FirstStreamSeq
+	}
+	v, err := g.tasks.Load(ctx, id, from)
 	if err != nil {
 		return nil, err
 	}
@@ -187,8 +197,9 @@ func (g *Gateway) CancelTask(ctx context.Context, req *bus.CancelTaskRequest) (*
 // the view's head, starting over when another writer came first. It
 // returns the view (with the stored event in it) and the stored event.
 func (g *Gateway) appendDecided(ctx context.Context, taskID, what string, decide func(*bus.View) (bus.Payload, error)) (*bus.View, *bus.Event, error) {
+	from := g.firstSeq(ctx, taskID)
 	for range 16 {
-		v, err := g.tasks.Load(ctx, taskID)
+		v, err := g.tasks.Load(ctx, taskID, from)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -213,6 +224,15 @@ func (g *Gateway) appendDecided(ctx context.Context, taskID, what string, decide
 		return v, stored, nil
 	}
 	return nil, nil, fmt.Errorf("%s task %s: the log kept changing: %w", what, taskID, bus.ErrConflict)
+}
+
+// firstSeq is where a task's log starts in the stream, from its summary
+// (0 when there is none yet: readers then search the stream).
+func (g *Gateway) firstSeq(ctx context.Context, taskID string) uint64 {
+	if sum, _, err := g.summaries.Get(ctx, taskID); err == nil {
+		return sum.FirstStreamSeq
+	}
+	return 0
 }
 
 func cancelReason(r string) string {
@@ -255,7 +275,7 @@ func (g *Gateway) SendInput(ctx context.Context, req *bus.SendInputRequest) (*bu
 		if err != nil {
 			target = bus.AnyDaemon
 		}
-		if err := bus.Assign(ctx, g.js, req.ID, target, stored.Seq); err != nil {
+		if err := bus.Assign(ctx, g.js, req.ID, target, stored.Seq, v.FirstStreamSeq); err != nil {
 			g.log.Warn().Err(err).Str("task", req.ID).Msg("queueing follow-up failed; the sweeper will retry")
 		}
 	}
@@ -357,7 +377,7 @@ func (g *Gateway) Sweep(ctx context.Context) error {
 		if err != nil {
 			target = bus.AnyDaemon
 		}
-		if err := bus.Requeue(ctx, g.js, s.ID, target); err != nil {
+		if err := bus.Requeue(ctx, g.js, s.ID, target, s.FirstStreamSeq); err != nil {
 			return err
 		}
 		g.log.Info().Str("task", s.ID).Msg("queued a task that had lost its assignment")

@@ -53,9 +53,28 @@ func (g *Gateway) stopProjector() {
 	}
 }
 
+// projectBatch bounds how many messages are folded before their summaries
+// are written and the messages acknowledged.
+const projectBatch = 256
+
+// projection is a summary the projector holds with its KV revision.
+type projection struct {
+	sum   *bus.Summary
+	rev   uint64 // 0: not in the bucket yet
+	dirty bool
+}
+
+// projections caches summaries between batches, so that folding an event
+// costs no read of the bucket (a revision mismatch on write means another
+// writer came first: the entry is read again). It is bounded.
+type projections map[string]*projection
+
+const maxProjections = 8192
+
 func (g *Gateway) project(ctx context.Context, cons jetstream.Consumer, target uint64, caughtUp bool) {
+	cache := projections{}
 	for ctx.Err() == nil {
-		it, err := cons.Messages(jetstream.PullMaxMessages(64))
+		it, err := cons.Messages(jetstream.PullMaxMessages(projectBatch))
 		if err != nil {
 			g.log.Warn().Err(err).Msg("projector: cannot consume, retrying")
 			sleep(ctx, time.Second)
@@ -68,21 +87,19 @@ func (g *Gateway) project(ctx context.Context, cons jetstream.Consumer, target u
 				nextErr = err
 				break
 			}
-			md, _ := m.Metadata()
-			var streamSeq uint64
-			if md != nil {
-				streamSeq = md.Sequence.Stream
-			}
-			if err := g.projectOne(ctx, m.Subject(), m.Data(), streamSeq); err != nil {
-				if ctx.Err() != nil {
+			// Fold what else is already here with it: the summaries of a
+			// batch are written once per task, then every message is
+			// acknowledged.
+			batch := []jetstream.Msg{m}
+			for len(batch) < projectBatch {
+				more, err := it.Next(jetstream.NextMaxWait(time.Millisecond))
+				if err != nil {
 					break
 				}
-				g.log.Warn().Err(err).Str("subject", m.Subject()).Msg("projector: event not folded; retrying")
-				_ = m.NakWithDelay(time.Second)
-			} else {
-				_ = m.Ack()
+				batch = append(batch, more)
 			}
-			if !caughtUp && md != nil && md.Sequence.Stream >= target {
+			last := g.projectAll(ctx, cache, batch)
+			if !caughtUp && last >= target {
 				caughtUp = true
 				close(g.caughtUp)
 			}
@@ -103,47 +120,122 @@ func (g *Gateway) project(ctx context.Context, cons jetstream.Consumer, target u
 	}
 }
 
-// projectOne folds one message of the task log into its task's summary.
+// projectAll folds a batch of messages, writes the summaries they changed
+// and settles the messages: acknowledged once their task's summary is
+// written, given back to be folded again when it could not be. It returns
+// the highest stream sequence of the batch.
+func (g *Gateway) projectAll(ctx context.Context, cache projections, batch []jetstream.Msg) uint64 {
+	if len(cache) > maxProjections {
+		clear(cache)
+	}
+	var last uint64
+	failed := map[string]error{}
+	tasks := make([]string, len(batch))
+	for i, m := range batch {
+		md, _ := m.Metadata()
+		var streamSeq uint64
+		if md != nil {
+			streamSeq = md.Sequence.Stream
+			last = max(last, streamSeq)
+		}
+		tasks[i] = bus.TaskIDFromSubject(m.Subject())
+		if failed[tasks[i]] != nil {
+			continue // keep a task's messages in order: retry them together
+		}
+		if err := g.fold(ctx, cache, m.Subject(), m.Data(), streamSeq); err != nil {
+			failed[tasks[i]] = err
+		}
+	}
+	stored := map[string]bool{}
+	for _, id := range tasks {
+		p := cache[id]
+		if p == nil || !p.dirty || failed[id] != nil || stored[id] {
+			continue
+		}
+		stored[id] = true
+		if err := g.store(ctx, cache, id, p); err != nil {
+			failed[id] = err
+		}
+	}
+	for i, m := range batch {
+		if err := failed[tasks[i]]; err != nil {
+			if ctx.Err() == nil {
+				g.log.Warn().Err(err).Str("subject", m.Subject()).Msg("projector: event not folded; retrying")
+			}
+			delete(cache, tasks[i]) // read it again next time
+			_ = m.NakWithDelay(time.Second)
+			continue
+		}
+		_ = m.Ack()
+	}
+	return last
+}
+
+// fold folds one message of the task log into its task's cached summary.
 // A message that does not fit the task (forged, malformed, or out of order
 // because an earlier one is being retried) makes the projector fold the
 // task again from its log, which skips what does not fit and reports it.
-func (g *Gateway) projectOne(ctx context.Context, subject string, data []byte, streamSeq uint64) error {
+func (g *Gateway) fold(ctx context.Context, cache projections, subject string, data []byte, streamSeq uint64) error {
 	taskID := bus.TaskIDFromSubject(subject)
 	if !bus.ValidToken(taskID) {
 		g.log.Warn().Str("subject", subject).Msg("projector: skipped a message that names no task")
 		return nil
 	}
-	for range 16 {
+	p := cache[taskID]
+	if p == nil {
 		sum, rev, err := g.summaries.Get(ctx, taskID)
-		create := false
 		switch {
 		case errors.Is(err, bus.ErrTaskNotFound):
-			sum, create = &bus.Summary{}, true
+			sum, rev = &bus.Summary{}, 0
 		case err != nil:
 			return err
 		}
-		if streamSeq != 0 && streamSeq <= sum.StreamSeq {
-			return nil // already folded
+		p = &projection{sum: sum, rev: rev}
+		cache[taskID] = p
+	}
+	if streamSeq != 0 && streamSeq <= p.sum.StreamSeq {
+		return nil // already folded
+	}
+	if _, err := p.sum.ApplyMsg(subject, data, streamSeq); err != nil {
+		g.log.Warn().Err(err).Msg("projector: a message does not fit its task; folding the task again from its log")
+		v, lerr := g.tasks.Load(ctx, taskID, p.sum.FirstStreamSeq)
+		if errors.Is(lerr, bus.ErrTaskNotFound) {
+			delete(cache, taskID) // a message for a task that does not exist: no summary
+			return nil
 		}
-		if _, err := sum.ApplyMsg(subject, data, streamSeq); err != nil {
-			g.log.Warn().Err(err).Msg("projector: a message does not fit its task; folding the task again from its log")
-			v, lerr := g.tasks.Load(ctx, taskID)
-			if errors.Is(lerr, bus.ErrTaskNotFound) {
-				return nil // a message for a task that does not exist: no summary
-			}
-			if lerr != nil {
-				return lerr
-			}
-			sum = &v.Summary
+		if lerr != nil {
+			return lerr
 		}
-		err = g.summaries.Put(ctx, sum, rev, create)
+		p.sum = &v.Summary
+	}
+	p.dirty = true
+	return nil
+}
+
+// store writes a cached summary, compare-and-set on its revision. When
+// another writer came first it reads the stored summary, and keeps
+// whichever has folded further.
+func (g *Gateway) store(ctx context.Context, cache projections, taskID string, p *projection) error {
+	for range 16 {
+		rev, err := g.summaries.Put(ctx, p.sum, p.rev, p.rev == 0)
 		if err == nil {
+			p.rev, p.dirty = rev, false
 			return nil
 		}
 		if !errors.Is(err, jetstream.ErrKeyExists) && !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 			return err
 		}
+		stored, srev, gerr := g.summaries.Get(ctx, taskID)
+		if gerr != nil {
+			return gerr
+		}
+		p.rev = srev
+		if stored.StreamSeq >= p.sum.StreamSeq {
+			p.sum, p.dirty = stored, false
+			return nil
+		}
 	}
+	delete(cache, taskID)
 	return fmt.Errorf("summary of %s: %w", taskID, bus.ErrConflict)
 }
 

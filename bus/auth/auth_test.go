@@ -216,10 +216,10 @@ func TestDaemonCredentialAllowsItsWork(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := bus.Assign(ctx, e.js, "t1", "d1", 1); err != nil {
+			if err := bus.Assign(ctx, e.js, "t1", "d1", 1, 0); err != nil {
 				t.Fatal(err)
 			}
-			if err := bus.Assign(ctx, e.js, "t2", bus.AnyDaemon, 1); err != nil {
+			if err := bus.Assign(ctx, e.js, "t2", bus.AnyDaemon, 1, 0); err != nil {
 				t.Fatal(err)
 			}
 			for _, c := range []jetstream.Consumer{own, anyc} {
@@ -284,7 +284,7 @@ func TestDaemonCredentialRefusals(t *testing.T) {
 	if _, err := e.js.CreateOrUpdateConsumer(ctx, bus.WorkStream, bus.WorkConsumerConfig("other", bus.SetupOptions{})); err != nil {
 		t.Fatal(err)
 	}
-	if err := bus.Assign(ctx, e.js, "secret", "other", 1); err != nil {
+	if err := bus.Assign(ctx, e.js, "secret", "other", 1, 0); err != nil {
 		t.Fatal(err)
 	}
 	nc, v := e.daemonConn(t, "d1", auth.DaemonInbox("d1"))

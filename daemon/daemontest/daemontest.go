@@ -243,7 +243,7 @@ func (h *Hub) events(id string) []*bus.Event {
 func (h *Hub) appendAs(id, source string, p bus.Payload) *bus.Event {
 	h.t.Helper()
 	ctx := h.ctx(10 * time.Second)
-	v, err := h.Log.Load(ctx, id)
+	v, err := h.Log.Load(ctx, id, 0)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -364,7 +364,7 @@ func neverClaimsAnEndedTask(t *testing.T, impl Implementation) {
 	}
 	// The ended task's assignment is still queued (as after a gateway that
 	// died before the cancel was seen).
-	if err := bus.Requeue(h.ctx(5*time.Second), h.JS, s.ID, bus.AnyDaemon); err != nil {
+	if err := bus.Requeue(h.ctx(5*time.Second), h.JS, s.ID, bus.AnyDaemon, 0); err != nil {
 		t.Fatal(err)
 	}
 	h.start(impl, "d1", Options{})
