@@ -94,15 +94,15 @@ type Report struct {
 	// server's, measured apart in its own process.
 	CPUMsPerTask     float64 `json:"cpu_ms_per_task"`
 	NATSCPUMsPerTask float64 `json:"nats_cpu_ms_per_task"`
-	EventBytes      int     `json:"event_bytes"`
-	AppendEvents    int     `json:"append_events"`
-	AppendTasks     int     `json:"append_tasks"`
-	ReplayEvents    int     `json:"replay_events"`
-	DispatchTasks   int     `json:"dispatch_tasks"`
-	Targets         Targets `json:"targets"`
-	Pass            bool    `json:"pass"`
-	Machine         Machine `json:"machine"`
-	DurationSeconds float64 `json:"duration_s"`
+	EventBytes       int     `json:"event_bytes"`
+	AppendEvents     int     `json:"append_events"`
+	AppendTasks      int     `json:"append_tasks"`
+	ReplayEvents     int     `json:"replay_events"`
+	DispatchTasks    int     `json:"dispatch_tasks"`
+	Targets          Targets `json:"targets"`
+	Pass             bool    `json:"pass"`
+	Machine          Machine `json:"machine"`
+	DurationSeconds  float64 `json:"duration_s"`
 }
 
 // Targets are the figures the design holds us to.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/viberhq/viber/bus"
 	"github.com/viberhq/viber/client"
+	"github.com/viberhq/viber/gateway"
 	"github.com/viberhq/viber/stack"
 )
 
@@ -68,7 +69,7 @@ func startViber(ctx context.Context) (url string, stop func()) {
 	if err != nil {
 		panic(err)
 	}
-	st, err := stack.Start(ctx, stack.Config{Dir: dir, NATSListen: "127.0.0.1:0", HTTPListen: "none", NoDaemon: true})
+	st, err := stack.Start(ctx, stack.Config{Dir: dir, NATSListen: "127.0.0.1:0", Gateway: gateway.Config{HTTPListen: "none"}, NoDaemon: true})
 	if err != nil {
 		panic(err)
 	}

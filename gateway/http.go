@@ -11,9 +11,9 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/nats-io/nats.go"
 
+	"github.com/viberhq/viber/bus"
 	"github.com/viberhq/viber/client"
 	"github.com/viberhq/viber/mcpserver"
-	"github.com/viberhq/viber/bus"
 )
 
 func (g *Gateway) startHTTP() error {

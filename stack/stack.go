@@ -12,28 +12,22 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/rs/zerolog"
 
-	"github.com/viberhq/viber/agents"
-	"github.com/viberhq/viber/agents/tool"
 	"github.com/viberhq/viber/bus"
 	"github.com/viberhq/viber/bus/server"
 	"github.com/viberhq/viber/daemon"
 	"github.com/viberhq/viber/gateway"
 )
 
-// Config configures a stack.
+// Config configures a stack: the embedded server's settings, and the
+// gateway's and the local daemon's own configurations.
 type Config struct {
 	// Dir holds everything: the JetStream store (Dir/nats) and, unless
-	// Workspace is set, the daemon's workspace (Dir/workspace).
+	// the daemon's Workspace is set, its workspace (Dir/workspace).
 	Dir string
 	// NATSListen is the client listener (default 127.0.0.1:4222; "none"
 	// for in-process only; port 0 for a free port).
 	NATSListen string
-	// HTTPListen is the gateway's HTTP address (default 127.0.0.1:6009).
-	HTTPListen string
-	// HTTPToken protects HTTP beyond loopback.
-	HTTPToken string
 	// LeafListen, when set, accepts edge daemons' leaf links on HOST:PORT.
 	LeafListen string
 	// Insecure accepts a NATSListen reachable beyond this machine (the
@@ -41,28 +35,15 @@ type Config struct {
 	Insecure bool
 	// JSDomain is the JetStream domain (default "hub").
 	JSDomain string
-	// DaemonName is the local daemon's id (default "local").
-	DaemonName string
-	// Workspace is the local daemon's workspace.
-	Workspace string
-	// Home is the daemon's home for skills (default ~/.viber).
-	Home string
+	// Gateway configures the gateway; the stack connects it (NC).
+	Gateway gateway.Config
+	// Daemon configures the local daemon; the stack connects it (NC),
+	// names it "local" and puts its workspace under Dir unless set, and
+	// gives it the gateway's Setup (they must agree) and Logger, and its
+	// Version unless set.
+	Daemon daemon.Config
 	// NoDaemon starts no local daemon.
 	NoDaemon bool
-	// Models gives the local daemon its models (see daemon.Config).
-	Models agents.Models
-	// Policy, Tools and MaxSteps tune the local daemon's agent.
-	Policy   *agents.Policy
-	Tools    tool.Options
-	MaxSteps int
-	// Capacity is the local daemon's task capacity.
-	Capacity int
-	// Setup tunes streams and the work ack wait.
-	Setup bus.SetupOptions
-	// Version is reported by the gateway and daemon.
-	Version string
-	// Logger receives every component's logs.
-	Logger zerolog.Logger
 }
 
 // Stack is a running all-in-one Viber.
@@ -86,16 +67,21 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	if cfg.NATSListen == "" {
 		cfg.NATSListen = "127.0.0.1:4222"
 	}
-	if cfg.DaemonName == "" {
-		cfg.DaemonName = "local"
+	if cfg.Daemon.ID == "" {
+		cfg.Daemon.ID = "local"
 	}
-	if cfg.Workspace == "" {
-		cfg.Workspace = filepath.Join(cfg.Dir, "workspace")
+	if cfg.Daemon.Workspace == "" {
+		cfg.Daemon.Workspace = filepath.Join(cfg.Dir, "workspace")
 	}
+	cfg.Daemon.Setup = cfg.Gateway.Setup
+	if cfg.Daemon.Version == "" {
+		cfg.Daemon.Version = cfg.Gateway.Version
+	}
+	cfg.Daemon.Logger = cfg.Gateway.Logger
 	if cfg.JSDomain == "" {
 		cfg.JSDomain = bus.DefaultHubDomain
 	}
-	srv, err := server.StartContext(ctx, server.Options{Dir: filepath.Join(cfg.Dir, "nats"), Listen: cfg.NATSListen, Logger: server.Zerolog(cfg.Logger),
+	srv, err := server.StartContext(ctx, server.Options{Dir: filepath.Join(cfg.Dir, "nats"), Listen: cfg.NATSListen, Logger: server.Zerolog(cfg.Gateway.Logger),
 		Domain: cfg.JSDomain, LeafListen: cfg.LeafListen, Insecure: cfg.Insecure})
 	if err != nil {
 		return nil, err
@@ -112,7 +98,9 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		return fail(err)
 	}
 	s.conns = append(s.conns, gnc)
-	gw, err := gateway.New(ctx, gateway.Config{NC: gnc, HTTPListen: cfg.HTTPListen, HTTPToken: cfg.HTTPToken, Setup: cfg.Setup, Version: cfg.Version, Logger: cfg.Logger})
+	gcfg := cfg.Gateway
+	gcfg.NC = gnc
+	gw, err := gateway.New(ctx, gcfg)
 	if err != nil {
 		return fail(err)
 	}
@@ -121,16 +109,14 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	}
 	s.Gateway = gw
 	if !cfg.NoDaemon {
-		dnc, err := srv.Connect("viberd-" + cfg.DaemonName)
+		dnc, err := srv.Connect("viberd-" + cfg.Daemon.ID)
 		if err != nil {
 			return fail(err)
 		}
 		s.conns = append(s.conns, dnc)
-		d, err := daemon.New(daemon.Config{
-			NC: dnc, ID: cfg.DaemonName, Workspace: cfg.Workspace, Capacity: cfg.Capacity,
-			Setup: cfg.Setup, Models: cfg.Models, Version: cfg.Version, Logger: cfg.Logger, Home: cfg.Home,
-			Policy: cfg.Policy, Tools: cfg.Tools, MaxSteps: cfg.MaxSteps,
-		})
+		dcfg := cfg.Daemon
+		dcfg.NC = dnc
+		d, err := daemon.New(dcfg)
 		if err != nil {
 			return fail(err)
 		}

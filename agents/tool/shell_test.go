@@ -365,7 +365,7 @@ func TestDenyList(t *testing.T) {
 func TestCapWriterTruncatedOnLastWrite(t *testing.T) {
 	t.Parallel()
 	w := newCapWriter(100)
-	_, _ = w.Write(make([]byte, 50))  // fills the head
+	_, _ = w.Write(make([]byte, 50))   // fills the head
 	_, _ = w.Write(make([]byte, 5000)) // over the tail's slack: trimmed to exactly the tail
 	out, truncated := w.Result()
 	if !truncated || !strings.Contains(out, "bytes of output omitted") {

@@ -11,8 +11,8 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/viberhq/viber/bus"
-	"github.com/viberhq/viber/client"
 	"github.com/viberhq/viber/bus/bustest"
+	"github.com/viberhq/viber/client"
 	"github.com/viberhq/viber/gateway"
 )
 

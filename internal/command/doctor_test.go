@@ -21,7 +21,9 @@ import (
 	"github.com/viberhq/viber/agents"
 	"github.com/viberhq/viber/agents/openaitest"
 	"github.com/viberhq/viber/bus"
+	"github.com/viberhq/viber/daemon"
 	"github.com/viberhq/viber/doctor"
+	"github.com/viberhq/viber/gateway"
 	"github.com/viberhq/viber/stack"
 )
 
@@ -255,8 +257,9 @@ func TestDoctorPassesAgainstARunningStack(t *testing.T) {
 		t.Fatal(err)
 	}
 	st, err := stack.Start(context.Background(), stack.Config{
-		Dir: data, NATSListen: "127.0.0.1:0", HTTPListen: "127.0.0.1:0", Models: cfg, Home: filepath.Join(home, ".viber"),
-		Version: "0.1.0-test", Logger: zerolog.Nop(),
+		Dir: data, NATSListen: "127.0.0.1:0",
+		Gateway: gateway.Config{HTTPListen: "127.0.0.1:0", Version: "0.1.0-test", Logger: zerolog.Nop()},
+		Daemon:  daemon.Config{Models: cfg, Home: filepath.Join(home, ".viber")},
 	})
 	if err != nil {
 		t.Fatalf("start stack: %v", err)

@@ -18,6 +18,7 @@ import (
 	"github.com/viberhq/viber/agents"
 	"github.com/viberhq/viber/bus"
 	"github.com/viberhq/viber/client"
+	"github.com/viberhq/viber/daemon"
 	"github.com/viberhq/viber/gateway"
 	"github.com/viberhq/viber/stack"
 )
@@ -78,10 +79,13 @@ tasks fail with a message saying what to set.`,
 				return userError(err)
 			}
 			st, err := stack.Start(ctx, stack.Config{
-				Dir: c.String("data"), NATSListen: c.String("nats-listen"), HTTPListen: c.String("http-listen"), HTTPToken: c.String("http-token"), LeafListen: c.String("leaf-listen"), Insecure: c.Bool("insecure"),
-				DaemonName: c.String("name"), Workspace: c.String("workspace"), NoDaemon: c.Bool("no-daemon"),
-				Capacity: c.Int("capacity"), Models: setup.models, Policy: &setup.policy, Tools: setup.tools, MaxSteps: setup.maxSteps,
-				Version: Version, Logger: log, Home: viberHome(),
+				Dir: c.String("data"), NATSListen: c.String("nats-listen"), LeafListen: c.String("leaf-listen"), Insecure: c.Bool("insecure"),
+				NoDaemon: c.Bool("no-daemon"),
+				Gateway:  gateway.Config{HTTPListen: c.String("http-listen"), HTTPToken: c.String("http-token"), Version: Version, Logger: log},
+				Daemon: daemon.Config{
+					ID: c.String("name"), Workspace: c.String("workspace"), Capacity: c.Int("capacity"), Home: viberHome(),
+					Models: setup.models, Policy: &setup.policy, Tools: setup.tools, MaxSteps: setup.maxSteps,
+				},
 			})
 			if err != nil {
 				return userError(err)
