@@ -97,6 +97,8 @@ type Summary struct {
 	Rejected      int        `json:"rejected,omitempty"`
 	LastRejection string     `json:"last_rejection,omitempty"`
 	CreatedAt     time.Time  `json:"created_at"`
+	// hints intern the strings the task's events share while folding.
+	hints *hints
 	StartedAt     *time.Time `json:"started_at,omitempty"`
 	EndedAt       *time.Time `json:"ended_at,omitempty"`
 	UpdatedAt     time.Time  `json:"updated_at"`
@@ -168,7 +170,10 @@ func (s *Summary) ApplyMsg(subject string, data []byte, streamSeq uint64) (*Even
 	if streamSeq != 0 && streamSeq <= s.StreamSeq {
 		return nil, nil
 	}
-	ev, err := ParseEvent(data)
+	if s.hints == nil {
+		s.hints = &hints{}
+	}
+	ev, err := parseEvent(data, s.hints)
 	if err == nil {
 		ev.StreamSeq = streamSeq
 		err = checkSubject(subject, ev)
@@ -176,7 +181,7 @@ func (s *Summary) ApplyMsg(subject string, data []byte, streamSeq uint64) (*Even
 	if err != nil {
 		return nil, s.reject(streamSeq, 0, err)
 	}
-	applied, err := s.Apply(ev)
+	applied, err := s.apply(ev, true)
 	if err != nil || !applied {
 		return nil, err
 	}
@@ -192,14 +197,23 @@ func checkSubject(subject string, ev *Event) error {
 	if task != ev.Subject || name != ev.Type.Short() {
 		return fmt.Errorf("subject %s does not match the envelope (%s of task %s)", subject, ev.Type.Short(), ev.Subject)
 	}
-	want, err := WriterOf(ev.Source)
-	if err != nil {
-		return err
-	}
-	if writer != want {
+	if !writerMatches(writer, ev.Source) {
+		if _, err := WriterOf(ev.Source); err != nil {
+			return err
+		}
 		return fmt.Errorf("subject %s: writer %s does not match source %s", subject, writer, ev.Source)
 	}
 	return nil
+}
+
+// writerMatches reports whether writer is the writer token of source,
+// without building it.
+func writerMatches(writer, source string) bool {
+	if writer == GatewayWriter {
+		return SourceIsGateway(source)
+	}
+	id, ok := SourceDaemon(source)
+	return ok && len(writer) == len(daemonWriterPrefix)+len(id) && writer[:len(daemonWriterPrefix)] == daemonWriterPrefix && writer[len(daemonWriterPrefix):] == id
 }
 
 func (s *Summary) reject(streamSeq, seq uint64, err error) error {
@@ -219,14 +233,17 @@ func (s *Summary) reject(streamSeq, seq uint64, err error) error {
 // was applied, false (and no error) when it was folded before, and an error
 // matching [ErrRejected] when it does not fit the task (the event is
 // counted in Rejected and otherwise ignored).
-func (s *Summary) Apply(ev *Event) (bool, error) {
+func (s *Summary) Apply(ev *Event) (bool, error) { return s.apply(ev, false) }
+
+// apply folds ev; validated says its envelope was checked already.
+func (s *Summary) apply(ev *Event, validated bool) (bool, error) {
 	if ev.StreamSeq != 0 && ev.StreamSeq <= s.StreamSeq {
 		return false, nil
 	}
 	if ev.StreamSeq == 0 && ev.Seq != 0 && ev.Seq <= s.LastSeq && ev.Type != TypeCreated {
 		return false, nil // a list folded twice
 	}
-	p, err := s.admit(ev)
+	p, err := s.admit(ev, validated)
 	if err != nil {
 		return false, s.reject(ev.StreamSeq, ev.Seq, err)
 	}
@@ -313,13 +330,18 @@ func (s *Summary) Apply(ev *Event) (bool, error) {
 
 // admit checks that ev fits the task as folded so far: in order, of a
 // writer allowed to write it now. It says why not.
-func (s *Summary) admit(ev *Event) (Payload, error) {
-	if err := ev.Validate(); err != nil {
-		return nil, err
+func (s *Summary) admit(ev *Event, validated bool) (Payload, error) {
+	if !validated {
+		if err := ev.Validate(); err != nil {
+			return nil, err
+		}
 	}
-	p, err := ev.Decode()
-	if err != nil {
-		return nil, err
+	p, ok := lightDecode(ev)
+	if !ok {
+		var err error
+		if p, err = ev.Decode(); err != nil {
+			return nil, err
+		}
 	}
 	return p, s.admitPayload(ev, p)
 }
@@ -537,6 +559,6 @@ func (s *Summaries) List(ctx context.Context) ([]*Summary, error) {
 func (s *Summary) Admits(ev *Event) error {
 	next := *ev
 	next.Seq = s.LastSeq + 1
-	_, err := s.admit(&next)
+	_, err := s.admit(&next, false)
 	return err
 }
