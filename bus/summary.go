@@ -94,14 +94,14 @@ type Summary struct {
 	FirstStreamSeq uint64 `json:"first_stream_seq,omitempty"`
 	// Rejected counts messages on the task's subjects that did not fit
 	// (see the type's comment); LastRejection says why the latest did not.
-	Rejected      int        `json:"rejected,omitempty"`
-	LastRejection string     `json:"last_rejection,omitempty"`
-	CreatedAt     time.Time  `json:"created_at"`
+	Rejected      int       `json:"rejected,omitempty"`
+	LastRejection string    `json:"last_rejection,omitempty"`
+	CreatedAt     time.Time `json:"created_at"`
 	// hints intern the strings the task's events share while folding.
-	hints *hints
-	StartedAt     *time.Time `json:"started_at,omitempty"`
-	EndedAt       *time.Time `json:"ended_at,omitempty"`
-	UpdatedAt     time.Time  `json:"updated_at"`
+	hints     *hints
+	StartedAt *time.Time `json:"started_at,omitempty"`
+	EndedAt   *time.Time `json:"ended_at,omitempty"`
+	UpdatedAt time.Time  `json:"updated_at"`
 }
 
 // OpenCall is a tool call stored without its result.
