@@ -49,6 +49,8 @@ const (
 	KindGateway Kind = "gateway"
 	KindDaemon  Kind = "daemon"
 	KindUser    Kind = "user"
+	// KindEdge is the leaf-node link of an edge daemon (viberd --leaf).
+	KindEdge Kind = "edge"
 )
 
 // Issued records one user credential that was handed out, so that it can
@@ -257,6 +259,18 @@ func (s *Store) IssueDaemon(name, inbox string) ([]byte, string, error) {
 	return s.issue(KindDaemon, name, p, true)
 }
 
+// IssueEdge mints the credential of edge daemon name's leaf-node link to a
+// hub whose JetStream domain is hubDomain (see [EdgePermissions]). It is
+// good for leaf-node connections only: a client connecting with it is
+// refused. It returns the .creds file's content and the user's public key.
+func (s *Store) IssueEdge(name, hubDomain string) ([]byte, string, error) {
+	p, err := EdgePermissions(name, hubDomain)
+	if err != nil {
+		return nil, "", err
+	}
+	return s.issue(KindEdge, name, p, true)
+}
+
 // IssueUser mints the credential of a CLI user (see [UserPermissions]).
 func (s *Store) IssueUser(name string) ([]byte, string, error) {
 	if strings.TrimSpace(name) == "" {
@@ -275,6 +289,9 @@ func (s *Store) issue(kind Kind, name string, p jwt.Permissions, record bool) ([
 	uc.Name = string(kind) + "/" + name
 	uc.IssuerAccount = s.accountPub
 	uc.Permissions = p
+	if kind == KindEdge {
+		uc.AllowedConnectionTypes.Add(jwt.ConnectionTypeLeafnode)
+	}
 	uc.Tags.Add("viber-" + string(kind))
 	token, err := uc.Encode(s.signing)
 	if err != nil {
