@@ -7,8 +7,6 @@ import (
 	"slices"
 	"sync"
 	"time"
-
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // tailWait bounds how long a writer that lost a compare-and-set waits for
@@ -67,42 +65,26 @@ func (l *Log) Tail(ctx context.Context, taskID string, onReject func(error)) (*T
 }
 
 // follow reads the task's messages into the view until the tail is closed,
-// making a new ordered consumer from where it stopped after any error.
+// opening a new reader from where it stopped after any error.
 func (t *Tail) follow(ctx context.Context) {
 	defer close(t.done)
 	for ctx.Err() == nil {
 		t.mu.Lock()
 		from := t.view.StreamSeq
 		t.mu.Unlock()
-		cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{TaskFilter(t.taskID)}, InactiveThreshold: 30 * time.Second}
-		if from > 0 {
-			cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
-			cfg.OptStartSeq = from + 1
-		}
-		cons, err := t.log.js.OrderedConsumer(ctx, TaskStream, cfg)
+		r, err := t.log.openReader(t.taskID, from+1, true)
 		if err != nil {
-			sleepCtx(ctx, 250*time.Millisecond)
-			continue
-		}
-		msgs, err := cons.Messages(jetstream.PullMaxMessages(64))
-		if err != nil {
-			t.log.release(cons)
 			sleepCtx(ctx, 250*time.Millisecond)
 			continue
 		}
 		for {
-			m, err := msgs.Next(jetstream.NextContext(ctx))
+			m, err := r.Next(ctx)
 			if err != nil {
 				break
 			}
-			md, err := m.Metadata()
-			if err != nil {
-				continue
-			}
-			t.apply(m.Subject(), m.Data(), md.Sequence.Stream)
+			t.apply(m.subject, m.data, m.streamSeq)
 		}
-		msgs.Stop()
-		t.log.release(cons)
+		r.Close()
 		sleepCtx(ctx, 250*time.Millisecond)
 	}
 }

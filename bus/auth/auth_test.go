@@ -569,3 +569,54 @@ func TestRotateSigningKey(t *testing.T) {
 		t.Fatalf("issued after rotation: %+v", list)
 	}
 }
+
+// A daemon credential creates no consumer on the task log: a push consumer
+// would deliver the log to any subject (the create request's subject says
+// nothing of the deliver subject, and nats-server checks none), so replays
+// and tails read with direct gets instead.
+func TestDaemonCredentialCreatesNoPushConsumer(t *testing.T) {
+	t.Parallel()
+	e := startEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	push := jetstream.ConsumerConfig{Name: "evil", DeliverSubject: bus.APISubject("task", "create"), FilterSubject: bus.TaskFilter("t1"), AckPolicy: jetstream.AckNonePolicy}
+	// The premise: a create subject that names stream, consumer and filter
+	// is accepted with a deliver subject in its body.
+	if _, err := e.js.CreateOrUpdateConsumer(ctx, bus.TaskStream, push); err != nil {
+		t.Fatalf("the gateway's push consumer: %v", err)
+	}
+	if err := e.js.DeleteConsumer(ctx, bus.TaskStream, "evil"); err != nil {
+		t.Fatal(err)
+	}
+	nc, v := e.daemonConn(t, "d1", auth.DaemonInbox("d1"))
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, cancelc := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancelc()
+	if _, err := js.CreateOrUpdateConsumer(c, bus.TaskStream, push); err == nil {
+		t.Fatal("a daemon created a push consumer on VIBER_TASKS delivering to viber.api.task.create")
+	}
+	v.wait(t, "$JS.API.CONSUMER.CREATE.VIBER_TASKS.evil")
+	for _, subj := range []string{
+		"$JS.API.CONSUMER.CREATE.VIBER_TASKS",              // legacy ephemeral
+		"$JS.API.CONSUMER.CREATE.VIBER_TASKS.evil",         // named, no filter
+		"$JS.API.CONSUMER.DURABLE.CREATE.VIBER_TASKS.evil", // legacy durable
+	} {
+		_, _ = nc.Request(subj, []byte(`{"stream_name":"VIBER_TASKS","config":{"deliver_subject":"viber.api.task.create"}}`), 300*time.Millisecond)
+		v.wait(t, `"`+subj+`"`)
+	}
+	c2, cancel2 := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancel2()
+	if _, err := js.OrderedConsumer(c2, bus.TaskStream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{bus.TaskFilter("t1")}}); err == nil {
+		t.Fatal("a daemon created an ordered consumer on VIBER_TASKS")
+	}
+	s, err := e.js.Stream(ctx, bus.TaskStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := s.CachedInfo().State.Consumers; n != 0 {
+		t.Fatalf("VIBER_TASKS has %d consumers after the refusals", n)
+	}
+}

@@ -161,6 +161,12 @@ func TestEdgeCredentialRefusals(t *testing.T) {
 		t.Error("created a stream across the link")
 	}
 	cancelCreate()
+	// A push consumer on the task log (any consumer there).
+	c, cancelPush := short()
+	if _, err := js.CreateOrUpdateConsumer(c, bus.TaskStream, jetstream.ConsumerConfig{Name: "evil", DeliverSubject: bus.APISubject("task", "create")}); err == nil {
+		t.Error("created a push consumer on VIBER_TASKS across the link")
+	}
+	cancelPush()
 	// Another daemon's consumer, the gateway's API, forged work.
 	if _, err := nc.Request(auth.DomainAPI("hub")+"CONSUMER.MSG.NEXT.VIBER_WORK.daemon-other", []byte(`{"batch":1}`), 500*time.Millisecond); err == nil {
 		t.Error("pulled from daemon-other")
@@ -321,6 +327,7 @@ func TestEdgeCredentialEnforcedByTheHub(t *testing.T) {
 		bus.TaskEventSubject("t1", bus.DaemonWriter("other"), bus.TypeCompleted),
 		bus.TaskEventSubject("t1", bus.GatewayWriter, bus.TypeCompleted),
 		auth.DomainAPI("hub") + "STREAM.DELETE." + bus.TaskStream,
+		auth.DomainAPI("hub") + "CONSUMER.CREATE." + bus.TaskStream + ".evil",
 		"$JS.API.STREAM.DELETE." + bus.TaskStream,
 		bus.APISubject("task", "create"),
 		bus.WorkSubject("e1", "forged"),

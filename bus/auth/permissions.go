@@ -40,18 +40,22 @@ func kvKey(bucket, key string) string { return "$KV." + bucket + "." + key }
 //     gateway creates it; a daemon that could create it could make it a
 //     push consumer delivering to itself), and ack, nak and mark in
 //     progress what they deliver;
-//   - read VIBER_TASKS (stream info, direct and message gets) and create,
-//     pull from and delete the ephemeral ordered consumers replays use,
-//     but not the gateway's projector consumer;
+//   - read VIBER_TASKS (stream info, direct and message gets, batched
+//     direct gets are how replays and tails read) and subscribe to its
+//     subjects (the doorbell of a follow; it reveals nothing a direct get
+//     does not), but create no consumer on it: a consumer's creator picks
+//     its deliver subject, which nats-server checks against no permission,
+//     so a push consumer could deliver the log to any subject;
 //   - publish task events under its own writer token only
 //     (viber.task.*.d-<name>.*: readers accept them only from the daemon
 //     holding the task, so it cannot write another daemon's task nor pass
 //     for a gateway) and live deltas (viber.live.*).
 //
 // Everything else is refused: the stream API (create, update, delete,
-// purge, message delete), other daemons' consumers and work subjects,
-// queuing work (viber.work.>), the gateway's API (viber.api.>), the task
-// summaries, and subscribing to task or live subjects.
+// purge, message delete), consumers on VIBER_TASKS, other daemons'
+// consumers and work subjects, queuing work (viber.work.>), the gateway's
+// API (viber.api.>), the task summaries, and subscribing to live deltas or
+// anything but the task subjects and its inbox.
 func DaemonPermissions(name, inbox string) (jwt.Permissions, error) {
 	if !bus.ValidToken(name) || name == bus.AnyDaemon {
 		return jwt.Permissions{}, fmt.Errorf("daemon name %q: use 1-64 letters, digits, '-' or '_' (not %q)", name, bus.AnyDaemon)
@@ -63,8 +67,7 @@ func DaemonPermissions(name, inbox string) (jwt.Permissions, error) {
 		inbox = DefaultInbox
 	}
 	p := workerPermissions(name, jsAPI, kvKey(bus.DaemonBucket, name), bus.TaskWriterFilter(bus.DaemonWriter(name)))
-	denyProjector(&p, jsAPI)
-	p.Sub.Allow.Add(inbox + ".>")
+	p.Sub.Allow.Add(inbox+".>", bus.TaskSubjects())
 	return p, nil
 }
 
@@ -92,8 +95,7 @@ func EdgePermissions(name, hubDomain string) (jwt.Permissions, error) {
 	}
 	api := DomainAPI(hubDomain)
 	p := workerPermissions(name, api, api+kvKey(bus.DaemonBucket, name), edgeTaskSubjects(name)...)
-	denyProjector(&p, api)
-	p.Sub.Allow.Add(DaemonInbox(name) + ".>")
+	p.Sub.Allow.Add(DaemonInbox(name)+".>", bus.TaskSubjects())
 	return p, nil
 }
 
@@ -144,16 +146,14 @@ func workerPermissions(name, api, presence string, tasks ...string) jwt.Permissi
 		api+"CONSUMER.INFO."+bus.WorkStream+"."+bus.AnyWorkConsumer,
 		api+"CONSUMER.MSG.NEXT."+bus.WorkStream+"."+bus.AnyWorkConsumer,
 		"$JS.ACK."+bus.WorkStream+"."+bus.AnyWorkConsumer+".>",
-		// Task log: read, replay with ordered consumers, append (tasks).
+		// Task log: read and replay with (batched) direct gets, append
+		// (tasks). No consumer on it: a consumer's creator chooses its
+		// deliver subject, which the server does not check against any
+		// permission.
 		api+"STREAM.INFO."+bus.TaskStream,
 		api+"DIRECT.GET."+bus.TaskStream,
 		api+"DIRECT.GET."+bus.TaskStream+".>",
 		api+"STREAM.MSG.GET."+bus.TaskStream,
-		api+"CONSUMER.CREATE."+bus.TaskStream+".*",
-		api+"CONSUMER.CREATE."+bus.TaskStream+".*.>",
-		api+"CONSUMER.INFO."+bus.TaskStream+".*",
-		api+"CONSUMER.MSG.NEXT."+bus.TaskStream+".*",
-		api+"CONSUMER.DELETE."+bus.TaskStream+".*",
 		bus.LiveSubject("*"),
 	)
 	p.Pub.Allow.Add(tasks...)
@@ -196,7 +196,7 @@ func UserPermissions() jwt.Permissions {
 		)
 	}
 	denyProjector(&p, jsAPI)
-	p.Sub.Allow.Add(DefaultInbox+".>", bus.LiveSubject("*"))
+	p.Sub.Allow.Add(DefaultInbox+".>", bus.LiveSubject("*"), bus.TaskSubjects())
 	return p
 }
 
