@@ -39,6 +39,10 @@ const (
 	readRetries = 5
 )
 
+// errNoBatch means the server answered a batched direct get without its
+// batch headers: it predates nats-server 2.11. Retrying does not help.
+var errNoBatch = errors.New("direct get answer without Nats-Num-Pending: batched direct gets need nats-server 2.11 or later")
+
 // storedMsg is one message of a task's log as stored.
 type storedMsg struct {
 	subject   string
@@ -126,13 +130,16 @@ func (r *taskReader) Close() {
 
 // Next returns the next stored message, waiting for one when the reader is
 // caught up. It retries what fails to reach the server (a cut link, a
-// timeout) until ctx ends, and returns ctx's error then.
+// timeout) until ctx ends, and returns ctx's error then; a server too old
+// for batched direct gets is an error at once.
 func (r *taskReader) Next(ctx context.Context) (storedMsg, error) {
 	for len(r.buf) == 0 {
 		batch, err := r.fetch(ctx)
 		switch {
 		case ctx.Err() != nil:
 			return storedMsg{}, ctx.Err()
+		case errors.Is(err, errNoBatch):
+			return storedMsg{}, err
 		case err != nil:
 			if err := sleepUntil(ctx, readPoll/4); err != nil {
 				return storedMsg{}, err
@@ -202,6 +209,9 @@ func (r *taskReader) fetch(ctx context.Context) ([]storedMsg, error) {
 			if err != nil {
 				return nil, fmt.Errorf("read %s: %w", r.filter, err)
 			}
+			if sm.streamSeq < r.next {
+				continue // never go back (a duplicate answer)
+			}
 			out = append(out, sm)
 			r.next = sm.streamSeq + 1
 		case "204": // end of batch
@@ -224,7 +234,7 @@ func parseStored(m *nats.Msg) (storedMsg, error) {
 	}
 	pending, err := strconv.ParseUint(m.Header.Get("Nats-Num-Pending"), 10, 64)
 	if err != nil {
-		return storedMsg{}, errors.New("direct get answer without Nats-Num-Pending (the server must be 2.11 or later)")
+		return storedMsg{}, errNoBatch
 	}
 	return storedMsg{subject: m.Header.Get(jetstream.SubjectHeader), data: m.Data, streamSeq: seq, pending: pending}, nil
 }
