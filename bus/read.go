@@ -33,10 +33,10 @@ const (
 	// without a ring (a ring can be lost while a link is cut or before
 	// the subscription reached the server).
 	readPoll = 2 * time.Second
-	// readRetries is how many times a reader looks again, shortly, after a
-	// ring that found nothing new: the ring can come before the stream
-	// stored the message.
-	readRetries = 5
+	// readRetries is how many times a reader looks again, shortly (1 ms,
+	// then twice as long each time), after a ring that found nothing new:
+	// the ring can come before the stream stored the message.
+	readRetries = 6
 )
 
 // errNoBatch means the server answered a batched direct get without its
@@ -162,7 +162,7 @@ func (r *taskReader) Next(ctx context.Context) (storedMsg, error) {
 func (r *taskReader) wait(ctx context.Context) error {
 	if r.rang && r.misses < readRetries {
 		r.misses++
-		return sleepUntil(ctx, time.Duration(5<<r.misses)*time.Millisecond)
+		return sleepUntil(ctx, time.Duration(1<<(r.misses-1))*time.Millisecond)
 	}
 	r.rang, r.misses = false, 0
 	t := time.NewTimer(readPoll)
