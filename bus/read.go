@@ -26,7 +26,7 @@ import (
 // Tuning of a task reader.
 const (
 	// readBatch is how many messages one direct get returns at most.
-	readBatch = 256
+	readBatch = 1024
 	// readTimeout bounds one direct get (across a leaf link, too).
 	readTimeout = 5 * time.Second
 	// readPoll is how often a caught-up reader looks for new messages
@@ -71,6 +71,7 @@ type taskReader struct {
 	bell    chan struct{}
 	bellSub *nats.Subscription
 	n       int
+	ahead   string // the reply subject of a batch asked for in advance
 	buf     []storedMsg
 	rang    bool
 	misses  int
@@ -177,16 +178,32 @@ func (r *taskReader) wait(ctx context.Context) error {
 	return nil
 }
 
-// fetch reads the next batch of stored messages; none when caught up.
-func (r *taskReader) fetch(ctx context.Context) ([]storedMsg, error) {
+// request asks for the next batch, from r.next on, and returns the reply
+// subject its answers come to.
+func (r *taskReader) request() (string, error) {
 	r.n++
 	reply := r.inbox + "." + strconv.Itoa(r.n)
 	body, err := json.Marshal(directGetRequest{Seq: r.next, NextBySubj: r.filter, Batch: readBatch})
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	if err := r.nc.PublishRequest(r.subject, reply, body); err != nil {
-		return nil, fmt.Errorf("read %s: %w", r.filter, err)
+		return "", fmt.Errorf("read %s: %w", r.filter, err)
+	}
+	return reply, nil
+}
+
+// fetch reads the next batch of stored messages; none when caught up. When
+// more are stored after the batch, it asks for the next one before
+// returning, so that it is under way while the caller works.
+func (r *taskReader) fetch(ctx context.Context) ([]storedMsg, error) {
+	reply := r.ahead
+	r.ahead = ""
+	if reply == "" {
+		var err error
+		if reply, err = r.request(); err != nil {
+			return nil, err
+		}
 	}
 	t := time.NewTimer(readTimeout)
 	defer t.Stop()
@@ -215,6 +232,9 @@ func (r *taskReader) fetch(ctx context.Context) ([]storedMsg, error) {
 			out = append(out, sm)
 			r.next = sm.streamSeq + 1
 		case "204": // end of batch
+			if n := len(out); n > 0 && out[n-1].pending > 0 {
+				r.ahead, _ = r.request() // on failure, the next fetch asks again
+			}
 			return out, nil
 		case "404": // nothing stored from r.next on
 			return out, nil
