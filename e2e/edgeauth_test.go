@@ -47,6 +47,15 @@ func TestAuthEdgeDaemon(t *testing.T) {
 	if _, stderr, code := run(t, noEnv, "vibergw", "creds", "user", "cli", "--data", data, "--out", userCreds); code != 0 {
 		t.Fatalf("creds user: %d %s", code, stderr)
 	}
+	// A daemon credential on a leaf link is refused at start with what to do.
+	wrong := filepath.Join(creds, "daemon.creds")
+	if _, stderr, code := run(t, noEnv, "vibergw", "creds", "daemon", "pi", "--data", data, "--out", wrong); code != 0 {
+		t.Fatalf("creds daemon: %d %s", code, stderr)
+	}
+	if _, stderr, code := run(t, append(noEnv, "VIBER_HOME="+t.TempDir()), "viberd", "--leaf", proxy.URL(), "--leaf-creds", wrong, "--data", t.TempDir(),
+		"--name", "pi", "--workspace", t.TempDir()); code == 0 || !strings.Contains(stderr, "vibergw creds edge pi") {
+		t.Fatalf("viberd --leaf with a daemon credential: code %d stderr %q", code, stderr)
+	}
 	gw := start(t, noEnv, "vibergw", "--auth", "--data", data, "--nats-listen", natsAddr, "--http-listen", httpAddr,
 		"--leaf-listen", leafAddr, "--work-ack-wait", "2s")
 	waitHealthy(t, httpAddr, gw)

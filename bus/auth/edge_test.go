@@ -353,3 +353,50 @@ func TestEdgeCredentialEnforcedByTheHub(t *testing.T) {
 		t.Errorf("VIBER_TASKS holds %d messages, want only the gateway's created", n)
 	}
 }
+
+// viberd checks the kind and the name of an issued credential before it
+// connects, so a mix-up says what to do instead of ending in no responders.
+func TestCheckIssued(t *testing.T) {
+	t.Parallel()
+	st, err := auth.Init(filepath.Join(t.TempDir(), "auth"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	write := func(name string, issue func() ([]byte, string, error)) string {
+		t.Helper()
+		creds, _, err := issue()
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := filepath.Join(dir, name)
+		if err := auth.WriteCreds(f, creds); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	edge := write("edge.creds", func() ([]byte, string, error) { return st.IssueEdge("pi", "hub") })
+	daemon := write("daemon.creds", func() ([]byte, string, error) { return st.IssueDaemon("pi", "") })
+	user := write("user.creds", func() ([]byte, string, error) { return st.IssueUser("alice") })
+	for _, c := range []struct {
+		file string
+		kind auth.Kind
+		name string
+		ok   bool
+	}{
+		{edge, auth.KindEdge, "pi", true},
+		{edge, auth.KindEdge, "other", false},
+		{edge, auth.KindDaemon, "pi", false},
+		{daemon, auth.KindDaemon, "pi", true},
+		{daemon, auth.KindDaemon, "other", false},
+		{daemon, auth.KindEdge, "pi", false},
+		{user, auth.KindDaemon, "pi", false},
+		{st.GatewayCredsPath(), auth.KindEdge, "pi", true},
+		{filepath.Join(dir, "missing.creds"), auth.KindDaemon, "pi", true}, // the connection reports it
+	} {
+		err := auth.CheckIssued(c.file, c.kind, c.name)
+		if (err == nil) != c.ok || (err != nil && !errors.Is(err, auth.ErrWrongCredential)) {
+			t.Errorf("%s as %s %s: %v, want ok=%v", filepath.Base(c.file), c.kind, c.name, err, c.ok)
+		}
+	}
+}

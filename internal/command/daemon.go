@@ -93,6 +93,11 @@ func runDaemon(c *cli.Context) error {
 	)
 	if leaf := c.String("leaf"); leaf != "" {
 		name := c.String("name")
+		if f := c.String("leaf-creds"); f != "" {
+			if err := auth.CheckIssued(f, auth.KindEdge, name); err != nil {
+				return userError(err)
+			}
+		}
 		srv, err := server.Start(server.Options{
 			Dir: c.String("data"), Listen: "none", Name: "edge-" + name, Domain: "edge-" + name,
 			LeafRemote: leaf, LeafCreds: c.String("leaf-creds"), Logger: server.Zerolog(log),
@@ -114,8 +119,15 @@ func runDaemon(c *cli.Context) error {
 		}
 		edge = true
 		log.Info().Str("hub", leaf).Str("data", srv.Dir()).Msg("edge: embedded leaf node started")
-	} else if nc, err = connect(c, "viberd-"+c.String("name"), &log); err != nil {
-		return userError(err)
+	} else {
+		if f := c.String("creds"); f != "" {
+			if err := auth.CheckIssued(f, auth.KindDaemon, c.String("name")); err != nil {
+				return userError(err)
+			}
+		}
+		if nc, err = connect(c, "viberd-"+c.String("name"), &log); err != nil {
+			return userError(err)
+		}
 	}
 	defer nc.Close()
 	setup, err := loadAgentSetup(c, log)
