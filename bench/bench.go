@@ -508,11 +508,15 @@ func startViber(ctx context.Context, url string) (stop func(), err error) {
 func taskPhase(ctx context.Context, o Options, r *Report, nc *nats.Conn, cl *client.Client, ns *NATS) error {
 	var mu sync.Mutex
 	waiting := map[string]chan struct{}{}
+	early := map[string]time.Time{} // completed before CreateTask returned
 	sub, err := nc.Subscribe(bus.TaskEventSubject("*", "*", bus.TypeCompleted), func(m *nats.Msg) {
 		id := bus.TaskIDFromSubject(m.Subject)
 		mu.Lock()
-		ch := waiting[id]
+		ch, ok := waiting[id]
 		delete(waiting, id)
+		if !ok {
+			early[id] = time.Now()
+		}
 		mu.Unlock()
 		if ch != nil {
 			close(ch)
@@ -538,6 +542,11 @@ func taskPhase(ctx context.Context, o Options, r *Report, nc *nats.Conn, cl *cli
 		}
 		ch := make(chan struct{})
 		mu.Lock()
+		if at, ok := early[s.ID]; ok {
+			delete(early, s.ID)
+			mu.Unlock()
+			return at.Sub(t0), nil
+		}
 		waiting[s.ID] = ch
 		mu.Unlock()
 		for {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"iter"
 	"sync"
-	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -352,7 +351,8 @@ type ReplayOptions struct {
 // are skipped and reported to OnReject. The check needs the whole log, so a
 // replay always reads from the task's first message; a resume point only
 // skips yielding. It yields ErrTaskNotFound when the task has no events and
-// stops at the first error. Stopping the loop early releases the consumer.
+// stops at the first error. Stopping the loop early releases the reader
+// (see read.go: no JetStream consumer is used).
 func (l *Log) Replay(ctx context.Context, taskID string, opt ReplayOptions) iter.Seq2[*Event, error] {
 	return func(yield func(*Event, error) bool) {
 		if !ValidToken(taskID) {
@@ -371,39 +371,19 @@ func (l *Log) Replay(ctx context.Context, taskID string, opt ReplayOptions) iter
 		if opt.From > last {
 			opt.From = 0
 		}
-		start := uint64(0)
-		if opt.From > 0 {
-			start = opt.From - 1
-		}
-		cons, err := l.js.OrderedConsumer(ctx, TaskStream, TaskReaderConfig(taskID, start))
+		r, err := l.openReader(taskID, max(opt.From, 1), opt.Follow != UntilCaughtUp)
 		if err != nil {
 			yield(nil, fmt.Errorf("replay task %s: %w", taskID, err))
 			return
 		}
-		msgs, err := cons.Messages(jetstream.PullMaxMessages(512))
-		if err != nil {
-			yield(nil, fmt.Errorf("replay task %s: %w", taskID, err))
-			return
-		}
-		defer func() {
-			msgs.Stop()
-			l.release(cons)
-		}()
+		defer r.Close()
 		for {
-			m, err := msgs.Next(jetstream.NextContext(ctx))
-			if err != nil {
-				if ctx.Err() != nil {
-					err = ctx.Err()
-				}
-				yield(nil, fmt.Errorf("replay task %s: %w", taskID, err))
-				return
-			}
-			md, err := m.Metadata()
+			m, err := r.Next(ctx)
 			if err != nil {
 				yield(nil, fmt.Errorf("replay task %s: %w", taskID, err))
 				return
 			}
-			ev, err := sum.ApplyMsg(m.Subject(), m.Data(), md.Sequence.Stream)
+			ev, err := sum.ApplyMsg(m.subject, m.data, m.streamSeq)
 			if err != nil && opt.OnReject != nil {
 				opt.OnReject(err)
 			}
@@ -412,10 +392,10 @@ func (l *Log) Replay(ctx context.Context, taskID string, opt ReplayOptions) iter
 					return
 				}
 			}
-			caughtUp := md.Sequence.Stream >= last || md.NumPending == 0
+			caughtUp := m.streamSeq >= last || m.pending == 0
 			if caughtUp && sum.LastSeq == 0 && opt.From > 0 {
 				// From was not the task's first event: read it all.
-				msgs.Stop()
+				r.Close()
 				*sum = Summary{}
 				opt.From = 0
 				for ev, err := range l.Replay(ctx, taskID, opt) {
@@ -439,27 +419,12 @@ func (l *Log) Replay(ctx context.Context, taskID string, opt ReplayOptions) iter
 					return
 				}
 			case UntilEnd:
-				if sum.State.Terminal() && md.NumPending == 0 {
+				if sum.State.Terminal() && m.pending == 0 {
 					return
 				}
 			}
 		}
 	}
-}
-
-// release deletes an ordered consumer once a replay is done, instead of
-// leaving it to expire: busy servers would otherwise hit their consumer
-// limit.
-func (l *Log) release(cons jetstream.Consumer) {
-	info := cons.CachedInfo()
-	if info == nil || info.Name == "" {
-		return
-	}
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = l.js.DeleteConsumer(ctx, TaskStream, info.Name)
-	}()
 }
 
 // Events replays a task until caught up and returns its events (those that

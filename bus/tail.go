@@ -7,8 +7,6 @@ import (
 	"slices"
 	"sync"
 	"time"
-
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // tailWait bounds how long a writer that lost a compare-and-set waits for
@@ -85,7 +83,7 @@ func (l *Log) Tail(ctx context.Context, taskID string, from uint64, onReject fun
 }
 
 // follow reads the task's messages into the view until the tail is closed,
-// making a new ordered consumer from where it stopped after any error.
+// opening a new reader from where it stopped after any error.
 func (t *Tail) follow(ctx context.Context) {
 	defer close(t.done)
 	for ctx.Err() == nil {
@@ -95,30 +93,19 @@ func (t *Tail) follow(ctx context.Context) {
 		if after == 0 && t.from > 0 {
 			after = t.from - 1
 		}
-		cons, err := t.log.js.OrderedConsumer(ctx, TaskStream, TaskReaderConfig(t.taskID, after))
+		r, err := t.log.openReader(t.taskID, after+1, true)
 		if err != nil {
-			sleepCtx(ctx, 250*time.Millisecond)
-			continue
-		}
-		msgs, err := cons.Messages(jetstream.PullMaxMessages(64))
-		if err != nil {
-			t.log.release(cons)
 			sleepCtx(ctx, 250*time.Millisecond)
 			continue
 		}
 		for {
-			m, err := msgs.Next(jetstream.NextContext(ctx))
+			m, err := r.Next(ctx)
 			if err != nil {
 				break
 			}
-			md, err := m.Metadata()
-			if err != nil {
-				continue
-			}
-			t.apply(m.Subject(), m.Data(), md.Sequence.Stream, md.NumPending == 0)
+			t.apply(m.subject, m.data, m.streamSeq, m.pending == 0)
 		}
-		msgs.Stop()
-		t.log.release(cons)
+		r.Close()
 		sleepCtx(ctx, 250*time.Millisecond)
 	}
 }

@@ -175,6 +175,14 @@ func TestAuthDaemonCredentials(t *testing.T) {
 		t.Error("daemon credential created a stream")
 	}
 	v.wait(t, "$JS.API.STREAM.CREATE.EVIL")
+	// It creates no consumer on the task log: a push consumer would
+	// deliver the log to a subject of its choosing.
+	c3, cancel3 := short()
+	defer cancel3()
+	if _, err := js.CreateOrUpdateConsumer(c3, bus.TaskStream, jetstream.ConsumerConfig{Name: "evil", DeliverSubject: bus.APISubject("task", "create")}); err == nil {
+		t.Error("daemon credential created a push consumer on VIBER_TASKS")
+	}
+	v.wait(t, "$JS.API.CONSUMER.CREATE.VIBER_TASKS.evil")
 	// It may write task events only under its own writer token: not as
 	// another daemon, not as a gateway.
 	for _, writer := range []string{bus.DaemonWriter("other"), bus.GatewayWriter} {

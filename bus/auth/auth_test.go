@@ -92,12 +92,20 @@ type env struct {
 
 func startEnv(t *testing.T) *env {
 	t.Helper()
+	return startEnvWith(t, server.Options{})
+}
+
+// startEnvWith is startEnv with more server options (the store, the
+// directory and the listener are set here).
+func startEnvWith(t *testing.T, o server.Options) *env {
+	t.Helper()
 	dir := t.TempDir()
 	st, err := auth.Init(filepath.Join(dir, "auth"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.Start(server.Options{Dir: dir, Listen: "127.0.0.1:0", Auth: st})
+	o.Dir, o.Listen, o.Auth = dir, "127.0.0.1:0", st
+	srv, err := server.Start(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,6 +137,16 @@ func (v *violations) handler(_ *nats.Conn, _ *nats.Subscription, err error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.errs = append(v.errs, err.Error())
+}
+
+// list returns the errors reported so far (none for a nil v).
+func (v *violations) list() []string {
+	if v == nil {
+		return nil
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return append([]string(nil), v.errs...)
 }
 
 // wait waits for a violation naming subject.
@@ -186,87 +204,7 @@ func TestDaemonCredentialAllowsItsWork(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			// What daemon.waitForWork does.
-			own, err := js.CreateOrUpdateConsumer(ctx, bus.WorkStream, bus.WorkConsumerConfig("d1", bus.SetupOptions{}))
-			if err != nil {
-				t.Fatalf("own consumer: %v (%q)", err, v.errs)
-			}
-			anyc, err := js.Consumer(ctx, bus.WorkStream, bus.AnyWorkConsumer)
-			if err != nil {
-				t.Fatalf("any consumer: %v", err)
-			}
-			// Presence: own key, read others.
-			pres, err := bus.OpenPresence(ctx, js)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := pres.Put(ctx, &bus.DaemonInfo{ID: "d1", Status: bus.DaemonOnline, LastSeen: time.Now()}); err != nil {
-				t.Fatal(err)
-			}
-			gwPres, _ := bus.OpenPresence(ctx, e.js)
-			if err := gwPres.Put(ctx, &bus.DaemonInfo{ID: "d2", Status: bus.DaemonOnline}); err != nil {
-				t.Fatal(err)
-			}
-			if got, err := pres.Get(ctx, "d2"); err != nil || got.ID != "d2" {
-				t.Fatalf("read d2: %v %v", got, err)
-			}
-			// A task created by the gateway, assigned to d1 and to any.
-			gwLog := bus.NewLog(e.js)
-			created, err := gwLog.AppendPayload(ctx, "t1", "vibergw/test", &bus.Created{Goal: "hi"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := bus.Assign(ctx, e.js, "t1", "d1", 1, 0); err != nil {
-				t.Fatal(err)
-			}
-			if err := bus.Assign(ctx, e.js, "t2", bus.AnyDaemon, 1, 0); err != nil {
-				t.Fatal(err)
-			}
-			for _, c := range []jetstream.Consumer{own, anyc} {
-				batch, err := c.Fetch(1, jetstream.FetchMaxWait(3*time.Second))
-				if err != nil {
-					t.Fatal(err)
-				}
-				n := 0
-				for m := range batch.Messages() {
-					n++
-					if err := m.InProgress(); err != nil {
-						t.Fatal(err)
-					}
-					if err := m.DoubleAck(ctx); err != nil {
-						t.Fatalf("ack: %v", err)
-					}
-				}
-				if n != 1 || batch.Error() != nil {
-					t.Fatalf("fetched %d, %v (%q)", n, batch.Error(), v.errs)
-				}
-			}
-			// The task log: read, claim, append, replay.
-			log := bus.NewLog(js)
-			last, err := log.Last(ctx, "t1")
-			if err != nil || last.ID != created.ID {
-				t.Fatalf("last: %v %v", last, err)
-			}
-			claim, _ := bus.NewEvent("t1", "viberd/d1", &bus.Assigned{Daemon: "d1", Attempt: 1})
-			if _, err := log.AppendAfter(ctx, claim, last); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := log.AppendPayload(ctx, "t1", "viberd/d1", &bus.Started{}); err != nil {
-				t.Fatal(err)
-			}
-			evs, err := log.Events(ctx, "t1")
-			if err != nil || len(evs) != 3 {
-				t.Fatalf("replay: %d %v", len(evs), err)
-			}
-			if _, err := log.At(ctx, evs[0].StreamSeq); err != nil {
-				t.Fatal(err)
-			}
-			if err := nc.Publish(bus.LiveSubject("t1"), []byte(`{}`)); err != nil {
-				t.Fatal(err)
-			}
-			if err := nc.Flush(); err != nil {
-				t.Fatal(err)
-			}
+			doDaemonWork(t, ctx, e, nc, js, "d1", v)
 			time.Sleep(100 * time.Millisecond)
 			v.mu.Lock()
 			defer v.mu.Unlock()
@@ -274,6 +212,95 @@ func TestDaemonCredentialAllowsItsWork(t *testing.T) {
 				t.Fatalf("violations on allowed operations: %q", v.errs)
 			}
 		})
+	}
+}
+
+// doDaemonWork does with js (and nc) what daemon name does: its own and the
+// shared work consumer (fetch, in progress, ack), presence, reading,
+// claiming, appending and replaying a task, a live delta. Any refusal
+// fails the test; v (optional) holds the client's reported errors.
+func doDaemonWork(t *testing.T, ctx context.Context, e *env, nc *nats.Conn, js jetstream.JetStream, name string, v *violations) {
+	t.Helper()
+	// What daemon.waitForWork does.
+	own, err := js.CreateOrUpdateConsumer(ctx, bus.WorkStream, bus.WorkConsumerConfig(name, bus.SetupOptions{}))
+	if err != nil {
+		t.Fatalf("own consumer: %v (%q)", err, v.list())
+	}
+	anyc, err := js.Consumer(ctx, bus.WorkStream, bus.AnyWorkConsumer)
+	if err != nil {
+		t.Fatalf("any consumer: %v", err)
+	}
+	// Presence: own key, read others.
+	pres, err := bus.OpenPresence(ctx, js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pres.Put(ctx, &bus.DaemonInfo{ID: name, Status: bus.DaemonOnline, LastSeen: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	gwPres, _ := bus.OpenPresence(ctx, e.js)
+	if err := gwPres.Put(ctx, &bus.DaemonInfo{ID: "d2", Status: bus.DaemonOnline}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := pres.Get(ctx, "d2"); err != nil || got.ID != "d2" {
+		t.Fatalf("read d2: %v %v", got, err)
+	}
+	// A task created by the gateway, assigned to d1 and to any.
+	gwLog := bus.NewLog(e.js)
+	created, err := gwLog.AppendPayload(ctx, "t1", "vibergw/test", &bus.Created{Goal: "hi"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bus.Assign(ctx, e.js, "t1", name, 1, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := bus.Assign(ctx, e.js, "t2", bus.AnyDaemon, 1, 0); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []jetstream.Consumer{own, anyc} {
+		batch, err := c.Fetch(1, jetstream.FetchMaxWait(3*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for m := range batch.Messages() {
+			n++
+			if err := m.InProgress(); err != nil {
+				t.Fatal(err)
+			}
+			if err := m.DoubleAck(ctx); err != nil {
+				t.Fatalf("ack: %v", err)
+			}
+		}
+		if n != 1 || batch.Error() != nil {
+			t.Fatalf("fetched %d, %v (%q)", n, batch.Error(), v.list())
+		}
+	}
+	// The task log: read, claim, append, replay.
+	log := bus.NewLog(js)
+	last, err := log.Last(ctx, "t1")
+	if err != nil || last.ID != created.ID {
+		t.Fatalf("last: %v %v", last, err)
+	}
+	claim, _ := bus.NewEvent("t1", "viberd/"+name, &bus.Assigned{Daemon: name, Attempt: 1})
+	if _, err := log.AppendAfter(ctx, claim, last); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := log.AppendPayload(ctx, "t1", "viberd/"+name, &bus.Started{}); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := log.Events(ctx, "t1")
+	if err != nil || len(evs) != 3 {
+		t.Fatalf("replay: %d %v", len(evs), err)
+	}
+	if _, err := log.At(ctx, evs[0].StreamSeq); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Publish(bus.LiveSubject("t1"), []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -540,5 +567,56 @@ func TestRotateSigningKey(t *testing.T) {
 	list, _ := st2.Issued()
 	if len(list) != 2 || !list[0].Revoked || list[1].Revoked {
 		t.Fatalf("issued after rotation: %+v", list)
+	}
+}
+
+// A daemon credential creates no consumer on the task log: a push consumer
+// would deliver the log to any subject (the create request's subject says
+// nothing of the deliver subject, and nats-server checks none), so replays
+// and tails read with direct gets instead.
+func TestDaemonCredentialCreatesNoPushConsumer(t *testing.T) {
+	t.Parallel()
+	e := startEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	push := jetstream.ConsumerConfig{Name: "evil", DeliverSubject: bus.APISubject("task", "create"), FilterSubject: bus.TaskFilter("t1"), AckPolicy: jetstream.AckNonePolicy}
+	// The premise: a create subject that names stream, consumer and filter
+	// is accepted with a deliver subject in its body.
+	if _, err := e.js.CreateOrUpdateConsumer(ctx, bus.TaskStream, push); err != nil {
+		t.Fatalf("the gateway's push consumer: %v", err)
+	}
+	if err := e.js.DeleteConsumer(ctx, bus.TaskStream, "evil"); err != nil {
+		t.Fatal(err)
+	}
+	nc, v := e.daemonConn(t, "d1", auth.DaemonInbox("d1"))
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, cancelc := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancelc()
+	if _, err := js.CreateOrUpdateConsumer(c, bus.TaskStream, push); err == nil {
+		t.Fatal("a daemon created a push consumer on VIBER_TASKS delivering to viber.api.task.create")
+	}
+	v.wait(t, "$JS.API.CONSUMER.CREATE.VIBER_TASKS.evil")
+	for _, subj := range []string{
+		"$JS.API.CONSUMER.CREATE.VIBER_TASKS",              // legacy ephemeral
+		"$JS.API.CONSUMER.CREATE.VIBER_TASKS.evil",         // named, no filter
+		"$JS.API.CONSUMER.DURABLE.CREATE.VIBER_TASKS.evil", // legacy durable
+	} {
+		_, _ = nc.Request(subj, []byte(`{"stream_name":"VIBER_TASKS","config":{"deliver_subject":"viber.api.task.create"}}`), 300*time.Millisecond)
+		v.wait(t, `"`+subj+`"`)
+	}
+	c2, cancel2 := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancel2()
+	if _, err := js.OrderedConsumer(c2, bus.TaskStream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{bus.TaskFilter("t1")}}); err == nil {
+		t.Fatal("a daemon created an ordered consumer on VIBER_TASKS")
+	}
+	s, err := e.js.Stream(ctx, bus.TaskStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := s.CachedInfo().State.Consumers; n != 0 {
+		t.Fatalf("VIBER_TASKS has %d consumers after the refusals", n)
 	}
 }

@@ -40,18 +40,22 @@ func kvKey(bucket, key string) string { return "$KV." + bucket + "." + key }
 //     gateway creates it; a daemon that could create it could make it a
 //     push consumer delivering to itself), and ack, nak and mark in
 //     progress what they deliver;
-//   - read VIBER_TASKS (stream info, direct and message gets) and create,
-//     pull from and delete the ephemeral ordered consumers replays use,
-//     but not the gateway's projector consumer;
+//   - read VIBER_TASKS (stream info, direct and message gets, batched
+//     direct gets are how replays and tails read) and subscribe to its
+//     subjects (the doorbell of a follow; it reveals nothing a direct get
+//     does not), but create no consumer on it: a consumer's creator picks
+//     its deliver subject, which nats-server checks against no permission,
+//     so a push consumer could deliver the log to any subject;
 //   - publish task events under its own writer token only
 //     (viber.task.*.d-<name>.*: readers accept them only from the daemon
 //     holding the task, so it cannot write another daemon's task nor pass
 //     for a gateway) and live deltas (viber.live.*).
 //
 // Everything else is refused: the stream API (create, update, delete,
-// purge, message delete), other daemons' consumers and work subjects,
-// queuing work (viber.work.>), the gateway's API (viber.api.>), the task
-// summaries, and subscribing to task or live subjects.
+// purge, message delete), consumers on VIBER_TASKS, other daemons'
+// consumers and work subjects, queuing work (viber.work.>), the gateway's
+// API (viber.api.>), the task summaries, and subscribing to live deltas or
+// anything but the task subjects and its inbox.
 func DaemonPermissions(name, inbox string) (jwt.Permissions, error) {
 	if !bus.ValidToken(name) || name == bus.AnyDaemon {
 		return jwt.Permissions{}, fmt.Errorf("daemon name %q: use 1-64 letters, digits, '-' or '_' (not %q)", name, bus.AnyDaemon)
@@ -62,43 +66,98 @@ func DaemonPermissions(name, inbox string) (jwt.Permissions, error) {
 	if inbox == "" {
 		inbox = DefaultInbox
 	}
+	p := workerPermissions(name, jsAPI, kvKey(bus.DaemonBucket, name), bus.TaskWriterFilter(bus.DaemonWriter(name)))
+	p.Sub.Allow.Add(inbox+".>", bus.TaskSubjects())
+	return p, nil
+}
+
+// EdgePermissions are the permissions of the leaf-node link of edge daemon
+// name (viberd --leaf --leaf-creds): a daemon's permissions (see
+// [DaemonPermissions]) as the hub sees them across a leaf link, where the
+// edge reaches the hub's JetStream through its domain: the API subjects
+// are $JS.<hubDomain>.API.… (the hub maps them to $JS.API.… after the
+// permission check, which applies to the subject as the leaf sent it), and
+// key-value puts are $JS.<hubDomain>.API.$KV.<bucket>.<key>.
+//
+// On the hub the leaf link's publish permissions bound what the edge may
+// send in, and its subscribe permissions what interest it may register,
+// that is what the hub sends out to it. The hub also hands these
+// permissions to the edge server in the link's INFO, and the edge server
+// does not forward what they refuse. Replies are allowed only under the
+// edge daemon's private prefix [DaemonInbox](name), which viberd --leaf
+// always uses, so an edge cannot see replies meant for others.
+func EdgePermissions(name, hubDomain string) (jwt.Permissions, error) {
+	if !bus.ValidToken(name) || name == bus.AnyDaemon {
+		return jwt.Permissions{}, fmt.Errorf("daemon name %q: use 1-64 letters, digits, '-' or '_' (not %q)", name, bus.AnyDaemon)
+	}
+	if !bus.ValidToken(hubDomain) {
+		return jwt.Permissions{}, fmt.Errorf("hub JetStream domain %q: use letters, digits, '-' or '_' (vibergw --js-domain)", hubDomain)
+	}
+	api := DomainAPI(hubDomain)
+	p := workerPermissions(name, api, api+kvKey(bus.DaemonBucket, name), edgeTaskSubjects(name)...)
+	p.Sub.Allow.Add(DaemonInbox(name)+".>", bus.TaskSubjects())
+	return p, nil
+}
+
+// DomainAPI is the prefix of JetStream's API subjects in JetStream domain
+// domain, as clients elsewhere (across a leaf link) address it:
+// $JS.<domain>.API.
+func DomainAPI(domain string) string { return "$JS." + domain + ".API." }
+
+// edgeTaskSubjects are the task-event subjects edge daemon name may
+// publish: viber.task.*.d-<name>.<event> for every event type, which is
+// what bus.TaskWriterFilter allows a daemon, spelled out. Across a leaf
+// link the hub tells the edge about its stream's interest
+// (viber.task.*.*.*) only when a publish permission lies under it, and
+// nats-server 2.15.2 does not see viber.task.*.d-<name>.* as lying under
+// viber.task.*.*.* (its reverse match stops at the literal writer token),
+// so the edge would never forward its events; literal last tokens are
+// matched.
+func edgeTaskSubjects(name string) []string {
+	var out []string
+	for _, p := range bus.AllTypes() {
+		out = append(out, bus.TaskEventSubject("*", bus.DaemonWriter(name), p.EventType()))
+	}
+	return out
+}
+
+// workerPermissions are the publish permissions daemon name needs, with api
+// as the JetStream API prefix, presence as the subject that writes its
+// presence key and tasks as the task-event subjects it may write.
+func workerPermissions(name, api, presence string, tasks ...string) jwt.Permissions {
 	own := bus.DaemonWorkConsumer(name)
 	var p jwt.Permissions
 	p.Pub.Allow.Add(
 		// JetStream account info (nats.go asks for it in some paths).
-		jsAPI+"INFO",
+		api+"INFO",
 		// Presence: its own key, read everyone's.
-		jsAPI+"STREAM.INFO."+kvStream(bus.DaemonBucket),
-		kvKey(bus.DaemonBucket, name),
-		jsAPI+"DIRECT.GET."+kvStream(bus.DaemonBucket),
-		jsAPI+"DIRECT.GET."+kvStream(bus.DaemonBucket)+".>",
-		jsAPI+"STREAM.MSG.GET."+kvStream(bus.DaemonBucket),
+		api+"STREAM.INFO."+kvStream(bus.DaemonBucket),
+		presence,
+		api+"DIRECT.GET."+kvStream(bus.DaemonBucket),
+		api+"DIRECT.GET."+kvStream(bus.DaemonBucket)+".>",
+		api+"STREAM.MSG.GET."+kvStream(bus.DaemonBucket),
 		// Work: its own durable consumer and the shared one, exactly
 		// with their filters, and their acks.
-		jsAPI+"STREAM.INFO."+bus.WorkStream,
-		jsAPI+"CONSUMER.CREATE."+bus.WorkStream+"."+own+"."+bus.WorkFilter(name),
-		jsAPI+"CONSUMER.INFO."+bus.WorkStream+"."+own,
-		jsAPI+"CONSUMER.MSG.NEXT."+bus.WorkStream+"."+own,
+		api+"STREAM.INFO."+bus.WorkStream,
+		api+"CONSUMER.CREATE."+bus.WorkStream+"."+own+"."+bus.WorkFilter(name),
+		api+"CONSUMER.INFO."+bus.WorkStream+"."+own,
+		api+"CONSUMER.MSG.NEXT."+bus.WorkStream+"."+own,
 		"$JS.ACK."+bus.WorkStream+"."+own+".>",
-		jsAPI+"CONSUMER.INFO."+bus.WorkStream+"."+bus.AnyWorkConsumer,
-		jsAPI+"CONSUMER.MSG.NEXT."+bus.WorkStream+"."+bus.AnyWorkConsumer,
+		api+"CONSUMER.INFO."+bus.WorkStream+"."+bus.AnyWorkConsumer,
+		api+"CONSUMER.MSG.NEXT."+bus.WorkStream+"."+bus.AnyWorkConsumer,
 		"$JS.ACK."+bus.WorkStream+"."+bus.AnyWorkConsumer+".>",
-		// Task log: read, replay with ordered consumers, append.
-		jsAPI+"STREAM.INFO."+bus.TaskStream,
-		jsAPI+"DIRECT.GET."+bus.TaskStream,
-		jsAPI+"DIRECT.GET."+bus.TaskStream+".>",
-		jsAPI+"STREAM.MSG.GET."+bus.TaskStream,
-		jsAPI+"CONSUMER.CREATE."+bus.TaskStream+".*",
-		jsAPI+"CONSUMER.CREATE."+bus.TaskStream+".*.>",
-		jsAPI+"CONSUMER.INFO."+bus.TaskStream+".*",
-		jsAPI+"CONSUMER.MSG.NEXT."+bus.TaskStream+".*",
-		jsAPI+"CONSUMER.DELETE."+bus.TaskStream+".*",
-		bus.TaskWriterFilter(bus.DaemonWriter(name)),
+		// Task log: read and replay with (batched) direct gets, append
+		// (tasks). No consumer on it: a consumer's creator chooses its
+		// deliver subject, which the server does not check against any
+		// permission.
+		api+"STREAM.INFO."+bus.TaskStream,
+		api+"DIRECT.GET."+bus.TaskStream,
+		api+"DIRECT.GET."+bus.TaskStream+".>",
+		api+"STREAM.MSG.GET."+bus.TaskStream,
 		bus.LiveSubject("*"),
 	)
-	denyProjector(&p)
-	p.Sub.Allow.Add(inbox + ".>")
-	return p, nil
+	p.Pub.Allow.Add(tasks...)
+	return p
 }
 
 // UserPermissions are the permissions of a CLI user (the viber command,
@@ -136,20 +195,20 @@ func UserPermissions() jwt.Permissions {
 			jsAPI+"CONSUMER.INFO."+s+".*",
 		)
 	}
-	denyProjector(&p)
-	p.Sub.Allow.Add(DefaultInbox+".>", bus.LiveSubject("*"))
+	denyProjector(&p, jsAPI)
+	p.Sub.Allow.Add(DefaultInbox+".>", bus.LiveSubject("*"), bus.TaskSubjects())
 	return p
 }
 
 // denyProjector keeps the gateway's durable consumer on the task log out
 // of reach of the wildcard consumer permissions replays need.
-func denyProjector(p *jwt.Permissions) {
+func denyProjector(p *jwt.Permissions, api string) {
 	pc := bus.ProjectorConsumer
 	p.Pub.Deny.Add(
-		jsAPI+"CONSUMER.CREATE."+bus.TaskStream+"."+pc,
-		jsAPI+"CONSUMER.CREATE."+bus.TaskStream+"."+pc+".>",
-		jsAPI+"CONSUMER.DELETE."+bus.TaskStream+"."+pc,
-		jsAPI+"CONSUMER.MSG.NEXT."+bus.TaskStream+"."+pc,
+		api+"CONSUMER.CREATE."+bus.TaskStream+"."+pc,
+		api+"CONSUMER.CREATE."+bus.TaskStream+"."+pc+".>",
+		api+"CONSUMER.DELETE."+bus.TaskStream+"."+pc,
+		api+"CONSUMER.MSG.NEXT."+bus.TaskStream+"."+pc,
 	)
 }
 

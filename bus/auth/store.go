@@ -49,6 +49,8 @@ const (
 	KindGateway Kind = "gateway"
 	KindDaemon  Kind = "daemon"
 	KindUser    Kind = "user"
+	// KindEdge is the leaf-node link of an edge daemon (viberd --leaf).
+	KindEdge Kind = "edge"
 )
 
 // Issued records one user credential that was handed out, so that it can
@@ -257,6 +259,18 @@ func (s *Store) IssueDaemon(name, inbox string) ([]byte, string, error) {
 	return s.issue(KindDaemon, name, p, true)
 }
 
+// IssueEdge mints the credential of edge daemon name's leaf-node link to a
+// hub whose JetStream domain is hubDomain (see [EdgePermissions]). It is
+// good for leaf-node connections only: a client connecting with it is
+// refused. It returns the .creds file's content and the user's public key.
+func (s *Store) IssueEdge(name, hubDomain string) ([]byte, string, error) {
+	p, err := EdgePermissions(name, hubDomain)
+	if err != nil {
+		return nil, "", err
+	}
+	return s.issue(KindEdge, name, p, true)
+}
+
 // IssueUser mints the credential of a CLI user (see [UserPermissions]).
 func (s *Store) IssueUser(name string) ([]byte, string, error) {
 	if strings.TrimSpace(name) == "" {
@@ -275,6 +289,9 @@ func (s *Store) issue(kind Kind, name string, p jwt.Permissions, record bool) ([
 	uc.Name = string(kind) + "/" + name
 	uc.IssuerAccount = s.accountPub
 	uc.Permissions = p
+	if kind == KindEdge {
+		uc.AllowedConnectionTypes.Add(jwt.ConnectionTypeLeafnode)
+	}
 	uc.Tags.Add("viber-" + string(kind))
 	token, err := uc.Encode(s.signing)
 	if err != nil {
@@ -456,6 +473,50 @@ func writeFile(path string, data []byte) error {
 	}
 	if err := os.Rename(name, path); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// ErrWrongCredential means a credentials file was issued for another use
+// than the one it is given to (a daemon credential for a leaf link, a
+// credential of another daemon): the server would accept the connection
+// and then refuse, or not answer, what the process needs.
+var ErrWrongCredential = errors.New("wrong credential")
+
+// CheckIssued checks that the credential in file, when `vibergw creds`
+// issued it, is of kind for name. Credentials issued otherwise (without
+// Viber's tags) and the gateway's (full permissions) pass. A file that cannot be read or parsed is
+// left to the connection to report.
+func CheckIssued(file string, kind Kind, name string) error {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil
+	}
+	token, err := jwt.ParseDecoratedJWT(b)
+	if err != nil {
+		return nil
+	}
+	uc, err := jwt.DecodeUserClaims(token)
+	if err != nil {
+		return nil
+	}
+	var got Kind
+	for _, k := range []Kind{KindGateway, KindDaemon, KindEdge, KindUser} {
+		if uc.Tags.Contains("viber-" + string(k)) {
+			got = k
+		}
+	}
+	switch {
+	case got == "" || got == KindGateway: // not Viber's, or full permissions
+		return nil
+	case got != kind && kind == KindEdge:
+		return fmt.Errorf("%w: %s holds a %s credential (%s); a leaf link needs `vibergw creds edge %s`", ErrWrongCredential, file, got, uc.Name, name)
+	case got != kind && got == KindEdge:
+		return fmt.Errorf("%w: %s holds an edge credential (%s), good for a leaf link only: use it with viberd --leaf URL --leaf-creds, or issue `vibergw creds %s %s`", ErrWrongCredential, file, uc.Name, kind, name)
+	case got != kind:
+		return fmt.Errorf("%w: %s holds a %s credential (%s), not a %s one", ErrWrongCredential, file, got, uc.Name, kind)
+	case (kind == KindDaemon || kind == KindEdge) && uc.Name != string(kind)+"/"+name:
+		return fmt.Errorf("%w: %s was issued to %s, not to %s %s: its permissions name that daemon", ErrWrongCredential, file, uc.Name, kind, name)
 	}
 	return nil
 }

@@ -318,6 +318,13 @@ func (s *Server) Connect(name string) (*nats.Conn, error) {
 	return bus.Connect(bus.ConnectOptions{Name: name, InProcess: s.ns, CredsFile: s.creds})
 }
 
+// ConnectInbox is [Server.Connect] with replies under inbox instead of
+// _INBOX (an edge daemon's private prefix, which its leaf credential
+// requires).
+func (s *Server) ConnectInbox(name, inbox string) (*nats.Conn, error) {
+	return bus.Connect(bus.ConnectOptions{Name: name, InProcess: s.ns, CredsFile: s.creds, InboxPrefix: inbox})
+}
+
 // Auth reports whether the server runs in operator mode with credentials.
 func (s *Server) Auth() bool { return s.creds != "" }
 

@@ -75,6 +75,33 @@ gateway accepts new ones at once.`,
 				},
 			},
 			{
+				Name:      "edge",
+				Usage:     "issue the leaf-link credential of edge daemon NAME (viberd --leaf URL --leaf-creds FILE --name NAME)",
+				ArgsUsage: "NAME",
+				Description: `An edge daemon runs its own leaf node and reaches the hub's JetStream
+through the hub's domain ($JS.<domain>.API.…). Its credential allows what a
+daemon needs under that prefix, replies only on _INBOX_viberd_NAME (viberd
+--leaf uses it), and is good for leaf-node links only.`,
+				Flags: []cli.Flag{credsDataFlag(), credsOutFlag(),
+					&cli.StringFlag{Name: "hub-domain", Usage: "the hub's JetStream domain (vibergw --js-domain, viberd --hub-domain)", Value: "hub"},
+				},
+				Action: func(c *cli.Context) error {
+					a, err := credsArgs(c, "hub-domain")
+					if err != nil {
+						return userError(err)
+					}
+					st, err := openOrInit(c, a.get("data"))
+					if err != nil {
+						return userError(err)
+					}
+					creds, pub, err := st.IssueEdge(a.name, a.get("hub-domain"))
+					if err != nil {
+						return userError(err)
+					}
+					return emitCreds(c, a.get("out"), creds, "edge daemon "+a.name, pub)
+				},
+			},
+			{
 				Name:      "user",
 				Usage:     "issue a CLI user's credential (viber --creds FILE): gateway API, read the task log, live deltas",
 				ArgsUsage: "NAME",
@@ -100,7 +127,7 @@ gateway accepts new ones at once.`,
 				Usage:     "revoke every credential issued to NAME (takes effect when the gateway restarts)",
 				ArgsUsage: "NAME",
 				Flags: []cli.Flag{credsDataFlag(),
-					&cli.StringFlag{Name: "kind", Usage: "daemon or user (default: both)"},
+					&cli.StringFlag{Name: "kind", Usage: "daemon, edge or user (default: all)"},
 				},
 				Action: func(c *cli.Context) error {
 					a, err := credsArgs(c, "kind")
@@ -108,8 +135,8 @@ gateway accepts new ones at once.`,
 						return userError(err)
 					}
 					kind := auth.Kind(a.get("kind"))
-					if kind != "" && kind != auth.KindDaemon && kind != auth.KindUser {
-						return userError(fmt.Errorf("--kind %q: use daemon or user", kind))
+					if kind != "" && kind != auth.KindDaemon && kind != auth.KindEdge && kind != auth.KindUser {
+						return userError(fmt.Errorf("--kind %q: use daemon, edge or user", kind))
 					}
 					st, err := auth.Open(authDir(a.get("data")))
 					if err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/viberhq/viber/bus"
+	"github.com/viberhq/viber/bus/auth"
 	"github.com/viberhq/viber/bus/server"
 	"github.com/viberhq/viber/daemon"
 )
@@ -50,7 +51,7 @@ func daemonFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "heartbeat", Usage: "presence interval", EnvVars: []string{"VIBER_HEARTBEAT"}, Value: 5 * time.Second},
 		&cli.DurationFlag{Name: "work-ack-wait", Usage: "must match the gateway's --work-ack-wait", EnvVars: []string{"VIBER_WORK_ACK_WAIT"}, Value: bus.DefaultWorkAckWait},
 		&cli.StringFlag{Name: "leaf", Usage: "run as an edge daemon: an embedded NATS leaf node linked to the hub at nats-leaf://HOST:PORT (then --nats-url is not used)", EnvVars: []string{"VIBER_LEAF"}},
-		&cli.StringFlag{Name: "leaf-creds", Usage: "credentials file for the leaf link (hub with auth on)", EnvVars: []string{"VIBER_LEAF_CREDS"}},
+		&cli.StringFlag{Name: "leaf-creds", Usage: "credentials file for the leaf link to a hub with auth on (vibergw creds edge NAME)", EnvVars: []string{"VIBER_LEAF_CREDS"}},
 		&cli.StringFlag{Name: "data", Usage: "with --leaf: the edge server's JetStream store", EnvVars: []string{"VIBER_DATA"}, Value: filepath.Join(viberHome(), "edge")},
 		&cli.StringFlag{Name: "hub-domain", Usage: "with --leaf: the hub's JetStream domain (vibergw --js-domain)", EnvVars: []string{"VIBER_HUB_DOMAIN"}, Value: bus.DefaultHubDomain},
 		&cli.BoolFlag{Name: "private-inbox", Usage: "receive replies on _INBOX_viberd_NAME (for credentials issued with `vibergw creds daemon NAME --private-inbox`)", EnvVars: []string{"VIBER_PRIVATE_INBOX"}},
@@ -92,6 +93,11 @@ func runDaemon(c *cli.Context) error {
 	)
 	if leaf := c.String("leaf"); leaf != "" {
 		name := c.String("name")
+		if f := c.String("leaf-creds"); f != "" {
+			if err := auth.CheckIssued(f, auth.KindEdge, name); err != nil {
+				return userError(err)
+			}
+		}
 		srv, err := server.StartContext(ctx, server.Options{
 			Dir: c.String("data"), Listen: "none", Name: bus.EdgeDomain(name), Domain: bus.EdgeDomain(name),
 			LeafRemote: leaf, LeafCreds: c.String("leaf-creds"), Logger: server.Zerolog(log),
@@ -100,7 +106,9 @@ func runDaemon(c *cli.Context) error {
 			return userError(err)
 		}
 		defer srv.Shutdown()
-		if nc, err = srv.Connect("viberd-" + name); err != nil {
+		// Replies under the daemon's private prefix: the only ones an
+		// edge credential (vibergw creds edge) lets cross the link.
+		if nc, err = srv.ConnectInbox("viberd-"+name, auth.DaemonInbox(name)); err != nil {
 			return userError(err)
 		}
 		if hubJS, err = jetstream.NewWithDomain(nc, c.String("hub-domain")); err != nil {
@@ -111,8 +119,15 @@ func runDaemon(c *cli.Context) error {
 		}
 		edge = true
 		log.Info().Str("hub", leaf).Str("data", srv.Dir()).Msg("edge: embedded leaf node started")
-	} else if nc, err = connect(c, "viberd-"+c.String("name"), &log); err != nil {
-		return userError(err)
+	} else {
+		if f := c.String("creds"); f != "" {
+			if err := auth.CheckIssued(f, auth.KindDaemon, c.String("name")); err != nil {
+				return userError(err)
+			}
+		}
+		if nc, err = connect(c, "viberd-"+c.String("name"), &log); err != nil {
+			return userError(err)
+		}
 	}
 	defer nc.Close()
 	setup, err := loadAgentSetup(c, log)
