@@ -134,19 +134,6 @@ func ProjectorConsumerConfig() jetstream.ConsumerConfig {
 // on the task log whose reader went away without deleting it.
 const ReaderInactiveThreshold = 30 * time.Second
 
-// TaskReaderConfig is the ordered (ephemeral) consumer that reads one
-// task's log: [Log.Replay], a [Tail] and the client's Watch. With
-// afterStreamSeq > 0 it starts after that stream sequence, else at the
-// task's first event.
-func TaskReaderConfig(taskID string, afterStreamSeq uint64) jetstream.OrderedConsumerConfig {
-	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{TaskFilter(taskID)}, InactiveThreshold: ReaderInactiveThreshold}
-	if afterStreamSeq > 0 {
-		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
-		cfg.OptStartSeq = afterStreamSeq + 1
-	}
-	return cfg
-}
-
 // AllTasksReaderConfig is the ordered consumer that reads the events of
 // every task stored from now on (the client's WatchAll).
 func AllTasksReaderConfig() jetstream.OrderedConsumerConfig {

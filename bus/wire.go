@@ -265,10 +265,9 @@ func Wire() []WireEntry {
 		Writers: "every gateway at start", Readers: "the gateways' projector (shared), folding into " + TaskBucket,
 		Config: consumerConfig(ProjectorConsumerConfig()),
 		Notes:  "users and daemons are denied it"})
-	add(WireEntry{Kind: WireConsumer, Name: "ordered, one task", Via: TaskStream,
-		Writers: "its reader", Readers: "a daemon's `bus.Tail` (one per running task), `bus.Log.Replay`, client.Watch",
-		Config: orderedConfig(TaskReaderConfig(task, 0)),
-		Notes:  "ephemeral; deleted when the reader is done; a tail resumes after its last stream sequence"})
+	add(WireEntry{Kind: WireConsumer, Name: "none: direct gets, one task", Via: TaskStream,
+		Writers: "-", Readers: "a daemon's `bus.Tail` (one per running task), `bus.Log.Replay`, client.Watch",
+		Notes: "batched direct gets (`$JS.API.DIRECT.GET." + TaskStream + "`, next_by_subj " + TaskFilter(task) + ", from the task's first event), woken by a core subscription to " + taskPrefix + task + ".*.*; no consumer is created, so readers need no consumer rights"})
 	add(WireEntry{Kind: WireConsumer, Name: "ordered, all tasks", Via: TaskStream,
 		Writers: "its reader", Readers: "client.WatchAll (audit tools, bridges)",
 		Config: orderedConfig(AllTasksReaderConfig()),
