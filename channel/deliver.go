@@ -188,9 +188,13 @@ func (b *Bridge) postApproval(ctx context.Context, m jetstream.Msg, ev *bus.Even
 		return err
 	}
 	rec = approvalRecord{Task: ev.TaskID(), Call: p.CallID, Chat: chat, Markdown: approvalMarkdown(p)}
-	// The call's key first, so a decision read next finds the message.
+	// The records first: a press may come as soon as the message is out,
+	// and a decision read next must find the message.
 	if _, err := b.deliveries.Put(ctx, callKey(rec.Task, rec.Call), []byte(ev.ID)); err != nil {
 		return fmt.Errorf("write %s: %w", callKey(rec.Task, rec.Call), err)
+	}
+	if err := putJSON(ctx, b.deliveries, approvalKey(ev.ID), rec); err != nil {
+		return err
 	}
 	parts := b.p.Render(rec.Markdown)
 	if len(parts) == 0 {

@@ -29,6 +29,7 @@ const (
 // handle acts on one incoming message or button press. An error means
 // Viber could not be reached: the platform retries the update.
 func (b *Bridge) handle(ctx context.Context, in *Incoming) error {
+	b.log.Debug().Str("chat", in.Chat).Str("sender", in.Sender).Bool("button", in.CallbackID != "").Msg("incoming")
 	if !b.allowed(in) {
 		return b.refuse(ctx, in)
 	}

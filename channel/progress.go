@@ -9,6 +9,10 @@ import (
 	"github.com/viberhq/viber/bus"
 )
 
+// progressMax bounds the text a progress message renders (in runes): a
+// platform message holds no more.
+const progressMax = 4000
+
 // progress shows what the model writes for one task in one message,
 // edited at most once per EditInterval, until the turn's reply replaces it.
 type progress struct {
@@ -111,7 +115,13 @@ func (p *progress) flush(ctx context.Context) {
 		return
 	}
 	p.dirty = false
-	md := p.text.String() + " …"
+	md := p.text.String()
+	if r := []rune(md); len(r) > progressMax {
+		// Only the start shows; rendering all of a long text at
+		// every edit would cost for nothing.
+		md = string(r[:progressMax])
+	}
+	md += " …"
 	msgID := p.msgID
 	p.lastEdit = time.Now()
 	p.mu.Unlock()

@@ -15,70 +15,79 @@ func Split(markdown string, limit int, render func(string) string) []string {
 	if limit <= 0 {
 		limit = 4096
 	}
+	var lines []string
+	for _, l := range strings.SplitAfter(markdown, "\n") {
+		if l != "" {
+			lines = append(lines, l)
+		}
+	}
+	// open[k] is the fence left open after lines[:k] ("" when none).
+	open := make([]string, len(lines)+1)
+	for k, l := range lines {
+		open[k+1] = open[k]
+		if f, ok := fenceLine(l); ok {
+			if open[k] == "" {
+				open[k+1] = f
+			} else {
+				open[k+1] = ""
+			}
+		}
+	}
 	var out []string
-	var cur strings.Builder
-	reopen := "" // the fence line to reopen an open code block with
-	fence := ""  // the open fence of the current piece, "" when none
-	fits := func(md string) bool { return Len(render(closeFence(md, fence))) <= limit }
-	flush := func() {
-		md := cur.String()
-		cur.Reset()
-		if strings.TrimSpace(md) == "" || md == reopen {
+	emit := func(md, fence string) {
+		if strings.TrimSpace(md) == "" {
 			return
 		}
 		if r := strings.TrimSpace(render(closeFence(md, fence))); r != "" {
 			out = append(out, r)
 		}
-		reopen = ""
-		if fence != "" {
-			reopen = fence + "\n"
-			cur.WriteString(reopen)
-		}
 	}
-	for _, line := range strings.SplitAfter(markdown, "\n") {
-		if line == "" {
-			continue
-		}
-		nextFence := fence
-		if f, ok := fenceLine(line); ok {
-			if fence == "" {
-				nextFence = f
-			} else {
-				nextFence = ""
-			}
-		}
-		if fits(cur.String() + line) {
-			cur.WriteString(line)
-			fence = nextFence
-			continue
-		}
-		flush()
-		if fits(cur.String() + line) {
-			cur.WriteString(line)
-			fence = nextFence
-			continue
-		}
-		// The line alone is too long: cut it by runes.
-		rest := []rune(line)
-		for len(rest) > 0 {
-			base := cur.String()
-			n := longestFit(rest, func(k int) bool { return fits(base + string(rest[:k])) })
+	prefix := "" // reopens a code block cut by the previous piece
+	for i := 0; i < len(lines); {
+		chunk := func(j int) string { return prefix + strings.Join(lines[i:j], "") }
+		fits := func(j int) bool { return Len(render(closeFence(chunk(j), open[j]))) <= limit }
+		if !fits(i + 1) {
+			// The line alone is too long: cut it by runes.
+			r := []rune(lines[i])
+			n := longestFit(r, func(k int) bool { return Len(render(closeFence(prefix+string(r[:k]), open[i]))) <= limit })
 			if n == 0 {
-				// Not even one rune fits after the reopened fence:
-				// drop the fence rather than loop.
-				cur.Reset()
-				fence, reopen = "", ""
-				n = max(1, longestFit(rest, func(k int) bool { return fits(string(rest[:k])) }))
+				// Not even one rune fits after the reopened fence.
+				prefix = ""
+				n = max(1, longestFit(r, func(k int) bool { return Len(render(string(r[:k]))) <= limit }))
 			}
-			cur.WriteString(string(rest[:n]))
-			rest = rest[n:]
-			if len(rest) > 0 {
-				flush()
+			emit(prefix+string(r[:n]), open[i])
+			lines[i] = string(r[n:])
+			if lines[i] == "" {
+				i++
+			}
+			prefix = ""
+			if open[i] != "" {
+				prefix = open[i] + "\n"
+			}
+			continue
+		}
+		// Grow the piece by doubling, then search back for the longest.
+		lo, step := i+1, 1
+		for lo+step <= len(lines) && fits(lo+step) {
+			lo += step
+			step *= 2
+		}
+		hi := min(lo+step, len(lines)+1) - 1 // fits(lo), and not fits(hi+1) when hi < len
+		for lo < hi {
+			mid := (lo + hi + 1) / 2
+			if fits(mid) {
+				lo = mid
+			} else {
+				hi = mid - 1
 			}
 		}
-		fence = nextFence
+		emit(chunk(lo), open[lo])
+		i = lo
+		prefix = ""
+		if open[i] != "" {
+			prefix = open[i] + "\n"
+		}
 	}
-	flush()
 	return out
 }
 
