@@ -52,6 +52,8 @@ type Config struct {
 	// AllowPrivateNetworks lets web_fetch reach private and loopback
 	// addresses.
 	AllowPrivateNetworks bool `yaml:"allow_private_networks"`
+	// Channels are the chat bridges (see ChannelsConfig).
+	Channels ChannelsConfig `yaml:"channels"`
 
 	// Path is the file the config was read from ("" when none was).
 	Path string `yaml:"-"`
@@ -163,8 +165,10 @@ func yamlError(err error) string {
 	if !errors.As(err, &te) {
 		return strings.TrimPrefix(err.Error(), "yaml: ")
 	}
-	where := map[string]string{"Config": "", "ProviderConfig": " in a provider", "ShellRuleConfig": " in a shell rule"}
-	fields := map[string][]string{"Config": yamlFields(Config{}), "ProviderConfig": yamlFields(ProviderConfig{}), "ShellRuleConfig": yamlFields(ShellRuleConfig{})}
+	where := map[string]string{"Config": "", "ProviderConfig": " in a provider", "ShellRuleConfig": " in a shell rule",
+		"ChannelsConfig": " in channels", "TelegramChannel": " in channels.telegram", "SlackChannel": " in channels.slack"}
+	fields := map[string][]string{"Config": yamlFields(Config{}), "ProviderConfig": yamlFields(ProviderConfig{}), "ShellRuleConfig": yamlFields(ShellRuleConfig{}),
+		"ChannelsConfig": yamlFields(ChannelsConfig{}), "TelegramChannel": yamlFields(TelegramChannel{}), "SlackChannel": yamlFields(SlackChannel{})}
 	var out []string
 	for _, e := range te.Errors {
 		if m := unknownField.FindStringSubmatch(e); m != nil {
@@ -305,6 +309,7 @@ func (c *Config) Validate() error {
 			bad("shell_timeout: %q is not a positive duration (e.g. 60s, 2m)", c.ShellTimeout)
 		}
 	}
+	c.Channels.validate(bad)
 	return errors.Join(errs...)
 }
 
