@@ -19,8 +19,39 @@ import (
 const retryDelay = 2 * time.Second
 
 // deliver reads the bridge's consumer until ctx ends, one event at a
-// time, and acks each event once what it asked for is done.
+// time, and acks each event once what it asked for is done. A broken read
+// (the server restarted, the connection dropped) reopens the consumer
+// after a pause.
 func (b *Bridge) deliver(ctx context.Context, cons jetstream.Consumer) error {
+	pause := time.Duration(0)
+	for ctx.Err() == nil {
+		if cons == nil {
+			var err error
+			if cons, err = b.consumer(ctx); err != nil {
+				pause = min(2*pause+500*time.Millisecond, 10*time.Second)
+				b.log.Warn().Err(err).Dur("retry_in", pause).Msg("cannot open the reply consumer")
+				if !backoff(ctx, pause) {
+					break
+				}
+				continue
+			}
+		}
+		err := b.deliverFrom(ctx, cons)
+		if ctx.Err() != nil {
+			break
+		}
+		pause = min(2*pause+500*time.Millisecond, 10*time.Second)
+		b.log.Warn().Err(err).Dur("retry_in", pause).Msg("reading replies stopped; reopening")
+		cons = nil
+		if !backoff(ctx, pause) {
+			break
+		}
+	}
+	return nil
+}
+
+// deliverFrom reads one consumer until ctx ends or the read breaks.
+func (b *Bridge) deliverFrom(ctx context.Context, cons jetstream.Consumer) error {
 	msgs, err := cons.Messages(jetstream.PullMaxMessages(1))
 	if err != nil {
 		return fmt.Errorf("read replies: %w", err)
@@ -29,9 +60,6 @@ func (b *Bridge) deliver(ctx context.Context, cons jetstream.Consumer) error {
 	for {
 		m, err := msgs.Next(jetstream.NextContext(ctx))
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
 			return fmt.Errorf("read replies: %w", err)
 		}
 		err = b.event(ctx, m)

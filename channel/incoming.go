@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/viberhq/viber/bus"
 )
 
@@ -29,7 +31,28 @@ const (
 // handle acts on one incoming message or button press. An error means
 // Viber could not be reached: the platform retries the update.
 func (b *Bridge) handle(ctx context.Context, in *Incoming) error {
-	b.log.Debug().Str("chat", in.Chat).Str("sender", in.Sender).Bool("button", in.CallbackID != "").Msg("incoming")
+	b.log.Debug().Str("chat", in.Chat).Str("sender", in.Sender).Str("id", in.ID).Bool("button", in.CallbackID != "").Msg("incoming")
+	if in.ID == "" {
+		return b.act(ctx, in)
+	}
+	key := seenKey(b.p.Name(), in.ID)
+	if _, err := b.deliveries.Get(ctx, key); err == nil {
+		b.log.Info().Str("id", in.ID).Msg("skipped an update handled before")
+		return nil
+	} else if !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("read %s: %w", key, err)
+	}
+	if err := b.act(ctx, in); err != nil {
+		return err
+	}
+	if _, err := b.deliveries.Put(ctx, key, nil); err != nil {
+		return fmt.Errorf("write %s: %w", key, err)
+	}
+	return nil
+}
+
+// act does what an incoming message or press asks.
+func (b *Bridge) act(ctx context.Context, in *Incoming) error {
 	if !b.allowed(in) {
 		return b.refuse(ctx, in)
 	}

@@ -47,6 +47,11 @@ type Incoming struct {
 	SenderName string
 	// Text is the message's text (empty for a button press).
 	Text string
+	// ID, when set, identifies the update for good (Telegram's
+	// update_id, Slack's event id): one the bridge already handled is
+	// skipped, so a platform that delivers again after a crash or a
+	// retry does not make a second task.
+	ID string
 	// CallbackID and Data are set for a button press: the press's id
 	// (for [Platform.Answer]) and the button's data.
 	CallbackID string

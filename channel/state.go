@@ -53,8 +53,9 @@ func taskKey(task string) string           { return "task." + task }
 func refusedKey(platform, sender string) string {
 	return "refused." + platform + "." + keyToken(sender)
 }
-func sentKey(eventID string) string     { return "sent." + eventID }
-func approvalKey(eventID string) string { return "approval." + eventID }
+func sentKey(eventID string) string      { return "sent." + eventID }
+func seenKey(platform, id string) string { return "seen." + platform + "." + keyToken(id) }
+func approvalKey(eventID string) string  { return "approval." + eventID }
 
 // callKey finds the approval message of a call (call ids are the model's
 // and may hold anything, so they are hashed).

@@ -98,6 +98,7 @@ func (b *Bot) Receive(ctx context.Context, handle func(context.Context, *channel
 		pause = 0
 		for _, u := range ups {
 			if in := incoming(&u); in != nil {
+				in.ID = strconv.FormatInt(u.UpdateID, 10)
 				for {
 					err := handle(ctx, in)
 					if err == nil {

@@ -405,3 +405,22 @@ func TestStopCancelsTheTask(t *testing.T) {
 		t.Errorf("after /stop the task is %s, want cancelled", tasks[0].State)
 	}
 }
+
+func TestAnUpdateDeliveredAgainMakesNoSecondTask(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, openaitest.Echo)
+	b := r.startBridge(0)
+	r.tg.SendText(0, alice, "alice", "hello")
+	r.eventually(`the reply "echo: hello"`, 20*time.Second, func() bool { return slices.Contains(r.texts(alice), "echo: hello") })
+	b.kill()
+	// As if the bridge had died before confirming the update.
+	r.tg.Unconfirm()
+	r.startBridge(0)
+	r.eventually("the update read again and confirmed", 20*time.Second, func() bool { return r.tg.Pending() == 0 })
+	if n := len(r.tasks(context.Background())); n != 1 {
+		t.Errorf("%d tasks after the same update came twice, want 1", n)
+	}
+	if got := r.texts(alice); !slices.Equal(got, []string{"echo: hello"}) {
+		t.Errorf("bot messages %q, want one echo", got)
+	}
+}

@@ -198,6 +198,15 @@ func (s *Server) Answered(id string) bool {
 	return s.queries[id]
 }
 
+// Unconfirm forgets which updates the bot confirmed, so the next
+// getUpdates without an offset returns them again: what Telegram does when
+// a bot died before its next poll confirmed them.
+func (s *Server) Unconfirm() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.confirmed = 0
+}
+
 // Pending counts the updates not yet confirmed by the bot.
 func (s *Server) Pending() int {
 	s.mu.Lock()
