@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 
 	"github.com/nats-io/nats.go"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/viberhq/viber/agents"
 	"github.com/viberhq/viber/channel"
+	"github.com/viberhq/viber/channel/slack"
 	"github.com/viberhq/viber/channel/telegram"
 	"github.com/viberhq/viber/client"
 	"github.com/viberhq/viber/stack"
@@ -21,7 +23,7 @@ import (
 func channelCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "channel",
-		Usage: "bridge chat platforms (Telegram) to Viber",
+		Usage: "bridge chat platforms (Telegram, Slack) to Viber",
 		Subcommands: []*cli.Command{{
 			Name:      "run",
 			Usage:     "run the chat bridges of the config file's channels: section",
@@ -38,6 +40,14 @@ ends, and tool calls waiting for approval get Approve / Deny buttons.
        allow_from: [123456789]
 
    TELEGRAM_BOT_TOKEN=123:abc viber channel run
+
+Slack (Socket Mode: an app with an app-level token, no public URL needed):
+
+   channels:
+     slack:
+       bot_token_env: SLACK_BOT_TOKEN   # xoxb-...
+       app_token_env: SLACK_APP_TOKEN   # xapp-... with connections:write
+       allow_from: [U0123ABCD]
 
 In a chat: /new starts a fresh task, /stop cancels, /steer TEXT interrupts.
 'viber up' runs the same bridges when the section is there. Only one bridge
@@ -107,8 +117,27 @@ func newBridges(cc agents.ChannelsConfig, nc *nats.Conn, getenv func(string) str
 			}
 		}
 	}
-	if cc.Slack != nil {
-		errs = append(errs, errors.New("channels.slack: the Slack bridge is not built yet; remove the section"))
+	if s := cc.Slack; s != nil {
+		botToken, appToken := strings.TrimSpace(getenv(s.BotTokenVar())), strings.TrimSpace(getenv(s.AppTokenVar()))
+		switch {
+		case botToken == "":
+			errs = append(errs, fmt.Errorf("channels.slack: $%s is empty; set it to the app's bot token (xoxb-...)", s.BotTokenVar()))
+		case appToken == "":
+			errs = append(errs, fmt.Errorf("channels.slack: $%s is empty; set it to an app-level token with connections:write (xapp-...)", s.AppTokenVar()))
+		default:
+			app, err := slack.New(slack.Config{BotToken: botToken, AppToken: appToken, APIURL: s.APIURL, Logger: log})
+			if err != nil {
+				errs = append(errs, fmt.Errorf("channels.slack: %w", err))
+				break
+			}
+			task := s.Task()
+			b, err := channel.New(channel.Config{Platform: app, Client: cl, AllowFrom: s.AllowFrom, Daemon: task.Daemon, Model: task.Model, Skills: task.Skills, Logger: log})
+			if err != nil {
+				errs = append(errs, err)
+				break
+			}
+			out = append(out, b)
+		}
 	}
 	return out, errors.Join(errs...)
 }
