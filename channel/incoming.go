@@ -87,12 +87,13 @@ func (b *Bridge) act(ctx context.Context, in *Incoming) error {
 }
 
 // command splits "/cmd@bot rest" into "/cmd" and "rest"; text that is not
-// a known command comes back as ("", text).
+// a known command comes back as ("", text). "!cmd" is the same as "/cmd":
+// Slack keeps a leading "/" for its own slash commands.
 func command(text string) (string, string) {
-	if !strings.HasPrefix(text, "/") {
+	if !strings.HasPrefix(text, "/") && !strings.HasPrefix(text, "!") {
 		return "", text
 	}
-	head, rest, _ := strings.Cut(text, " ")
+	head, rest, _ := strings.Cut("/"+text[1:], " ")
 	if i := strings.IndexAny(head, "\n"); i >= 0 {
 		head, rest = head[:i], strings.TrimSpace(head[i:]+" "+rest)
 	}
