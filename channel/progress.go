@@ -33,7 +33,8 @@ type progress struct {
 }
 
 // watch starts showing the live deltas of task in chat, unless it already
-// does. Progress is best effort: a failure is logged, never returned.
+// does, until the task's reply or the end of ctx (the bridge's run).
+// Progress is best effort: a failure is logged, never returned.
 func (b *Bridge) watch(ctx context.Context, chat, task string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -41,14 +42,14 @@ func (b *Bridge) watch(ctx context.Context, chat, task string) {
 		return
 	}
 	p := &progress{b: b, chat: chat, task: task, kick: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
-	stop, err := b.cl.Live(context.WithoutCancel(ctx), task, p.add)
+	stop, err := b.cl.Live(ctx, task, p.add)
 	if err != nil {
 		b.log.Warn().Err(err).Str("task", task).Msg("no progress messages for this task")
 		return
 	}
 	p.stopLive = stop
 	b.progress[task] = p
-	go p.loop(context.WithoutCancel(ctx))
+	go p.loop(ctx)
 }
 
 // unwatch stops the progress of task and returns its message id and the
