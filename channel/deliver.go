@@ -172,6 +172,12 @@ func (b *Bridge) reply(ctx context.Context, m jetstream.Msg, ev *bus.Event, chat
 			}
 			id = rec.Progress
 			err = b.p.Edit(ctx, chat, id, parts[i], nil)
+			if errors.Is(err, ErrRejected) {
+				// The progress message is gone or too old to edit:
+				// the answer comes as a message of its own.
+				b.log.Info().Err(err).Str("task", ev.TaskID()).Msg("could not turn the progress message into the answer; sending it anew")
+				id, err = b.p.Send(ctx, chat, parts[i], nil)
+			}
 		} else {
 			id, err = b.p.Send(ctx, chat, parts[i], nil)
 		}

@@ -2,6 +2,7 @@ package telegram_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"slices"
@@ -25,6 +26,7 @@ import (
 const (
 	token = "123456:test-token"
 	alice = 42
+	bob   = 43
 )
 
 func testLogger(t testing.TB) zerolog.Logger {
@@ -88,7 +90,7 @@ func (r *rig) startBridge(ackWait time.Duration) *bridge {
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	br, err := channel.New(channel.Config{Platform: bot, Client: cl, AllowFrom: []string{fmt.Sprint(alice)}, AckWait: ackWait, Logger: testLogger(r.t)})
+	br, err := channel.New(channel.Config{Platform: bot, Client: cl, AllowFrom: []string{fmt.Sprint(alice), fmt.Sprint(bob)}, AckWait: ackWait, Logger: testLogger(r.t)})
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -422,5 +424,31 @@ func TestAnUpdateDeliveredAgainMakesNoSecondTask(t *testing.T) {
 	}
 	if got := r.texts(alice); !slices.Equal(got, []string{"echo: hello"}) {
 		t.Errorf("bot messages %q, want one echo", got)
+	}
+}
+
+func TestRefusedRepliesDoNotBlockOthers(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, openaitest.Echo)
+	// Bob blocked the bot, and no progress message can be edited.
+	r.tg.SetHook(func(_ context.Context, method string, p map[string]any) *telegramtest.Error {
+		if method == "editMessageText" {
+			return &telegramtest.Error{Code: 400, Description: "Bad Request: message to edit not found"}
+		}
+		if chat, _ := p["chat_id"].(json.Number); method == "sendMessage" && chat.String() == fmt.Sprint(bob) {
+			return &telegramtest.Error{Code: 403, Description: "Forbidden: bot was blocked by the user"}
+		}
+		return nil
+	})
+	r.startBridge(0)
+	r.tg.SendText(0, bob, "bob", "hi")
+	r.eventually("bob's task ended", 20*time.Second, func() bool {
+		tasks := r.tasks(context.Background())
+		return len(tasks) == 1 && tasks[0].State == bus.StateCompleted
+	})
+	r.tg.SendText(0, alice, "alice", "hello")
+	r.eventually(`alice's reply "echo: hello"`, 20*time.Second, func() bool { return slices.Contains(r.texts(alice), "echo: hello") })
+	if n := len(r.tg.BotMessages(bob)); n != 0 {
+		t.Errorf("bob, who blocked the bot, has %d messages", n)
 	}
 }
