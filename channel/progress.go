@@ -124,8 +124,15 @@ func (p *progress) flush(ctx context.Context) {
 	}
 	md += " …"
 	msgID := p.msgID
-	p.lastEdit = time.Now()
 	p.mu.Unlock()
+	// The interval counts from when the platform answered, so that two
+	// changes never reach it closer than EditInterval, however slow a
+	// request was on its way.
+	defer func() {
+		p.mu.Lock()
+		p.lastEdit = time.Now()
+		p.mu.Unlock()
+	}()
 	parts := p.b.p.Render(md)
 	if len(parts) == 0 {
 		return
