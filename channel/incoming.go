@@ -46,7 +46,8 @@ func (b *Bridge) handle(ctx context.Context, in *Incoming) error {
 		return err
 	}
 	if _, err := b.deliveries.Put(ctx, key, nil); err != nil {
-		return fmt.Errorf("write %s: %w", key, err)
+		// Handled all the same: retrying would do it twice.
+		b.log.Warn().Err(err).Str("id", in.ID).Msg("could not record a handled update; a redelivery of it would be handled again")
 	}
 	return nil
 }
