@@ -58,6 +58,8 @@ type Config struct {
 	// MCPServers are Model Context Protocol servers whose tools the
 	// daemon's workers may call, by server name (see docs/mcp.md).
 	MCPServers map[string]MCPServerConfig `yaml:"mcp_servers"`
+	// Channels are the chat bridges (see ChannelsConfig).
+	Channels ChannelsConfig `yaml:"channels"`
 
 	// Path is the file the config was read from ("" when none was).
 	Path string `yaml:"-"`
@@ -169,8 +171,10 @@ func yamlError(err error) string {
 	if !errors.As(err, &te) {
 		return strings.TrimPrefix(err.Error(), "yaml: ")
 	}
-	where := map[string]string{"Config": "", "ProviderConfig": " in a provider", "ShellRuleConfig": " in a shell rule", "MCPServerConfig": " in an MCP server"}
-	fields := map[string][]string{"Config": yamlFields(Config{}), "ProviderConfig": yamlFields(ProviderConfig{}), "ShellRuleConfig": yamlFields(ShellRuleConfig{}), "MCPServerConfig": yamlFields(MCPServerConfig{})}
+	where := map[string]string{"Config": "", "ProviderConfig": " in a provider", "ShellRuleConfig": " in a shell rule", "MCPServerConfig": " in an MCP server",
+		"ChannelsConfig": " in channels", "TelegramChannel": " in channels.telegram", "SlackChannel": " in channels.slack"}
+	fields := map[string][]string{"Config": yamlFields(Config{}), "ProviderConfig": yamlFields(ProviderConfig{}), "ShellRuleConfig": yamlFields(ShellRuleConfig{}), "MCPServerConfig": yamlFields(MCPServerConfig{}),
+		"ChannelsConfig": yamlFields(ChannelsConfig{}), "TelegramChannel": yamlFields(TelegramChannel{}), "SlackChannel": yamlFields(SlackChannel{})}
 	var out []string
 	for _, e := range te.Errors {
 		if m := unknownField.FindStringSubmatch(e); m != nil {
@@ -320,6 +324,7 @@ func (c *Config) Validate() error {
 		}
 		prefixes[p] = name
 	}
+	c.Channels.validate(bad)
 	return errors.Join(errs...)
 }
 

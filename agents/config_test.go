@@ -483,3 +483,43 @@ mcp_servers:
 		t.Errorf("misspelt field: %v", err)
 	}
 }
+
+func TestChannelsConfig(t *testing.T) {
+	t.Parallel()
+	p := writeConfig(t, `channels:
+  telegram:
+    token_env: MY_BOT_TOKEN
+    allow_from: [123456789, -100200300]
+    api_url: http://127.0.0.1:8081
+    daemon: laptop
+  slack:
+    allow_from: [U0123ABCD]
+`)
+	cfg, err := agents.LoadConfig(p, env(t, "MY_BOT_TOKEN", " 1:abc "))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg := cfg.Channels.Telegram
+	if tg == nil || strings.Join(tg.AllowFrom, ",") != "123456789,-100200300" || tg.APIURL != "http://127.0.0.1:8081" || tg.Task().Daemon != "laptop" {
+		t.Fatalf("telegram channel read as %+v", tg)
+	}
+	if got := tg.Token(env(t, "MY_BOT_TOKEN", " 1:abc ")); got != "1:abc" {
+		t.Errorf("token %q, want 1:abc from MY_BOT_TOKEN", got)
+	}
+	if sl := cfg.Channels.Slack; sl == nil || sl.BotTokenVar() != "SLACK_BOT_TOKEN" || sl.AppTokenVar() != "SLACK_APP_TOKEN" {
+		t.Errorf("slack channel read as %+v, want the default token variables", sl)
+	}
+
+	for _, c := range []struct{ yaml, want string }{
+		{"channels:\n  telegram:\n    token_env: \"123:secret-token\"\n", "channels.telegram.token_env: \"123:secret-token\" is not an environment variable name"},
+		{"channels:\n  telegram:\n    allow_from: [alice]\n", `channels.telegram.allow_from: "alice" is not a Telegram id`},
+		{"channels:\n  telegram:\n    api_url: ftp://x\n", "channels.telegram.api_url"},
+		{"channels:\n  telegram:\n    alow_from: [1]\n", `unknown field "alow_from" in channels.telegram (did you mean "allow_from"?)`},
+		{"channels:\n  discord: {}\n", `unknown field "discord" in channels`},
+	} {
+		_, err := agents.LoadConfig(writeConfig(t, c.yaml), env(t))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("config %q: error %v, want one containing %q", c.yaml, err, c.want)
+		}
+	}
+}

@@ -39,7 +39,7 @@ Start everything on this machine with 'viber up', then give it work:
 
 Every command below 'up' is a NATS client: point it at your server with
 --nats-url (or VIBER_NATS_URL).`,
-		Commands: []*cli.Command{upCommand(), initCommand(), doctorCommand(), taskCommand(), daemonCommand(), skillCommand(), mcpCommand(), benchCommand()},
+		Commands: []*cli.Command{upCommand(), initCommand(), doctorCommand(), taskCommand(), daemonCommand(), skillCommand(), mcpCommand(), channelCommand(), benchCommand()},
 		ExitErrHandler: func(c *cli.Context, err error) {
 			cli.HandleExitCoder(err)
 		},
@@ -53,7 +53,8 @@ func upCommand() *cli.Command {
 		Description: `up starts an embedded NATS server with JetStream (data under --data), the
 gateway and one local daemon, and runs until interrupted. Models come from the
 config file and the environment (see 'viberd --help'): with none configured,
-tasks fail with a message saying what to set.`,
+tasks fail with a message saying what to set. When the config file has a
+channels: section, the chat bridges run too (see 'viber channel run --help').`,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "data", Usage: "directory for all state (JetStream store, default workspace)", EnvVars: []string{"VIBER_DATA"}, Value: filepath.Join(viberHome(), "data")},
 			&cli.StringFlag{Name: "nats-listen", Usage: "NATS client listener HOST:PORT (beyond loopback only with --insecure: up has no NATS auth)", EnvVars: []string{"VIBER_NATS_LISTEN"}, Value: "127.0.0.1:4222"},
@@ -90,10 +91,17 @@ tasks fail with a message saying what to set.`,
 			if err != nil {
 				return userError(err)
 			}
+			var bridges sync.WaitGroup
+			if cc := setup.models.Channels; cc.Any() {
+				if err := startBridges(ctx, st, cc, log, &bridges); err != nil {
+					log.Warn().Err(err).Msg("chat channels not started")
+				}
+			}
 			fmt.Fprintf(os.Stderr, "\nViber is up.\n  NATS      %s\n  HTTP      http://%s\n  data      %s\n  try       viber task submit --wait \"say hello\"\n  stop      Ctrl-C\n\n",
 				st.URL(), st.Gateway.HTTPAddr(), c.String("data"))
 			<-ctx.Done()
 			log.Info().Msg("stopping")
+			bridges.Wait()
 			st.Stop()
 			return userError(st.Err())
 		},
