@@ -34,6 +34,12 @@ var (
 	ErrUnauthorized = errors.New("unauthorized")
 	// ErrUnavailable means the gateway or NATS did not answer.
 	ErrUnavailable = errors.New("unavailable")
+	// ErrScheduleNotFound means no schedule has that name.
+	ErrScheduleNotFound = errors.New("schedule not found")
+	// ErrUnsupported means the NATS server or the gateway lacks a feature the request
+	// needs (for example message schedules before nats-server 2.12, or
+	// webhooks on a gateway without a webhook secret).
+	ErrUnsupported = errors.New("not supported")
 )
 
 // Errors of the task lifecycle.
@@ -57,16 +63,18 @@ type ErrorCode string
 
 // The API error codes.
 const (
-	CodeTaskNotFound   ErrorCode = "task_not_found"
-	CodeDaemonNotFound ErrorCode = "daemon_not_found"
-	CodeCallNotFound   ErrorCode = "call_not_found"
-	CodeConflict       ErrorCode = "conflict"
-	CodeTerminal       ErrorCode = "terminal"
-	CodeMalformed      ErrorCode = "malformed"
-	CodeUnknownType    ErrorCode = "unknown_type"
-	CodeTooLarge       ErrorCode = "too_large"
-	CodeUnauthorized   ErrorCode = "unauthorized"
-	CodeUnavailable    ErrorCode = "unavailable"
+	CodeTaskNotFound     ErrorCode = "task_not_found"
+	CodeDaemonNotFound   ErrorCode = "daemon_not_found"
+	CodeCallNotFound     ErrorCode = "call_not_found"
+	CodeConflict         ErrorCode = "conflict"
+	CodeTerminal         ErrorCode = "terminal"
+	CodeMalformed        ErrorCode = "malformed"
+	CodeUnknownType      ErrorCode = "unknown_type"
+	CodeTooLarge         ErrorCode = "too_large"
+	CodeUnauthorized     ErrorCode = "unauthorized"
+	CodeUnavailable      ErrorCode = "unavailable"
+	CodeScheduleNotFound ErrorCode = "schedule_not_found"
+	CodeUnsupported      ErrorCode = "unsupported"
 	// CodeNoEndpoint answers an HTTP request for a path or method the API
 	// does not have. It has no sentinel: it is a client's programming
 	// error, not a state of the system.
@@ -92,6 +100,8 @@ var errorCodes = []struct {
 	{CodeConflict, ErrConflict, http.StatusConflict},
 	{CodeUnauthorized, ErrUnauthorized, http.StatusUnauthorized},
 	{CodeUnavailable, ErrUnavailable, http.StatusServiceUnavailable},
+	{CodeScheduleNotFound, ErrScheduleNotFound, http.StatusNotFound},
+	{CodeUnsupported, ErrUnsupported, http.StatusNotImplemented},
 }
 
 // ErrorCodes lists every code that has a sentinel.

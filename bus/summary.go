@@ -61,9 +61,13 @@ type Summary struct {
 	// OwnerInstance is the process instance of the owner's claim.
 	OwnerInstance string `json:"owner_instance,omitempty"`
 	// RequestedDaemon is the daemon the task was pinned to at creation.
-	RequestedDaemon string   `json:"requested_daemon,omitempty"`
-	Model           string   `json:"model,omitempty"`
-	Skills          []string `json:"skills,omitempty"`
+	RequestedDaemon string `json:"requested_daemon,omitempty"`
+	// Schedule names the schedule that made the task.
+	Schedule string `json:"schedule,omitempty"`
+	// Notify is the URL the task's terminal events are POSTed to.
+	Notify string   `json:"notify,omitempty"`
+	Model  string   `json:"model,omitempty"`
+	Skills []string `json:"skills,omitempty"`
 	// Result is the answer of the latest completed turn.
 	Result string `json:"result,omitempty"`
 	// Error is the reason of the latest failed turn.
@@ -227,6 +231,7 @@ func (s *Summary) Apply(ev *Event) (bool, error) {
 	switch d := p.(type) {
 	case *Created:
 		s.Goal, s.RequestedDaemon, s.Model, s.Skills = d.Goal, d.Daemon, d.Model, d.Skills
+		s.Schedule, s.Notify = d.Schedule, d.Notify
 		s.State, s.CreatedAt, s.TurnSeq = StatePending, t, ev.Seq
 	case *Input:
 		s.AnswerSeq = 0

@@ -19,7 +19,7 @@ func (g *Gateway) startService(ctx context.Context) error {
 	svc, err := micro.AddService(g.cfg.NC, micro.Config{
 		Name:        bus.ServiceName,
 		Version:     semver(g.cfg.Version),
-		Description: "Viber gateway: create, inspect, cancel and steer tasks; list daemons",
+		Description: "Viber gateway: create, inspect, cancel and steer tasks; schedules; list daemons",
 		Metadata:    map[string]string{"gateway": g.cfg.ID},
 	})
 	if err != nil {
@@ -27,6 +27,16 @@ func (g *Gateway) startService(ctx context.Context) error {
 	}
 	tasks := svc.AddGroup(bus.APISubjectPrefix() + "." + bus.APIGroupTask)
 	daemons := svc.AddGroup(bus.APISubjectPrefix() + "." + bus.APIGroupDaemon)
+	schedules := svc.AddGroup(bus.APISubjectPrefix() + "." + bus.APIGroupSchedule)
+	named := func(h func(context.Context, string) (any, error)) func(context.Context, []byte) (any, error) {
+		return func(ctx context.Context, b []byte) (any, error) {
+			var r bus.ScheduleRequest
+			if err := decode(b, &r); err != nil {
+				return nil, err
+			}
+			return h(ctx, r.Name)
+		}
+	}
 	add := func(grp micro.Group, name, desc string, h func(context.Context, []byte) (any, error)) error {
 		return grp.AddEndpoint(name, micro.HandlerFunc(func(req micro.Request) {
 			if strings.HasPrefix(req.Reply(), "$JS.") || strings.HasPrefix(req.Reply(), "$KV.") {
@@ -95,6 +105,33 @@ func (g *Gateway) startService(ctx context.Context) error {
 			}
 			return &bus.EventResponse{Event: ev}, nil
 		}),
+		add(tasks, bus.APITaskWebhooks, "a task's webhook deliveries: {id}", func(ctx context.Context, b []byte) (any, error) {
+			var r bus.TaskRequest
+			if err := decode(b, &r); err != nil {
+				return nil, err
+			}
+			return g.Webhooks(ctx, r.ID)
+		}),
+		add(schedules, bus.APIScheduleAdd, "add a schedule: {name, cron?|every?|at?, tz?, goal, daemon?, model?, skills?, overlap?, notify?}", func(ctx context.Context, b []byte) (any, error) {
+			var r bus.AddScheduleRequest
+			if err := decode(b, &r); err != nil {
+				return nil, err
+			}
+			return g.AddSchedule(ctx, &r)
+		}),
+		add(schedules, bus.APIScheduleList, "list schedules", func(ctx context.Context, _ []byte) (any, error) {
+			return g.ListSchedules(ctx)
+		}),
+		add(schedules, bus.APIScheduleGet, "a schedule with its recent runs: {name}", named(func(ctx context.Context, n string) (any, error) { return g.Schedule(ctx, n) })),
+		add(schedules, bus.APISchedulePause, "pause a schedule: {name}", named(func(ctx context.Context, n string) (any, error) { return g.PauseSchedule(ctx, n) })),
+		add(schedules, bus.APIScheduleResume, "resume a schedule: {name}", named(func(ctx context.Context, n string) (any, error) { return g.ResumeSchedule(ctx, n) })),
+		add(schedules, bus.APIScheduleRemove, "remove a schedule: {name}", named(func(ctx context.Context, n string) (any, error) {
+			if err := g.RemoveSchedule(ctx, n); err != nil {
+				return nil, err
+			}
+			return &bus.ScheduleRequest{Name: n}, nil
+		})),
+		add(schedules, bus.APIScheduleRun, "fire a schedule now: {name}", named(func(ctx context.Context, n string) (any, error) { return g.RunSchedule(ctx, n) })),
 		add(daemons, bus.APIDaemonList, "list daemons with presence", func(ctx context.Context, _ []byte) (any, error) {
 			list, err := g.Daemons(ctx)
 			if err != nil {

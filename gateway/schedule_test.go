@@ -1,0 +1,390 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+
+	"github.com/viberhq/viber/bus"
+	"github.com/viberhq/viber/bus/bustest"
+)
+
+// eventually polls cond until it holds or d passes; what describes the
+// condition in the failure.
+func eventually(t *testing.T, d time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	last := ""
+	for {
+		ok, state := cond()
+		if ok {
+			return
+		}
+		last = state
+		if time.Now().After(deadline) {
+			t.Fatalf("after %s: %s did not happen; last seen: %s", d, what, last)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// startGateway starts a gateway on env with cfg's extra settings.
+func startGateway(t *testing.T, env *bustest.Env, cfg Config) *Gateway {
+	t.Helper()
+	cfg.NC = env.Connect(t, "gateway")
+	if cfg.HTTPListen == "" {
+		cfg.HTTPListen = "none"
+	}
+	cfg.Logger = zerolog.Nop()
+	ctx, cancel := context.WithCancel(context.Background())
+	g, err := New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); g.Stop() })
+	return g
+}
+
+// scheduledTasks lists the tasks a schedule made, read from the log's
+// projection.
+func scheduledTasks(t *testing.T, g *Gateway, name string) []*bus.Summary {
+	t.Helper()
+	resp, err := g.ListTasks(context.Background(), &bus.ListTasksRequest{Schedule: name, Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.Tasks
+}
+
+// cancelPending ends every pending task of a schedule (there is no
+// daemon in these tests), so the skip policy lets the next firing run.
+func cancelPending(t *testing.T, g *Gateway, name string) {
+	t.Helper()
+	for _, s := range scheduledTasks(t, g, name) {
+		if s.State == bus.StatePending {
+			if _, err := g.CancelTask(context.Background(), &bus.CancelTaskRequest{ID: s.ID, Reason: "test"}); err != nil && !errors.Is(err, bus.ErrTerminal) {
+				t.Fatalf("cancel %s: %v", s.ID, err)
+			}
+		}
+	}
+}
+
+func TestScheduleEveryMakesTasksUntilRemoved(t *testing.T) {
+	t.Parallel()
+	env := bustest.Start(t, "", bus.SetupOptions{})
+	g := startGateway(t, env, Config{})
+	ctx := bustest.Context(t, 60*time.Second)
+
+	v, err := g.AddSchedule(ctx, &bus.AddScheduleRequest{Name: "tick", Every: "1s", Goal: "say tick", Model: "m/x", Skills: nil})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Pattern != "@every 1s" || len(v.NextRuns) == 0 || !v.NextRuns[0].After(time.Now().Add(-time.Second)) {
+		t.Fatalf("added schedule: pattern %q next %v", v.Pattern, v.NextRuns)
+	}
+	if _, err := g.AddSchedule(ctx, &bus.AddScheduleRequest{Name: "tick", Every: "1s", Goal: "again"}); !errors.Is(err, bus.ErrConflict) {
+		t.Fatalf("adding tick twice: %v, want a conflict", err)
+	}
+	eventually(t, 20*time.Second, "three tasks from schedule tick", func() (bool, string) {
+		cancelPending(t, g, "tick")
+		n := len(scheduledTasks(t, g, "tick"))
+		return n >= 3, fmt.Sprintf("%d tasks", n)
+	})
+	tasks := scheduledTasks(t, g, "tick")
+	for _, s := range tasks {
+		if s.Goal != "say tick" || s.Model != "m/x" || s.Schedule != "tick" {
+			t.Fatalf("task %s: goal %q model %q schedule %q", s.ID, s.Goal, s.Model, s.Schedule)
+		}
+	}
+	list, err := g.ListSchedules(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Schedules) != 1 || list.Schedules[0].LastTask == "" || len(list.Schedules[0].NextRuns) == 0 || list.Schedules[0].LastRun == nil {
+		t.Fatalf("schedule list: %+v", list.Schedules)
+	}
+	if next := list.Schedules[0].NextRuns[0]; next.Before(time.Now().Add(-2*time.Second)) || next.After(time.Now().Add(3*time.Second)) {
+		t.Fatalf("next run %s is not about a second from now", next)
+	}
+
+	if err := g.RemoveSchedule(ctx, "tick"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.Schedule(ctx, "tick"); !errors.Is(err, bus.ErrScheduleNotFound) {
+		t.Fatalf("schedule after rm: %v, want not found", err)
+	}
+	// The server no longer holds the schedule message...
+	if _, err := g.schedStream.GetLastMsgForSubject(ctx, bus.ScheduleSubject("tick")); !errors.Is(err, jetstream.ErrMsgNotFound) {
+		t.Fatalf("schedule message after rm: %v, want none", err)
+	}
+	// ...so three more intervals pass without a task.
+	before := len(scheduledTasks(t, g, "tick"))
+	deadline := time.Now().Add(3500 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		if n := len(scheduledTasks(t, g, "tick")); n > before+1 {
+			// One firing may have been in flight when rm ran.
+			t.Fatalf("%d tasks after rm, had %d", n, before)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func TestFiringHandledAgainAfterCrashMakesOneTask(t *testing.T) {
+	t.Parallel()
+	env := bustest.Start(t, "", bus.SetupOptions{})
+	ctx := bustest.Context(t, 60*time.Second)
+
+	// The first gateway makes the task, then dies before acknowledging
+	// the firing.
+	made := make(chan string, 4)
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	cfg1 := Config{ID: "gw1", ScheduleAckWait: time.Second}
+	cfg1.NC = env.Connect(t, "gw1")
+	cfg1.HTTPListen, cfg1.Logger = "none", zerolog.Nop()
+	gctx, gcancel := context.WithCancel(context.Background())
+	g1, err := New(gctx, cfg1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g1.firingMade = func(id string) {
+		made <- id
+		<-release
+	}
+	if err := g1.Start(gctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g1.AddSchedule(ctx, &bus.AddScheduleRequest{Name: "once", Cron: "0 0 1 1 *", Goal: "new year"}); err != nil {
+		t.Fatal(err)
+	}
+	fired, err := g1.RunSchedule(ctx, "once")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var first string
+	select {
+	case first = <-made:
+	case <-ctx.Done():
+		t.Fatal("the first gateway never made the firing's task")
+	}
+	if first != fired.Task {
+		t.Fatalf("task %s, run said %s", first, fired.Task)
+	}
+	// Kill: the connection goes away with the firing unacknowledged.
+	cfg1.NC.Close()
+	gcancel()
+
+	g2 := startGateway(t, env, Config{ID: "gw2", ScheduleAckWait: time.Second})
+	eventually(t, 20*time.Second, "the restarted gateway records the firing's run", func() (bool, string) {
+		v, err := g2.Schedule(ctx, "once")
+		if err != nil {
+			return false, err.Error()
+		}
+		return v.LastTask == first && len(v.Runs) == 1, fmt.Sprintf("last task %q runs %+v", v.LastTask, v.Runs)
+	})
+	eventually(t, 10*time.Second, "the projection shows the firing's task", func() (bool, string) {
+		var ids []string
+		for _, s := range scheduledTasks(t, g2, "once") {
+			ids = append(ids, s.ID)
+		}
+		if len(ids) > 1 {
+			t.Fatalf("tasks of schedule once: %v, want only %s", ids, first)
+		}
+		return len(ids) == 1 && ids[0] == first, fmt.Sprint(ids)
+	})
+	// The firing is acknowledged now: nothing is pending on the consumer.
+	eventually(t, 10*time.Second, "the firing acknowledged", func() (bool, string) {
+		c, err := env.JS.Consumer(ctx, bus.ScheduleStream, bus.ScheduleConsumer)
+		if err != nil {
+			return false, err.Error()
+		}
+		info, err := c.Info(ctx)
+		if err != nil {
+			return false, err.Error()
+		}
+		return info.NumAckPending == 0 && info.NumPending == 0, fmt.Sprintf("ack pending %d, pending %d", info.NumAckPending, info.NumPending)
+	})
+	// A second create with the same id returns the task, not a new one.
+	again, err := g2.createTask(ctx, &bus.CreateTaskRequest{Goal: "new year"}, first, "once")
+	if err != nil || again.ID != first {
+		t.Fatalf("create again: %v, %v", again, err)
+	}
+	if n, _ := g2.tasks.HeadSeq(ctx, first); n == 0 {
+		t.Fatalf("task %s has no head", first)
+	}
+	events, err := g2.tasks.Events(ctx, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 1 || events[0].Type != bus.TypeCreated {
+		t.Fatalf("task %s has %d events, want only created", first, len(events))
+	}
+}
+
+func TestScheduleOverlapSkipAndPause(t *testing.T) {
+	t.Parallel()
+	env := bustest.Start(t, "", bus.SetupOptions{})
+	g := startGateway(t, env, Config{})
+	ctx := bustest.Context(t, 60*time.Second)
+	if _, err := g.AddSchedule(ctx, &bus.AddScheduleRequest{Name: "busy", Every: "1s", Goal: "work"}); err != nil {
+		t.Fatal(err)
+	}
+	// Nothing runs the first task, so later firings are skipped.
+	eventually(t, 20*time.Second, "a skipped firing", func() (bool, string) {
+		v, err := g.Schedule(ctx, "busy")
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, r := range v.Runs {
+			if strings.HasPrefix(r.Skipped, "previous run") {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("runs %+v", v.Runs)
+	})
+	if n := len(scheduledTasks(t, g, "busy")); n != 1 {
+		t.Fatalf("%d tasks while the first never ended, want 1", n)
+	}
+	v, err := g.PauseSchedule(ctx, "busy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !v.Paused || len(v.NextRuns) != 0 {
+		t.Fatalf("paused schedule: paused %v next %v", v.Paused, v.NextRuns)
+	}
+	if _, err := g.schedStream.GetLastMsgForSubject(ctx, bus.ScheduleSubject("busy")); !errors.Is(err, jetstream.ErrMsgNotFound) {
+		t.Fatalf("schedule message while paused: %v, want none", err)
+	}
+	v, err = g.ResumeSchedule(ctx, "busy")
+	if err != nil || v.Paused || len(v.NextRuns) == 0 {
+		t.Fatalf("resume: %+v %v", v, err)
+	}
+	if _, err := g.schedStream.GetLastMsgForSubject(ctx, bus.ScheduleSubject("busy")); err != nil {
+		t.Fatalf("schedule message after resume: %v", err)
+	}
+}
+
+func TestScheduleRequestsRefused(t *testing.T) {
+	t.Parallel()
+	env := bustest.Start(t, "", bus.SetupOptions{})
+	g := startGateway(t, env, Config{})
+	ctx := bustest.Context(t, 30*time.Second)
+	for _, tc := range []struct {
+		name string
+		req  bus.AddScheduleRequest
+		want error
+	}{
+		{"no spec", bus.AddScheduleRequest{Name: "a", Goal: "g"}, bus.ErrMalformed},
+		{"two specs", bus.AddScheduleRequest{Name: "a", Goal: "g", Every: "1m", Cron: "* * * * *"}, bus.ErrMalformed},
+		{"bad cron", bus.AddScheduleRequest{Name: "a", Goal: "g", Cron: "61 * * * *"}, bus.ErrMalformed},
+		{"tz without cron", bus.AddScheduleRequest{Name: "a", Goal: "g", Every: "1m", TZ: "Europe/Paris"}, bus.ErrMalformed},
+		{"bad tz", bus.AddScheduleRequest{Name: "a", Goal: "g", Cron: "0 9 * * *", TZ: "Mars/Olympus"}, bus.ErrMalformed},
+		{"sub-second", bus.AddScheduleRequest{Name: "a", Goal: "g", Every: "500ms"}, bus.ErrMalformed},
+		{"past at", bus.AddScheduleRequest{Name: "a", Goal: "g", At: "2001-01-01T00:00:00Z"}, bus.ErrMalformed},
+		{"bad name", bus.AddScheduleRequest{Name: "a.b", Goal: "g", Every: "1m"}, bus.ErrMalformed},
+		{"no goal", bus.AddScheduleRequest{Name: "a", Every: "1m"}, bus.ErrMalformed},
+		{"bad overlap", bus.AddScheduleRequest{Name: "a", Goal: "g", Every: "1m", Overlap: "stack"}, bus.ErrMalformed},
+		{"notify without secret", bus.AddScheduleRequest{Name: "a", Goal: "g", Every: "1m", Notify: "https://example.com/hook"}, bus.ErrUnsupported},
+	} {
+		if _, err := g.AddSchedule(ctx, &tc.req); !errors.Is(err, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
+		}
+	}
+	for _, f := range []func() error{
+		func() error { _, err := g.Schedule(ctx, "nope"); return err },
+		func() error { _, err := g.PauseSchedule(ctx, "nope"); return err },
+		func() error { _, err := g.RunSchedule(ctx, "nope"); return err },
+		func() error { return g.RemoveSchedule(ctx, "nope") },
+	} {
+		if err := f(); !errors.Is(err, bus.ErrScheduleNotFound) {
+			t.Errorf("unknown schedule: %v, want not found", err)
+		}
+	}
+	// A cron in a time zone is accepted and previews its runs there.
+	v, err := g.AddSchedule(ctx, &bus.AddScheduleRequest{Name: "paris", Goal: "g", Cron: "0 9 * * 1-5", TZ: "Europe/Paris"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	paris, _ := time.LoadLocation("Europe/Paris")
+	if v.Pattern != "0 0 9 * * 1-5" || len(v.NextRuns) != 5 {
+		t.Fatalf("paris: pattern %q next %v", v.Pattern, v.NextRuns)
+	}
+	for _, r := range v.NextRuns {
+		if l := r.In(paris); l.Hour() != 9 || l.Minute() != 0 || l.Weekday() == time.Saturday || l.Weekday() == time.Sunday {
+			t.Fatalf("paris: next run %s", l)
+		}
+	}
+	at := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
+	v, err = g.AddSchedule(ctx, &bus.AddScheduleRequest{Name: "later", Goal: "g", At: at.Format(time.RFC3339)})
+	if err != nil || len(v.NextRuns) != 1 || !v.NextRuns[0].Equal(at) {
+		t.Fatalf("one-shot: %+v %v", v, err)
+	}
+}
+
+func TestServerSupportsSchedules(t *testing.T) {
+	t.Parallel()
+	for v, want := range map[string]bool{"2.15.2": true, "2.12.0": true, "v2.12.0-beta.1": true, "2.11.9": false, "2.10.22": false, "3.0.0": true, "": false, "x": false} {
+		if got := bus.ServerSupportsSchedules(v); got != want {
+			t.Errorf("ServerSupportsSchedules(%q) = %v, want %v", v, got, want)
+		}
+	}
+	err := bus.SetupSchedules(context.Background(), nil, "2.11.4", 0, bus.SetupOptions{})
+	if !errors.Is(err, bus.ErrUnsupported) || !strings.Contains(err.Error(), "2.12") || !strings.Contains(err.Error(), "2.11.4") {
+		t.Fatalf("old server: %v; want an unsupported error naming 2.12 and 2.11.4", err)
+	}
+}
+
+// The overlap "queue" policy holds a firing until the previous run ends.
+func TestScheduleOverlapQueue(t *testing.T) {
+	t.Parallel()
+	env := bustest.Start(t, "", bus.SetupOptions{})
+	g := startGateway(t, env, Config{})
+	ctx := bustest.Context(t, 60*time.Second)
+	if _, err := g.AddSchedule(ctx, &bus.AddScheduleRequest{Name: "q", Cron: "0 0 1 1 *", Goal: "work", Overlap: bus.OverlapQueue}); err != nil {
+		t.Fatal(err)
+	}
+	first, err := g.RunSchedule(ctx, "q")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the first run's task", func() (bool, string) {
+		n := len(scheduledTasks(t, g, "q"))
+		return n == 1, fmt.Sprintf("%d tasks", n)
+	})
+	second, err := g.RunSchedule(ctx, "q")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The second firing waits while the first task is pending: it was
+	// handled and put back at least once.
+	eventually(t, 15*time.Second, "the second firing held back", func() (bool, string) {
+		c, err := env.JS.Consumer(ctx, bus.ScheduleStream, bus.ScheduleConsumer)
+		if err != nil {
+			return false, err.Error()
+		}
+		info, err := c.Info(ctx)
+		if err != nil {
+			return false, err.Error()
+		}
+		return info.NumRedelivered >= 1 && info.NumAckPending == 1, fmt.Sprintf("redelivered %d ack pending %d", info.NumRedelivered, info.NumAckPending)
+	})
+	if _, err := g.tasks.HeadSeq(ctx, second.Task); !errors.Is(err, bus.ErrTaskNotFound) {
+		t.Fatalf("second run's task exists while the first is unfinished: %v", err)
+	}
+	if _, err := g.CancelTask(ctx, &bus.CancelTaskRequest{ID: first.Task}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 15*time.Second, "the queued run's task once the first ended", func() (bool, string) {
+		_, err := g.tasks.HeadSeq(ctx, second.Task)
+		return err == nil, fmt.Sprint(err)
+	})
+}
