@@ -84,6 +84,8 @@ func TestErrorCodesSurviveTheWire(t *testing.T) {
 		{fmt.Errorf("%w: the goal is 70000 bytes; the limit is 65536", bus.ErrTooLarge), bus.ErrTooLarge, bus.CodeTooLarge, 413},
 		{fmt.Errorf("a token is required: %w", bus.ErrUnauthorized), bus.ErrUnauthorized, bus.CodeUnauthorized, 401},
 		{fmt.Errorf("the projector is behind: %w", bus.ErrUnavailable), bus.ErrUnavailable, bus.CodeUnavailable, 503},
+		{fmt.Errorf("schedule %q: %w", "s1", bus.ErrScheduleNotFound), bus.ErrScheduleNotFound, bus.CodeScheduleNotFound, 404},
+		{fmt.Errorf("the NATS server is 2.11.0: %w", bus.ErrSchedulesUnsupported), bus.ErrUnsupported, bus.CodeUnsupported, 501},
 		{errors.New("disk on fire\nsecond line kept"), nil, bus.CodeInternal, 500},
 	}
 	covered := map[bus.ErrorCode]bool{}
