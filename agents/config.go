@@ -32,6 +32,7 @@ import (
 //	  - {prefix: "git status", policy: allow}
 //	shell_timeout: 60s
 //	allow_private_networks: false
+//	webhook_secret: change-me
 type Config struct {
 	// DefaultModel is "name/model", "name" (that provider's default model)
 	// or "model" (for the default provider). VIBER_PROVIDER and
@@ -52,6 +53,13 @@ type Config struct {
 	// AllowPrivateNetworks lets web_fetch reach private and loopback
 	// addresses.
 	AllowPrivateNetworks bool `yaml:"allow_private_networks"`
+	// WebhookSecret signs the webhook notifications of `viber up`'s
+	// gateway (vibergw takes --webhook-secret); VIBER_WEBHOOK_SECRET
+	// overrides it.
+	WebhookSecret string `yaml:"webhook_secret"`
+	// WebhookAllowPrivateNetworks lets notify URLs reach private and
+	// loopback addresses.
+	WebhookAllowPrivateNetworks bool `yaml:"webhook_allow_private_networks"`
 
 	// Path is the file the config was read from ("" when none was).
 	Path string `yaml:"-"`

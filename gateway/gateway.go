@@ -101,6 +101,7 @@ type Gateway struct {
 	firingMade func(taskID string)
 
 	webhooks     *bus.Webhooks
+	taskStream   jetstream.Stream
 	hookClient   *http.Client
 	hookWG       sync.WaitGroup
 	stopWebhooks func()

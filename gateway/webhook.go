@@ -67,6 +67,9 @@ func (g *Gateway) setupWebhooks(ctx context.Context) error {
 	if g.webhooks, err = bus.OpenWebhooks(ctx, g.js); err != nil {
 		return err
 	}
+	if g.taskStream, err = g.js.Stream(ctx, bus.TaskStream); err != nil {
+		return fmt.Errorf("open stream %s: %w", bus.TaskStream, err)
+	}
 	allow := g.cfg.WebhookAllowPrivate
 	dialer := netguard.Dialer(10*time.Second, func(ap netip.AddrPort) error { return netguard.Check(ap, allow) })
 	g.hookClient = &http.Client{
@@ -208,11 +211,7 @@ func (g *Gateway) handleTerminal(ctx context.Context, m jetstream.Msg) {
 // notifyURL reads a task's notify URL from its created event (one direct
 // get).
 func (g *Gateway) notifyURL(ctx context.Context, taskID string) (string, error) {
-	s, err := g.js.Stream(ctx, bus.TaskStream)
-	if err != nil {
-		return "", err
-	}
-	raw, err := s.GetLastMsgForSubject(ctx, bus.CreatedSubject(taskID))
+	raw, err := g.taskStream.GetLastMsgForSubject(ctx, bus.CreatedSubject(taskID))
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return "", nil
 	}

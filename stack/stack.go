@@ -56,6 +56,10 @@ type Config struct {
 	Capacity int
 	// Setup tunes streams and the work ack wait.
 	Setup bus.SetupOptions
+	// WebhookSecret and WebhookAllowPrivate configure the gateway's
+	// webhook notifications (see gateway.Config).
+	WebhookSecret       string
+	WebhookAllowPrivate bool
 	// Version is reported by the gateway and daemon.
 	Version string
 	// Logger receives every component's logs.
@@ -109,7 +113,8 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		return fail(err)
 	}
 	s.conns = append(s.conns, gnc)
-	gw, err := gateway.New(ctx, gateway.Config{NC: gnc, HTTPListen: cfg.HTTPListen, HTTPToken: cfg.HTTPToken, Setup: cfg.Setup, Version: cfg.Version, Logger: cfg.Logger})
+	gw, err := gateway.New(ctx, gateway.Config{NC: gnc, HTTPListen: cfg.HTTPListen, HTTPToken: cfg.HTTPToken, Setup: cfg.Setup, Version: cfg.Version, Logger: cfg.Logger,
+		WebhookSecret: cfg.WebhookSecret, WebhookAllowPrivate: cfg.WebhookAllowPrivate})
 	if err != nil {
 		return fail(err)
 	}

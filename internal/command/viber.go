@@ -37,7 +37,7 @@ Start everything on this machine with 'viber up', then give it work:
 
 Every command below 'up' is a NATS client: point it at your server with
 --nats-url (or VIBER_NATS_URL).`,
-		Commands: []*cli.Command{upCommand(), initCommand(), doctorCommand(), taskCommand(), daemonCommand(), skillCommand(), benchCommand()},
+		Commands: []*cli.Command{upCommand(), initCommand(), doctorCommand(), taskCommand(), scheduleCommand(), daemonCommand(), skillCommand(), benchCommand()},
 		ExitErrHandler: func(c *cli.Context, err error) {
 			cli.HandleExitCoder(err)
 		},
@@ -62,6 +62,7 @@ tasks fail with a message saying what to set.`,
 			&cli.StringFlag{Name: "workspace", Usage: "the local daemon's workspace (default DATA/workspace)", EnvVars: []string{"VIBER_WORKSPACE"}},
 			&cli.IntFlag{Name: "capacity", Usage: "tasks the local daemon runs at once", Value: 4},
 			&cli.BoolFlag{Name: "no-daemon", Usage: "start no local daemon"},
+			webhookSecretFlag(), webhookPrivateFlag(),
 			configFlag(),
 		}, logFlags()...),
 		Action: func(c *cli.Context) error {
@@ -80,6 +81,8 @@ tasks fail with a message saying what to set.`,
 				DaemonName: c.String("name"), Workspace: c.String("workspace"), NoDaemon: c.Bool("no-daemon"),
 				Capacity: c.Int("capacity"), Models: setup.models, Policy: &setup.policy, Tools: setup.tools, MaxSteps: setup.maxSteps,
 				Version: Version, Logger: log, Home: viberHome(),
+				WebhookSecret:       firstNonEmpty(c.String("webhook-secret"), setup.webhookSecret),
+				WebhookAllowPrivate: c.Bool("webhook-allow-private") || setup.webhookAllowPrivate,
 			})
 			if err != nil {
 				return userError(err)
@@ -157,6 +160,7 @@ was cancelled.`,
 					&cli.StringSliceFlag{Name: "skill", Usage: "skill the task needs (repeatable)"},
 					&cli.StringSliceFlag{Name: "policy", Usage: "TOOL=ask|deny to make the daemon's tool policy stricter for this task (repeatable; shell:PREFIX=... for shell commands, *=... for the default)"},
 					&cli.BoolFlag{Name: "wait", Usage: "follow the task to its end and print the result"},
+					&cli.StringFlag{Name: "notify", Usage: "POST the task's terminal event to this URL (signed with the gateway's webhook secret)"},
 				),
 				Action: taskSubmit,
 			},
@@ -173,6 +177,7 @@ was cancelled.`,
 				Flags: common(
 					&cli.StringFlag{Name: "state", Usage: "only tasks in this state (pending, assigned, running, waiting_approval, completed, failed, cancelled)"},
 					&cli.StringFlag{Name: "daemon", Usage: "only tasks of this daemon"},
+					&cli.StringFlag{Name: "schedule", Usage: "only tasks made by this schedule"},
 					&cli.IntFlag{Name: "limit", Usage: "at most this many", Value: bus.DefaultListLimit},
 				),
 				Action: taskList,
@@ -227,6 +232,7 @@ func taskSubmit(c *cli.Context) error {
 	}
 	sum, err := cl.CreateTask(ctx, &bus.CreateTaskRequest{
 		Goal: goal, Daemon: c.String("daemon"), Model: c.String("model"), Skills: c.StringSlice("skill"), Policy: policy, Submitter: submitter(),
+		Notify: c.String("notify"),
 	})
 	if err != nil {
 		return userError(err)
@@ -354,7 +360,7 @@ func taskWatch(c *cli.Context) error {
 
 func taskList(c *cli.Context) error {
 	resp, err := request(c, func(ctx context.Context, cl *client.Client) (*bus.ListTasksResponse, error) {
-		return cl.ListTasks(ctx, &bus.ListTasksRequest{State: bus.State(c.String("state")), Daemon: c.String("daemon"), Limit: c.Int("limit")})
+		return cl.ListTasks(ctx, &bus.ListTasksRequest{State: bus.State(c.String("state")), Daemon: c.String("daemon"), Schedule: c.String("schedule"), Limit: c.Int("limit")})
 	})
 	if err != nil {
 		return err
@@ -378,16 +384,31 @@ func taskShow(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	s, err := request(c, func(ctx context.Context, cl *client.Client) (*bus.Summary, error) {
-		return cl.Task(ctx, id)
+	type shown struct {
+		*bus.Summary
+		Webhooks []*bus.WebhookDelivery `json:"webhooks,omitempty"`
+	}
+	v, err := request(c, func(ctx context.Context, cl *client.Client) (*shown, error) {
+		s, err := cl.Task(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		out := &shown{Summary: s}
+		if s.Notify != "" {
+			if out.Webhooks, err = cl.Webhooks(ctx, id); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
 	})
 	if err != nil {
 		return err
 	}
 	if c.Bool("json") {
-		return printJSON(os.Stdout, s)
+		return printJSON(os.Stdout, v)
 	}
-	printSummary(os.Stdout, s)
+	printSummary(os.Stdout, v.Summary)
+	printWebhooks(os.Stdout, v.Summary, v.Webhooks)
 	return nil
 }
 

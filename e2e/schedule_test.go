@@ -1,0 +1,211 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/viberhq/viber/agents/openaitest"
+	"github.com/viberhq/viber/bus"
+)
+
+// scheduleTasks lists the tasks schedule name made, oldest first, with
+// the CLI.
+func scheduleTasks(t *testing.T, env []string, name string) []*bus.Summary {
+	t.Helper()
+	stdout, stderr, code := run(t, env, "viber", "task", "ls", "--json", "--schedule", name, "--limit", "1000")
+	var r bus.ListTasksResponse
+	if code != 0 || json.Unmarshal([]byte(stdout), &r) != nil {
+		t.Fatalf("task ls --schedule %s: %d %s %s", name, code, stdout, stderr)
+	}
+	sort.Slice(r.Tasks, func(i, j int) bool { return r.Tasks[i].CreatedAt.Before(r.Tasks[j].CreatedAt) })
+	return r.Tasks
+}
+
+// waitTasks polls until schedule name made at least n tasks.
+func waitTasks(t *testing.T, env []string, name string, n int, p *proc) []*bus.Summary {
+	t.Helper()
+	deadline := time.Now().Add(45 * time.Second)
+	for {
+		tasks := scheduleTasks(t, env, name)
+		if len(tasks) >= n {
+			return tasks
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("schedule %s made %d tasks, want %d:\n%s", name, len(tasks), n, p.out.String())
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+}
+
+// checkSpacing fails when two tasks of a schedule were made for one
+// firing: every pair is at least a second apart.
+func checkSpacing(t *testing.T, tasks []*bus.Summary) {
+	t.Helper()
+	seen := map[string]bool{}
+	for i, s := range tasks {
+		if seen[s.ID] {
+			t.Fatalf("task %s listed twice", s.ID)
+		}
+		seen[s.ID] = true
+		if i > 0 {
+			if gap := s.CreatedAt.Sub(tasks[i-1].CreatedAt); gap < time.Second {
+				t.Fatalf("tasks %s and %s made %s apart: two tasks for one firing", tasks[i-1].ID, s.ID, gap)
+			}
+		}
+	}
+}
+
+func TestCLIScheduleEveryTwoSeconds(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("uses POSIX signals")
+	}
+	t.Parallel()
+	fake := openaitest.New(t, openaitest.Echo)
+	natsAddr, httpAddr, data := freeAddr(t), freeAddr(t), t.TempDir()
+	env := append(modelEnv(fake), "VIBER_NATS_URL=nats://"+natsAddr, "VIBER_HOME="+t.TempDir())
+	upArgs := []string{"up", "--data", data, "--nats-listen", natsAddr, "--http-listen", httpAddr}
+	up := start(t, env, "viber", upArgs...)
+	waitHealthy(t, httpAddr, up)
+
+	stdout, stderr, code := run(t, env, "viber", "schedule", "add", "tick", "--every", "2s", "say tick")
+	if code != 0 || !strings.Contains(stdout, "added tick (every 2s)") {
+		t.Fatalf("schedule add: %d %q %q", code, stdout, stderr)
+	}
+	stdout, stderr, code = run(t, env, "viber", "schedule", "ls", "--json")
+	var ls bus.ListSchedulesResponse
+	if code != 0 || json.Unmarshal([]byte(stdout), &ls) != nil || len(ls.Schedules) != 1 {
+		t.Fatalf("schedule ls --json: %d %s %s", code, stdout, stderr)
+	}
+	if s := ls.Schedules[0]; s.Name != "tick" || len(s.NextRuns) == 0 || time.Until(s.NextRuns[0]) > 3*time.Second || time.Until(s.NextRuns[0]) < -2*time.Second {
+		t.Fatalf("schedule ls: %+v; want tick with its next run within 2s", s)
+	}
+
+	tasks := waitTasks(t, env, "tick", 3, up)
+	checkSpacing(t, tasks)
+	for _, s := range tasks {
+		if s.Goal != "say tick" {
+			t.Fatalf("task %s goal %q", s.ID, s.Goal)
+		}
+	}
+	if last := tasks[len(tasks)-1]; last.CreatedAt.Sub(tasks[0].CreatedAt) > time.Duration(len(tasks))*3*time.Second {
+		t.Fatalf("%d tasks over %s: not about one every 2s", len(tasks), last.CreatedAt.Sub(tasks[0].CreatedAt))
+	}
+	// ls shows the last run and its result once a task completed.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		stdout, _, code = run(t, env, "viber", "schedule", "ls")
+		if code == 0 && strings.Contains(stdout, "completed: echo: say tick") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("schedule ls never showed a completed last run:\n%s", stdout)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+
+	// Kill everything (gateway, NATS, daemon: one process) and start
+	// again on the same data: the schedule goes on, and no firing makes
+	// two tasks.
+	before := len(scheduleTasks(t, env, "tick"))
+	_ = up.cmd.Process.Kill()
+	_ = up.cmd.Wait()
+	up2 := start(t, env, "viber", upArgs...)
+	waitHealthy(t, httpAddr, up2)
+	tasks = waitTasks(t, env, "tick", before+3, up2)
+	checkSpacing(t, tasks)
+
+	stdout, _, code = run(t, env, "viber", "schedule", "show", "tick")
+	if code != 0 || !strings.Contains(stdout, "recent runs:") || !strings.Contains(stdout, "every 2s") {
+		t.Fatalf("schedule show: %d\n%s", code, stdout)
+	}
+
+	// rm stops it: three intervals pass without a new task.
+	if _, stderr, code := run(t, env, "viber", "schedule", "rm", "tick"); code != 0 {
+		t.Fatalf("schedule rm: %d %s", code, stderr)
+	}
+	n := len(scheduleTasks(t, env, "tick"))
+	stop := time.Now().Add(6 * time.Second)
+	for time.Now().Before(stop) {
+		if got := len(scheduleTasks(t, env, "tick")); got > n+1 {
+			t.Fatalf("%d tasks after rm, had %d", got, n)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if _, stderr, code := run(t, env, "viber", "schedule", "show", "tick"); code == 0 || !strings.Contains(stderr, "schedule ls") {
+		t.Fatalf("show after rm: %d %q", code, stderr)
+	}
+	up2.stop(t)
+}
+
+func TestCLINotifyWebhook(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("uses POSIX signals")
+	}
+	t.Parallel()
+	const secret = "hook-secret"
+	var (
+		mu    sync.Mutex
+		calls int
+		good  []string
+		bad   []string
+	)
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		calls++
+		if !bus.VerifyWebhook([]byte(secret), body, r.Header.Get(bus.HeaderWebhookSignature)) {
+			bad = append(bad, fmt.Sprintf("call %d: bad signature %q", calls, r.Header.Get(bus.HeaderWebhookSignature)))
+		}
+		if calls == 1 {
+			http.Error(w, "try later", http.StatusInternalServerError)
+			return
+		}
+		good = append(good, r.Header.Get(bus.HeaderIdempotencyKey))
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(rcv.Close)
+
+	fake := openaitest.New(t, openaitest.Echo)
+	natsAddr, httpAddr := freeAddr(t), freeAddr(t)
+	env := append(modelEnv(fake), "VIBER_NATS_URL=nats://"+natsAddr, "VIBER_HOME="+t.TempDir())
+	up := start(t, env, "viber", "up", "--data", t.TempDir(), "--nats-listen", natsAddr, "--http-listen", httpAddr,
+		"--webhook-secret", secret, "--webhook-allow-private")
+	waitHealthy(t, httpAddr, up)
+
+	stdout, stderr, code := run(t, env, "viber", "task", "submit", "--wait", "--notify", rcv.URL+"/done", "hello")
+	if code != 0 || strings.TrimSpace(stdout) != "echo: hello" {
+		t.Fatalf("submit: %d %q %q", code, stdout, stderr)
+	}
+	id := strings.TrimSpace(strings.TrimPrefix(strings.SplitN(stderr, "\n", 2)[0], "task "))
+	// Retries start after a second; wait for the delivery to be recorded.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		stdout, _, code = run(t, env, "viber", "task", "show", id)
+		if code == 0 && strings.Contains(stdout, "webhook:  completed delivered") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("task show never said the webhook was delivered:\n%s\n%s", stdout, up.out.String())
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	if !strings.Contains(stdout, "after 2 attempt(s), last HTTP 200") {
+		t.Fatalf("task show: want delivery on the second attempt:\n%s", stdout)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if calls != 2 || len(good) != 1 || len(bad) != 0 {
+		t.Fatalf("receiver: %d calls, successes %v, problems %v; want 2 calls, one success, valid signatures", calls, good, bad)
+	}
+	up.stop(t)
+}
