@@ -13,6 +13,7 @@ import (
 
 	"github.com/viberhq/viber/bus"
 	"github.com/viberhq/viber/bus/bustest"
+	"github.com/viberhq/viber/client"
 )
 
 // eventually polls cond until it holds or d passes; what describes the
@@ -387,4 +388,110 @@ func TestScheduleOverlapQueue(t *testing.T) {
 		_, err := g.tasks.HeadSeq(ctx, second.Task)
 		return err == nil, fmt.Sprint(err)
 	})
+}
+
+func TestScheduleAtFiresOnce(t *testing.T) {
+	t.Parallel()
+	env := bustest.Start(t, "", bus.SetupOptions{})
+	g := startGateway(t, env, Config{WebhookSecret: "k", WebhookAllowPrivate: true})
+	ctx := bustest.Context(t, 60*time.Second)
+	at := time.Now().UTC().Truncate(time.Second).Add(2 * time.Second)
+	if _, err := g.AddSchedule(ctx, &bus.AddScheduleRequest{Name: "once", At: at.Format(time.RFC3339), Goal: "just once", Notify: "http://127.0.0.1:9/hook"}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "the one-shot's task and the schedule marked done", func() (bool, string) {
+		v, err := g.Schedule(ctx, "once")
+		if err != nil {
+			return false, err.Error()
+		}
+		return v.Done && v.LastTask != "", fmt.Sprintf("done %v last task %q runs %+v", v.Done, v.LastTask, v.Runs)
+	})
+	v, _ := g.Schedule(ctx, "once")
+	if len(v.NextRuns) != 0 || len(v.Runs) != 1 {
+		t.Fatalf("done one-shot: next %v runs %+v", v.NextRuns, v.Runs)
+	}
+	if fired := v.LastRun; fired == nil || fired.Before(at.Add(-time.Second)) {
+		t.Fatalf("fired at %v, due %s", fired, at)
+	}
+	sum, err := g.Task(ctx, v.LastTask)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Schedule != "once" || sum.Notify != "http://127.0.0.1:9/hook" || sum.Goal != "just once" {
+		t.Fatalf("task: schedule %q notify %q goal %q", sum.Schedule, sum.Notify, sum.Goal)
+	}
+	// The server purged the schedule message after its last firing.
+	eventually(t, 10*time.Second, "the schedule message purged", func() (bool, string) {
+		_, err := g.schedStream.GetLastMsgForSubject(ctx, bus.ScheduleSubject("once"))
+		return errors.Is(err, jetstream.ErrMsgNotFound), fmt.Sprint(err)
+	})
+	if _, err := g.ResumeSchedule(ctx, "once"); !errors.Is(err, bus.ErrTerminal) {
+		t.Fatalf("resume a fired one-shot: %v, want terminal", err)
+	}
+}
+
+// The schedule API over NATS (the client package) and HTTP.
+func TestScheduleAPI(t *testing.T) {
+	t.Parallel()
+	r := newHTTPRig(t)
+	ctx := bustest.Context(t, 30*time.Second)
+	cl, err := client.New(r.env.Connect(t, "client"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := cl.AddSchedule(ctx, &bus.AddScheduleRequest{Name: "nats", Cron: "@daily", Goal: "g"})
+	if err != nil || v.Pattern != "@daily" || len(v.NextRuns) == 0 {
+		t.Fatalf("add over NATS: %+v %v", v, err)
+	}
+	var hv bus.ScheduleView
+	if code := r.do("POST", "/api/schedules", &bus.AddScheduleRequest{Name: "http", Every: "1h", Goal: "g"}, &hv); code != 201 || hv.Name != "http" || hv.By != httpBy {
+		t.Fatalf("POST /api/schedules: %d %+v", code, hv)
+	}
+	list, err := cl.Schedules(ctx)
+	if err != nil || len(list) != 2 || list[0].Name != "http" || list[1].Name != "nats" {
+		t.Fatalf("list over NATS: %v %v", list, err)
+	}
+	var hl bus.ListSchedulesResponse
+	if code := r.do("GET", "/api/schedules", nil, &hl); code != 200 || len(hl.Schedules) != 2 {
+		t.Fatalf("GET /api/schedules: %d %+v", code, hl)
+	}
+	run, err := cl.RunSchedule(ctx, "nats")
+	if err != nil || !bus.ValidToken(run.Task) {
+		t.Fatalf("run over NATS: %+v %v", run, err)
+	}
+	eventually(t, 10*time.Second, "the run's task listed by schedule over HTTP", func() (bool, string) {
+		var tl bus.ListTasksResponse
+		code := r.do("GET", "/api/tasks?schedule=nats", nil, &tl)
+		return code == 200 && len(tl.Tasks) == 1 && tl.Tasks[0].ID == run.Task, fmt.Sprintf("%d %+v", code, tl.Tasks)
+	})
+	var rr bus.RunScheduleResponse
+	if code := r.do("POST", "/api/schedules/http/run", struct{}{}, &rr); code != 200 || rr.Schedule != "http" {
+		t.Fatalf("POST run: %d %+v", code, rr)
+	}
+	if code := r.do("POST", "/api/schedules/http/pause", struct{}{}, &hv); code != 200 || !hv.Paused {
+		t.Fatalf("POST pause: %d %+v", code, hv)
+	}
+	if v, err := cl.ResumeSchedule(ctx, "http"); err != nil || v.Paused {
+		t.Fatalf("resume over NATS: %+v %v", v, err)
+	}
+	eventually(t, 10*time.Second, "the schedule's runs over HTTP", func() (bool, string) {
+		code := r.do("GET", "/api/schedules/http", nil, &hv)
+		return code == 200 && len(hv.Runs) == 1 && hv.Runs[0].Manual && hv.Runs[0].Task == rr.Task, fmt.Sprintf("%d %+v", code, hv.Runs)
+	})
+	var apiErr bus.APIError
+	if code := r.do("GET", "/api/schedules/nope", nil, &apiErr); code != 404 || apiErr.Code != bus.CodeScheduleNotFound {
+		t.Fatalf("GET unknown: %d %+v", code, apiErr)
+	}
+	if code := r.do("DELETE", "/api/schedules/http", nil, nil); code != 200 {
+		t.Fatalf("DELETE: %d", code)
+	}
+	if err := cl.RemoveSchedule(ctx, "nats"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.Schedule(ctx, "nats"); !errors.Is(err, bus.ErrScheduleNotFound) {
+		t.Fatalf("get removed over NATS: %v", err)
+	}
+	if ds, err := cl.Webhooks(ctx, run.Task); err != nil || len(ds) != 0 {
+		t.Fatalf("webhooks of a task without notify: %v %v", ds, err)
+	}
 }
