@@ -13,8 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/viberhq/viber/agents/openaitest"
 	"github.com/viberhq/viber/bus"
+	"github.com/viberhq/viber/bus/bustest"
 )
 
 // scheduleTasks lists the tasks schedule name made, oldest first, with
@@ -208,4 +211,54 @@ func TestCLINotifyWebhook(t *testing.T) {
 		t.Fatalf("receiver: %d calls, successes %v, problems %v; want 2 calls, one success, valid signatures", calls, good, bad)
 	}
 	up.stop(t)
+}
+
+// TestDashboardSchedules adds a schedule through the Schedules page, sees
+// its task run, pauses, fires and removes it from the page.
+func TestDashboardSchedules(t *testing.T) {
+	needBrowser(t)
+	t.Parallel()
+	r := newRig(t, "", openaitest.Echo)
+	_, g := r.gateway()
+	r.daemon("d1")
+	b := newBrowser(t, "http://"+g.HTTPAddr())
+
+	b.open("/schedules")
+	b.waitJS("empty schedule list", `!!document.querySelector('.empty')`, 5*time.Second)
+	b.do("add a schedule", 10*time.Second,
+		chromedp.SendKeys(chromedp.CSS(`#sched-name`), "pulse"),
+		chromedp.SetValue(chromedp.CSS(`#sched-kind`), "every"),
+		chromedp.SendKeys(chromedp.CSS(`#sched-when`), "1s"),
+		chromedp.SendKeys(chromedp.CSS(`#sched-goal`), "say pulse"),
+		chromedp.Click(chromedp.CSS(`form[data-testid=new-schedule] button[type=submit]`)),
+	)
+	b.waitJS("schedule listed with its next run", `(() => { const row = document.querySelector('tr[data-schedule=pulse]'); return !!row && /^(in |now)/.test(row.querySelector('[data-testid=next-run]').textContent.trim()); })()`, 10*time.Second)
+	b.waitJS("a completed last run", `document.querySelector('tr[data-schedule=pulse]')?.innerText.includes('echo: say pulse')`, 20*time.Second)
+	b.shots("schedules")
+
+	b.do("pause", 5*time.Second, chromedp.Click(chromedp.Search(`//tr[@data-schedule="pulse"]//button[text()="Pause"]`)))
+	b.waitJS("paused", `document.querySelector('tr[data-schedule=pulse] [data-testid=next-run]')?.textContent.trim() === 'paused'`, 10*time.Second)
+	v, err := r.client.Schedule(bustest.Context(t, 10*time.Second), "pulse")
+	if err != nil || !v.Paused {
+		t.Fatalf("after pause on the page: %+v %v", v, err)
+	}
+	before := len(v.Runs)
+	b.do("run now", 5*time.Second, chromedp.Click(chromedp.Search(`//tr[@data-schedule="pulse"]//button[text()="Run now"]`)))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		v, err = r.client.Schedule(bustest.Context(t, 10*time.Second), "pulse")
+		if err == nil && len(v.Runs) > before && v.Runs[len(v.Runs)-1].Manual {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run now made no manual run: %+v %v", v, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	eval[chromedp.Void](b, `window.confirm = () => true`)
+	b.do("remove", 5*time.Second, chromedp.Click(chromedp.Search(`//tr[@data-schedule="pulse"]//button[text()="Remove"]`)))
+	b.waitJS("removed", `!document.querySelector('tr[data-schedule=pulse]')`, 10*time.Second)
+	if errs := b.consoleErrors(); len(errs) > 0 {
+		t.Errorf("the page logged errors:\n%s", strings.Join(errs, "\n"))
+	}
 }
