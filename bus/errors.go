@@ -36,9 +36,9 @@ var (
 	ErrUnavailable = errors.New("unavailable")
 	// ErrScheduleNotFound means no schedule has that name.
 	ErrScheduleNotFound = errors.New("schedule not found")
-	// ErrUnsupported means the NATS server or the gateway lacks a feature the request
-	// needs (for example message schedules before nats-server 2.12, or
-	// webhooks on a gateway without a webhook secret).
+	// ErrUnsupported means the NATS server or the gateway lacks a feature
+	// the request needs (for example message schedules before nats-server
+	// 2.12, or webhooks on a gateway without a webhook secret).
 	ErrUnsupported = errors.New("not supported")
 )
 
@@ -63,24 +63,26 @@ type ErrorCode string
 
 // The API error codes.
 const (
-	CodeTaskNotFound     ErrorCode = "task_not_found"
-	CodeDaemonNotFound   ErrorCode = "daemon_not_found"
-	CodeCallNotFound     ErrorCode = "call_not_found"
-	CodeConflict         ErrorCode = "conflict"
-	CodeTerminal         ErrorCode = "terminal"
-	CodeMalformed        ErrorCode = "malformed"
-	CodeUnknownType      ErrorCode = "unknown_type"
-	CodeTooLarge         ErrorCode = "too_large"
-	CodeUnauthorized     ErrorCode = "unauthorized"
-	CodeUnavailable      ErrorCode = "unavailable"
-	CodeScheduleNotFound ErrorCode = "schedule_not_found"
-	CodeUnsupported      ErrorCode = "unsupported"
+	CodeTaskNotFound   ErrorCode = "task_not_found"
+	CodeDaemonNotFound ErrorCode = "daemon_not_found"
+	CodeCallNotFound   ErrorCode = "call_not_found"
+	CodeConflict       ErrorCode = "conflict"
+	CodeTerminal       ErrorCode = "terminal"
+	CodeMalformed      ErrorCode = "malformed"
+	CodeUnknownType    ErrorCode = "unknown_type"
+	CodeTooLarge       ErrorCode = "too_large"
+	CodeUnauthorized   ErrorCode = "unauthorized"
+	CodeUnavailable    ErrorCode = "unavailable"
 	// CodeNoEndpoint answers an HTTP request for a path or method the API
 	// does not have. It has no sentinel: it is a client's programming
 	// error, not a state of the system.
 	CodeNoEndpoint ErrorCode = "no_endpoint"
 	// CodeInternal is every other failure; it has no sentinel.
 	CodeInternal ErrorCode = "internal"
+	// CodeScheduleNotFound: no schedule has that name.
+	CodeScheduleNotFound ErrorCode = "schedule_not_found"
+	// CodeUnsupported: the NATS server or the gateway lacks the feature.
+	CodeUnsupported ErrorCode = "unsupported"
 )
 
 // errorCodes maps each code with a sentinel to it and its HTTP status, in

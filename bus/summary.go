@@ -61,13 +61,13 @@ type Summary struct {
 	// OwnerInstance is the process instance of the owner's claim.
 	OwnerInstance string `json:"owner_instance,omitempty"`
 	// RequestedDaemon is the daemon the task was pinned to at creation.
-	RequestedDaemon string `json:"requested_daemon,omitempty"`
+	RequestedDaemon string   `json:"requested_daemon,omitempty"`
+	Model           string   `json:"model,omitempty"`
+	Skills          []string `json:"skills,omitempty"`
 	// Schedule names the schedule that made the task.
 	Schedule string `json:"schedule,omitempty"`
 	// Notify is the URL the task's terminal events are POSTed to.
-	Notify string   `json:"notify,omitempty"`
-	Model  string   `json:"model,omitempty"`
-	Skills []string `json:"skills,omitempty"`
+	Notify string `json:"notify,omitempty"`
 	// Result is the answer of the latest completed turn.
 	Result string `json:"result,omitempty"`
 	// Error is the reason of the latest failed turn.
