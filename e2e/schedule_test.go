@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/viberhq/viber/agents/openaitest"
+	"github.com/viberhq/viber/agents/tool"
 	"github.com/viberhq/viber/bus"
 	"github.com/viberhq/viber/bus/bustest"
 )
@@ -261,4 +263,52 @@ func TestDashboardSchedules(t *testing.T) {
 	if errs := b.consoleErrors(); len(errs) > 0 {
 		t.Errorf("the page logged errors:\n%s", strings.Join(errs, "\n"))
 	}
+}
+
+// TestAgentScheduleTool: an agent asks to add a schedule ("remind me every
+// Monday"); the call waits for approval (the tool's default policy is
+// ask), and once approved the schedule exists and fires tasks.
+func TestAgentScheduleTool(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "", func(req *openaitest.Request) openaitest.Reply {
+		if strings.Contains(req.LastUser(), "remind me") {
+			if out := req.LastToolResult(); out != "" {
+				return openaitest.Reply{Text: "done: " + out}
+			}
+			return openaitest.Reply{ToolCalls: []openaitest.ToolCall{openaitest.Call("s1", "schedule",
+				`{"action":"add","name":"monday","goal":"tell the team about the standup","cron":"0 9 * * MON","tz":"Europe/Paris"}`)}}
+		}
+		return openaitest.Reply{Text: "reminder sent"}
+	})
+	r.gateway()
+	r.daemonOpts("d1", daemonOptions{Tools: tool.Options{Schedules: r.client}})
+	task := r.submit("remind me every Monday at 9 about the standup")
+	req := r.waitFor(task.ID, bus.TypeApprovalRequested, 20*time.Second)
+	if ar := payload[bus.ApprovalRequested](t, req); ar.Tool != "schedule" {
+		t.Fatalf("approval asked for %q, want schedule", ar.Tool)
+	}
+	if _, err := r.client.Schedule(r.ctx(5*time.Second), "monday"); !errors.Is(err, bus.ErrScheduleNotFound) {
+		t.Fatalf("schedule before approval: %v, want none", err)
+	}
+	if _, err := r.client.Approve(r.ctx(5*time.Second), task.ID, "s1", "", "tester"); err != nil {
+		t.Fatal(err)
+	}
+	events := r.follow(task.ID, 20*time.Second)
+	res := results(t, events)
+	if len(res) != 1 || res[0].IsError || !strings.Contains(res[0].Output, "added schedule monday (0 0 9 * * MON) in Europe/Paris") {
+		t.Fatalf("tool results: %+v", res)
+	}
+	v, err := r.client.Schedule(r.ctx(5*time.Second), "monday")
+	if err != nil || v.By != "agent" || v.Goal != "tell the team about the standup" || len(v.NextRuns) == 0 {
+		t.Fatalf("schedule: %+v %v", v, err)
+	}
+	// It runs like any schedule: fire it now and its task completes.
+	run, err := r.client.RunSchedule(r.ctx(5*time.Second), "monday")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.eventually(20*time.Second, "the schedule's task completed", func() bool {
+		s, err := r.client.Task(r.ctx(time.Second), run.Task)
+		return err == nil && s.State == bus.StateCompleted && s.Result == "reminder sent" && s.Schedule == "monday"
+	})
 }

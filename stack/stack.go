@@ -18,6 +18,7 @@ import (
 	"github.com/viberhq/viber/agents/tool"
 	"github.com/viberhq/viber/bus"
 	"github.com/viberhq/viber/bus/server"
+	"github.com/viberhq/viber/client"
 	"github.com/viberhq/viber/daemon"
 	"github.com/viberhq/viber/gateway"
 )
@@ -128,6 +129,12 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 			return fail(err)
 		}
 		s.conns = append(s.conns, dnc)
+		if cfg.Tools.Schedules == nil {
+			// The agent's schedule tool talks to the gateway like the CLI.
+			if cfg.Tools.Schedules, err = client.New(dnc); err != nil {
+				return fail(err)
+			}
+		}
 		d, err := daemon.New(daemon.Config{
 			NC: dnc, ID: cfg.DaemonName, Workspace: cfg.Workspace, Capacity: cfg.Capacity,
 			Setup: cfg.Setup, Models: cfg.Models, Version: cfg.Version, Logger: cfg.Logger, Home: cfg.Home,
