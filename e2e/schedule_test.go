@@ -132,6 +132,11 @@ func TestCLIScheduleEveryTwoSeconds(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "recent runs:") || !strings.Contains(stdout, "every 2s") {
 		t.Fatalf("schedule show: %d\n%s", code, stdout)
 	}
+	stdout, _, code = run(t, env, "viber", "schedule", "show", "tick", "--json")
+	var shown bus.ScheduleView
+	if code != 0 || json.Unmarshal([]byte(stdout), &shown) != nil || shown.Name != "tick" || len(shown.Runs) == 0 {
+		t.Fatalf("schedule show NAME --json: %d\n%s", code, stdout)
+	}
 
 	// rm stops it: three intervals pass without a new task.
 	if _, stderr, code := run(t, env, "viber", "schedule", "rm", "tick"); code != 0 {

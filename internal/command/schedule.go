@@ -23,7 +23,7 @@ func scheduleCommand() *cli.Command {
 		return &cli.Command{
 			Name: name, Usage: usage, ArgsUsage: "NAME", Flags: common(),
 			Action: func(c *cli.Context) error {
-				n, err := oneArg(c, "schedule name")
+				n, err := scheduleName(c)
 				if err != nil {
 					return err
 				}
@@ -97,7 +97,7 @@ such as MON or JAN, and @hourly, @daily, @weekly, @monthly, @yearly.
 			{
 				Name: "run", Usage: "fire a schedule now (with its overlap policy)", ArgsUsage: "NAME", Flags: common(),
 				Action: func(c *cli.Context) error {
-					n, err := oneArg(c, "schedule name")
+					n, err := scheduleName(c)
 					if err != nil {
 						return err
 					}
@@ -164,6 +164,19 @@ func interspersed(c *cli.Context) ([]string, error) {
 	return args, nil
 }
 
+// scheduleName is the one NAME argument of a schedule command, with flags
+// allowed after it (`viber schedule show tick --json`).
+func scheduleName(c *cli.Context) (string, error) {
+	args, err := interspersed(c)
+	if err != nil {
+		return "", cli.Exit(fmt.Sprintf("viber %s: %v", c.Command.FullName(), err), 1)
+	}
+	if len(args) != 1 {
+		return "", cli.Exit(fmt.Sprintf("viber %s: want exactly one schedule name (see --help)", c.Command.FullName()), 1)
+	}
+	return args[0], nil
+}
+
 func scheduleAdd(c *cli.Context) error {
 	args, err := interspersed(c)
 	if err != nil {
@@ -221,7 +234,7 @@ func scheduleList(c *cli.Context) error {
 }
 
 func scheduleShow(c *cli.Context) error {
-	n, err := oneArg(c, "schedule name")
+	n, err := scheduleName(c)
 	if err != nil {
 		return err
 	}
