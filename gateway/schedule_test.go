@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -493,5 +494,42 @@ func TestScheduleAPI(t *testing.T) {
 	}
 	if ds, err := cl.Webhooks(ctx, run.Task); err != nil || len(ds) != 0 {
 		t.Fatalf("webhooks of a task without notify: %v %v", ds, err)
+	}
+}
+
+// Two gateways creating the task of one firing at once make one task.
+func TestCreateTaskWithIDRacesToOneTask(t *testing.T) {
+	t.Parallel()
+	env := bustest.Start(t, "", bus.SetupOptions{})
+	g1 := startGateway(t, env, Config{ID: "gw1"})
+	g2 := startGateway(t, env, Config{ID: "gw2"})
+	ctx := bustest.Context(t, 30*time.Second)
+	for i := range 5 {
+		id := bus.FiringTaskID("race", time.Now().Add(time.Duration(i)*time.Second))
+		var wg sync.WaitGroup
+		got := make([]string, 2)
+		errs := make([]error, 2)
+		for j, g := range []*Gateway{g1, g2} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s, err := g.createTask(ctx, &bus.CreateTaskRequest{Goal: "race"}, id, "race")
+				errs[j] = err
+				if s != nil {
+					got[j] = s.ID
+				}
+			}()
+		}
+		wg.Wait()
+		if errs[0] != nil || errs[1] != nil || got[0] != id || got[1] != id {
+			t.Fatalf("round %d: ids %v errors %v, want both %s", i, got, errs, id)
+		}
+		events, err := g1.tasks.Events(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(events) != 1 || events[0].Type != bus.TypeCreated {
+			t.Fatalf("round %d: task %s has %d events, want one created", i, id, len(events))
+		}
 	}
 }
