@@ -35,6 +35,7 @@ import (
 //	mcp_servers:
 //	  files: {command: npx, args: ["-y", "@modelcontextprotocol/server-filesystem", "/srv/docs"]}
 //	  github: {url: "https://api.example.com/mcp", headers: {Authorization: "Bearer ${GITHUB_TOKEN}"}}
+//	webhook_secret: change-me
 type Config struct {
 	// DefaultModel is "name/model", "name" (that provider's default model)
 	// or "model" (for the default provider). VIBER_PROVIDER and
@@ -60,6 +61,13 @@ type Config struct {
 	MCPServers map[string]MCPServerConfig `yaml:"mcp_servers"`
 	// Channels are the chat bridges (see ChannelsConfig).
 	Channels ChannelsConfig `yaml:"channels"`
+	// WebhookSecret signs the webhook notifications of `viber up`'s
+	// gateway (vibergw takes --webhook-secret); VIBER_WEBHOOK_SECRET
+	// overrides it.
+	WebhookSecret string `yaml:"webhook_secret"`
+	// WebhookAllowPrivateNetworks lets notify URLs reach private and
+	// loopback addresses.
+	WebhookAllowPrivateNetworks bool `yaml:"webhook_allow_private_networks"`
 
 	// Path is the file the config was read from ("" when none was).
 	Path string `yaml:"-"`

@@ -93,7 +93,7 @@ func DefaultPolicy() Policy {
 			"read_file": Allow, "list_dir": Allow, "glob": Allow, "grep": Allow,
 			"write_file": Allow, "edit_file": Allow, "web_fetch": Allow,
 			"update_plan": Allow, "activate_skill": Allow,
-			"shell": Ask,
+			"shell": Ask, "schedule": Ask,
 		},
 		Default: Ask,
 	}

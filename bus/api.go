@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go"
 )
@@ -24,8 +25,9 @@ const (
 // API groups and endpoints of the gateway's micro service. Each endpoint's
 // subject is [APISubject](group, endpoint), e.g. viber.api.task.create.
 const (
-	APIGroupTask   = "task"
-	APIGroupDaemon = "daemon"
+	APIGroupTask     = "task"
+	APIGroupDaemon   = "daemon"
+	APIGroupSchedule = "schedule"
 
 	APITaskCreate = "create"
 	APITaskGet    = "get"
@@ -34,6 +36,16 @@ const (
 	APITaskSend   = "send"
 	APITaskDecide = "decide"
 	APIDaemonList = "list"
+	// APITaskWebhooks lists the webhook deliveries of a task.
+	APITaskWebhooks = "webhooks"
+
+	APIScheduleAdd    = "add"
+	APIScheduleList   = "list"
+	APIScheduleGet    = "get"
+	APISchedulePause  = "pause"
+	APIScheduleResume = "resume"
+	APIScheduleRemove = "rm"
+	APIScheduleRun    = "run"
 )
 
 // CreateTaskRequest asks the gateway to create and queue a task.
@@ -44,6 +56,9 @@ type CreateTaskRequest struct {
 	Skills    []string          `json:"skills,omitempty"`
 	Policy    map[string]string `json:"policy,omitempty"`
 	Submitter string            `json:"submitter,omitempty"`
+	// Notify is a URL the gateway POSTs each terminal event of the task
+	// to, signed with its webhook secret.
+	Notify string `json:"notify,omitempty"`
 }
 
 // TaskRequest names one task (get).
@@ -57,6 +72,8 @@ type ListTasksRequest struct {
 	State State `json:"state,omitempty"`
 	// Daemon keeps only tasks run (or pinned) on that daemon.
 	Daemon string `json:"daemon,omitempty"`
+	// Schedule keeps only tasks made by that schedule.
+	Schedule string `json:"schedule,omitempty"`
 	// Limit caps the count (default 100, newest first).
 	Limit int `json:"limit,omitempty"`
 }
@@ -92,6 +109,67 @@ type DecideRequest struct {
 	Approved bool   `json:"approved"`
 	Reason   string `json:"reason,omitempty"`
 	By       string `json:"by,omitempty"`
+}
+
+// AddScheduleRequest defines a schedule. Exactly one of Cron, Every and
+// At is given.
+type AddScheduleRequest struct {
+	Name string `json:"name"`
+	// Cron is a cron expression, five fields (minute first) or six
+	// (seconds first), or a descriptor such as "@daily"; TZ is its IANA
+	// time zone (default UTC).
+	Cron string `json:"cron,omitempty"`
+	TZ   string `json:"tz,omitempty"`
+	// Every is an interval such as "15m" (at least 1s).
+	Every string `json:"every,omitempty"`
+	// At is an RFC 3339 time for a one-shot schedule.
+	At string `json:"at,omitempty"`
+	// What each firing creates (see CreateTaskRequest).
+	Goal   string            `json:"goal"`
+	Daemon string            `json:"daemon,omitempty"`
+	Model  string            `json:"model,omitempty"`
+	Skills []string          `json:"skills,omitempty"`
+	Policy map[string]string `json:"policy,omitempty"`
+	Notify string            `json:"notify,omitempty"`
+	// Overlap is "skip" (default) or "queue".
+	Overlap string `json:"overlap,omitempty"`
+	By      string `json:"by,omitempty"`
+}
+
+// ScheduleRequest names one schedule (get, pause, resume, rm, run).
+type ScheduleRequest struct {
+	Name string `json:"name"`
+}
+
+// ScheduleView is a schedule as the API shows it: its definition and
+// state, when it fires next and how its latest task did.
+type ScheduleView struct {
+	Schedule
+	// NextRuns are the next firing times (none while paused or done).
+	NextRuns []time.Time `json:"next_runs,omitempty"`
+	// LastState and LastResult are the latest task's state and its
+	// result or error.
+	LastState  State  `json:"last_state,omitempty"`
+	LastResult string `json:"last_result,omitempty"`
+}
+
+// ListSchedulesResponse lists schedules by name.
+type ListSchedulesResponse struct {
+	Schedules []*ScheduleView `json:"schedules"`
+}
+
+// RunScheduleResponse answers `schedule run`: the firing is stored and
+// the gateway makes its task as it does for every firing.
+type RunScheduleResponse struct {
+	Schedule string    `json:"schedule"`
+	Fired    time.Time `json:"fired"`
+	// Task is the id the firing's task has (or will have).
+	Task string `json:"task"`
+}
+
+// WebhooksResponse lists a task's webhook deliveries.
+type WebhooksResponse struct {
+	Deliveries []*WebhookDelivery `json:"deliveries"`
 }
 
 // EventResponse returns the event a command appended.

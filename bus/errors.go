@@ -41,6 +41,12 @@ var (
 	ErrUnauthorized = errors.New("unauthorized")
 	// ErrUnavailable means the gateway or NATS did not answer.
 	ErrUnavailable = errors.New("unavailable")
+	// ErrScheduleNotFound means no schedule has that name.
+	ErrScheduleNotFound = errors.New("schedule not found")
+	// ErrUnsupported means the NATS server or the gateway lacks a feature
+	// the request needs (for example message schedules before nats-server
+	// 2.12, or webhooks on a gateway without a webhook secret).
+	ErrUnsupported = errors.New("not supported")
 )
 
 // Errors of the task lifecycle.
@@ -82,6 +88,10 @@ const (
 	CodeNoEndpoint ErrorCode = "no_endpoint"
 	// CodeInternal is every other failure; it has no sentinel.
 	CodeInternal ErrorCode = "internal"
+	// CodeScheduleNotFound: no schedule has that name.
+	CodeScheduleNotFound ErrorCode = "schedule_not_found"
+	// CodeUnsupported: the NATS server or the gateway lacks the feature.
+	CodeUnsupported ErrorCode = "unsupported"
 )
 
 // errorCodes maps each code with a sentinel to it and its HTTP status, in
@@ -103,6 +113,8 @@ var errorCodes = []struct {
 	{CodeConflict, ErrConflict, http.StatusConflict},
 	{CodeUnauthorized, ErrUnauthorized, http.StatusUnauthorized},
 	{CodeUnavailable, ErrUnavailable, http.StatusServiceUnavailable},
+	{CodeScheduleNotFound, ErrScheduleNotFound, http.StatusNotFound},
+	{CodeUnsupported, ErrUnsupported, http.StatusNotImplemented},
 }
 
 // ErrorCodes lists every code that has a sentinel.

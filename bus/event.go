@@ -225,6 +225,12 @@ type Created struct {
 	// Policy overrides the daemon's tool policy for this task: tool name
 	// (or "shell:PREFIX", or "*" for the default) → allow, ask or deny.
 	Policy map[string]string `json:"policy,omitempty"`
+	// Schedule names the schedule whose firing made the task.
+	Schedule string `json:"schedule,omitempty"`
+	// Notify is a URL the gateway POSTs the terminal event of each turn
+	// to (signed; see docs/schedules.md). It is stored in the log: put no
+	// secrets in it.
+	Notify string `json:"notify,omitempty" jsonschema:"format=uri"`
 }
 
 // EventType implements [Payload].

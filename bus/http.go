@@ -33,6 +33,16 @@ const (
 	RouteDaemons = "GET /api/daemons"
 	// RouteSkills lists skills by name: [ListSkillsResponse].
 	RouteSkills = "GET /api/skills"
+	// RouteWebhooks lists a task's webhook deliveries.
+	RouteWebhooks = "GET /api/tasks/{id}/webhooks"
+	// RouteListSchedules and the routes after it manage schedules.
+	RouteListSchedules  = "GET /api/schedules"
+	RouteAddSchedule    = "POST /api/schedules"
+	RouteSchedule       = "GET /api/schedules/{name}"
+	RouteRemoveSchedule = "DELETE /api/schedules/{name}"
+	RoutePauseSchedule  = "POST /api/schedules/{name}/pause"
+	RouteResumeSchedule = "POST /api/schedules/{name}/resume"
+	RouteRunSchedule    = "POST /api/schedules/{name}/run"
 	// APIPath prefixes every API route; a request under it that matches
 	// no route is answered [CodeNoEndpoint].
 	APIPath = "/api/"

@@ -2,6 +2,7 @@ package bus
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"sync"
 	"time"
 
@@ -19,4 +20,24 @@ func NewID() string {
 	idMu.Lock()
 	defer idMu.Unlock()
 	return ulid.MustNew(ulid.Timestamp(time.Now()), idEntropy).String()
+}
+
+// FiringTaskID is the id of the task a schedule's firing makes: a ULID
+// whose time is the firing's and whose random part is a hash of the
+// schedule name and the firing's exact time, so every gateway that handles
+// one firing (again, after a crash) names the same task, and different
+// firings name different tasks.
+func FiringTaskID(schedule string, fired time.Time) string {
+	sum := sha256.Sum256([]byte(schedule + "\x00" + fired.UTC().Format(time.RFC3339Nano)))
+	var entropy [10]byte
+	copy(entropy[:], sum[:])
+	var id ulid.ULID
+	if err := id.SetTime(ulid.Timestamp(fired)); err != nil {
+		// Only times after year 10889 fail; keep the hash alone.
+		_ = id.SetTime(0)
+	}
+	if err := id.SetEntropy(entropy[:]); err != nil {
+		panic(err) // 10 bytes is the entropy size: cannot fail
+	}
+	return id.String()
 }

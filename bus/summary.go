@@ -64,6 +64,10 @@ type Summary struct {
 	RequestedDaemon string   `json:"requested_daemon,omitempty"`
 	Model           string   `json:"model,omitempty"`
 	Skills          []string `json:"skills,omitempty"`
+	// Schedule names the schedule that made the task.
+	Schedule string `json:"schedule,omitempty"`
+	// Notify is the URL the task's terminal events are POSTed to.
+	Notify string `json:"notify,omitempty"`
 	// Result is the answer of the latest completed turn.
 	Result string `json:"result,omitempty"`
 	// Error is the reason of the latest failed turn.
@@ -254,6 +258,7 @@ func (s *Summary) apply(ev *Event, validated bool) (bool, error) {
 	switch d := p.(type) {
 	case *Created:
 		s.Goal, s.RequestedDaemon, s.Model, s.Skills = d.Goal, d.Daemon, d.Model, d.Skills
+		s.Schedule, s.Notify = d.Schedule, d.Notify
 		s.State, s.CreatedAt, s.TurnSeq, s.FirstStreamSeq = StatePending, t, ev.Seq, ev.StreamSeq
 	case *Input:
 		s.AnswerSeq = 0

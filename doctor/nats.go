@@ -25,7 +25,7 @@ const (
 )
 
 // natsNames are the checks that need the server, in report order.
-var natsNames = []string{"nats", "jetstream", "streams", "buckets", "gateway", "daemons", "clock"}
+var natsNames = []string{"nats", "jetstream", "streams", "buckets", "schedules", "gateway", "daemons", "clock"}
 
 func skipped(from int, why, fix string) []Check {
 	var out []Check
@@ -74,13 +74,60 @@ func checkNATS(ctx context.Context, o Options) []Check {
 		Message: fmt.Sprintf("enabled %s, %s, %s stored", domain, count(uint64(info.Streams), "stream"), bytesText(info.Store))})
 
 	streams, serverTime, local := checkStreams(ctx, js, o.Timeout)
-	out = append(out, streams, checkBuckets(ctx, js, o.Timeout), checkGateway(ctx, nc, o.Timeout), checkDaemons(ctx, js, o.Timeout))
+	out = append(out, streams, checkBuckets(ctx, js, o.Timeout), checkSchedules(ctx, nc, js, o.Timeout), checkGateway(ctx, nc, o.Timeout), checkDaemons(ctx, js, o.Timeout))
 	if serverTime.IsZero() && streams.Status == Fail {
 		out = append(out, Check{Name: "clock", Status: Skip, Message: "not measured: it is read from the streams' info"})
 	} else {
 		out = append(out, checkClock(serverTime, local))
 	}
 	return out
+}
+
+// checkSchedules checks that the server has message schedules and that
+// the gateway set up VIBER_SCHEDULES with them, and counts schedules.
+func checkSchedules(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, timeout time.Duration) Check {
+	c := Check{Name: "schedules"}
+	if v := nc.ConnectedServerVersion(); !bus.ServerSupportsSchedules(v) {
+		c.Status, c.Message = Warn, fmt.Sprintf("nats-server %s has no message schedules: `viber schedule` is off", v)
+		c.Fix = "upgrade the NATS server to " + bus.MinScheduleServer + " or later"
+		return c
+	}
+	rctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	s, err := js.Stream(rctx, bus.ScheduleStream)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		c.Status, c.Message = Warn, bus.ScheduleStream+" is missing"
+		c.Fix = "start the gateway once (`vibergw` or `viber up`): it creates it"
+		return c
+	}
+	if err != nil {
+		c.Status, c.Message = Fail, bus.ScheduleStream+": "+oneLine(err.Error())
+		return c
+	}
+	if !s.CachedInfo().Config.AllowMsgSchedules {
+		c.Status, c.Message = Fail, bus.ScheduleStream+" does not allow message schedules"
+		c.Fix = "delete it (`nats stream rm " + bus.ScheduleStream + "`) and restart the gateway, which makes it again (schedule definitions stay in " + bus.ScheduleBucket + ")"
+		return c
+	}
+	store, err := bus.OpenSchedules(rctx, js)
+	if err != nil {
+		c.Status, c.Message = Warn, oneLine(err.Error())
+		c.Fix = "start the gateway once (`vibergw` or `viber up`): it creates it"
+		return c
+	}
+	list, err := store.List(rctx)
+	if err != nil {
+		c.Status, c.Message = Fail, oneLine(err.Error())
+		return c
+	}
+	paused := 0
+	for _, sc := range list {
+		if sc.Paused {
+			paused++
+		}
+	}
+	c.Status, c.Message = OK, fmt.Sprintf("message schedules on; %s (%d paused)", count(uint64(len(list)), "schedule"), paused)
+	return c
 }
 
 func serverName(nc *nats.Conn) string {

@@ -14,14 +14,37 @@ import (
 // CreateTask validates the request, appends the created event and queues
 // the assignment. The returned summary is the task as pending.
 func (g *Gateway) CreateTask(ctx context.Context, req *bus.CreateTaskRequest) (*bus.Summary, error) {
-	goal := strings.TrimSpace(req.Goal)
+	return g.createTask(ctx, req, "", "")
+}
+
+// checkGoal refuses an empty, oversized or non-UTF-8 goal.
+func checkGoal(goal string) error {
 	switch {
-	case goal == "":
-		return nil, fmt.Errorf("%w: the goal is empty; say what the task should do", bus.ErrMalformed)
-	case len(req.Goal) > bus.MaxGoalBytes:
-		return nil, fmt.Errorf("%w: the goal is %d bytes; the limit is %d (put large material in a file in the workspace and refer to it)", bus.ErrTooLarge, len(req.Goal), bus.MaxGoalBytes)
-	case !utf8.ValidString(req.Goal):
-		return nil, fmt.Errorf("%w: the goal is not valid UTF-8", bus.ErrMalformed)
+	case strings.TrimSpace(goal) == "":
+		return fmt.Errorf("%w: the goal is empty; say what the task should do", bus.ErrMalformed)
+	case len(goal) > bus.MaxGoalBytes:
+		return fmt.Errorf("%w: the goal is %d bytes; the limit is %d (put large material in a file in the workspace and refer to it)", bus.ErrTooLarge, len(goal), bus.MaxGoalBytes)
+	case !utf8.ValidString(goal):
+		return fmt.Errorf("%w: the goal is not valid UTF-8", bus.ErrMalformed)
+	}
+	return nil
+}
+
+// createTask is CreateTask with a task id chosen by the caller (a new one
+// when id is "") and the schedule that made it. Creating a task whose id
+// exists returns the existing task: a retry (a schedule's firing handled
+// again) never makes a second one.
+func (g *Gateway) createTask(ctx context.Context, req *bus.CreateTaskRequest, id, schedule string) (*bus.Summary, error) {
+	if id != "" {
+		if sum, err := g.existingTask(ctx, id); err == nil || !errors.Is(err, bus.ErrTaskNotFound) {
+			return sum, err
+		}
+	}
+	if err := checkGoal(req.Goal); err != nil {
+		return nil, err
+	}
+	if err := g.checkNotify(req.Notify); err != nil {
+		return nil, err
 	}
 	target := bus.AnyDaemon
 	if req.Daemon != "" && req.Daemon != bus.AnyDaemon {
@@ -47,15 +70,23 @@ func (g *Gateway) CreateTask(ctx context.Context, req *bus.CreateTaskRequest) (*
 			return nil, err
 		}
 	}
-	id := bus.NewID()
-	created := &bus.Created{Goal: req.Goal, Daemon: req.Daemon, Model: req.Model, Skills: req.Skills, Policy: req.Policy, Submitter: req.Submitter}
+	if id == "" {
+		id = bus.NewID()
+	}
+	created := &bus.Created{Goal: req.Goal, Daemon: req.Daemon, Model: req.Model, Skills: req.Skills, Policy: req.Policy, Submitter: req.Submitter,
+		Schedule: schedule, Notify: req.Notify}
 	ev, err := bus.NewEvent(id, g.source, created)
 	if err != nil {
 		return nil, err
 	}
-	// The id is new: append as the first message of its subjects, without
-	// reading a head that cannot exist.
+	// Append as the first message of the task's subjects, without reading
+	// a head: the id is new, or (a schedule's firing) made by whoever came
+	// first.
 	if ev, err = g.tasks.AppendAt(ctx, ev, 0, 0); err != nil {
+		if errors.Is(err, bus.ErrConflict) && schedule != "" {
+			// Another gateway made it a moment ago.
+			return g.existingTask(ctx, id)
+		}
 		return nil, fmt.Errorf("create task: %w", err)
 	}
 	if err := bus.Assign(ctx, g.js, id, target, ev.Seq, ev.StreamSeq); err != nil {
@@ -64,6 +95,28 @@ func (g *Gateway) CreateTask(ctx context.Context, req *bus.CreateTaskRequest) (*
 	}
 	g.log.Debug().Str("task", id).Str("target", target).Msg("task created")
 	return bus.Fold([]*bus.Event{ev})
+}
+
+// existingTask returns a task that exists, making sure a pending one has
+// its assignment (the gateway that created it may have died before
+// queueing it).
+func (g *Gateway) existingTask(ctx context.Context, id string) (*bus.Summary, error) {
+	v, err := g.tasks.Load(ctx, id, 0)
+	if err != nil {
+		return nil, err
+	}
+	if v.State == bus.StatePending {
+		if has, err := bus.HasAssignment(ctx, g.js, id); err == nil && !has {
+			target, err := g.targetFor(ctx, &v.Summary)
+			if err != nil {
+				target = bus.AnyDaemon
+			}
+			if err := bus.Assign(ctx, g.js, id, target, v.TurnSeq, v.FirstStreamSeq); err != nil {
+				g.log.Warn().Err(err).Str("task", id).Msg("queueing assignment failed; the sweeper will retry")
+			}
+		}
+	}
+	return &v.Summary, nil
 }
 
 // targetFor is where a task's next assignment goes: its pinned daemon,
@@ -143,6 +196,9 @@ func (g *Gateway) ListTasks(ctx context.Context, req *bus.ListTasksRequest) (*bu
 			continue
 		}
 		if req.Daemon != "" && s.Daemon != req.Daemon && s.RequestedDaemon != req.Daemon {
+			continue
+		}
+		if req.Schedule != "" && s.Schedule != req.Schedule {
 			continue
 		}
 		resp.Total++

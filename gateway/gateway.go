@@ -40,6 +40,23 @@ type Config struct {
 	SweepInterval time.Duration
 	// Logger receives the gateway's logs.
 	Logger zerolog.Logger
+
+	// ScheduleAckWait is how long a firing may stay unacknowledged (its
+	// gateway died) before it is handled again (default 30 s).
+	ScheduleAckWait time.Duration
+	// WebhookSecret signs webhook deliveries (HMAC-SHA256 of the body in
+	// the Viber-Signature header). Without it, tasks cannot ask for
+	// notifications.
+	WebhookSecret string
+	// WebhookAllowPrivate lets notify URLs reach loopback and private
+	// networks (off by default, like web_fetch).
+	WebhookAllowPrivate bool
+	// WebhookRetry is the first delay before a failed delivery is retried
+	// (default 1 s; doubled at each attempt up to 5 minutes).
+	WebhookRetry time.Duration
+	// WebhookAttempts is how many attempts a delivery gets before it is
+	// given up (default 400).
+	WebhookAttempts int
 }
 
 // Validate reports every problem of the configuration at once.
@@ -75,6 +92,20 @@ type Gateway struct {
 	httpSrv   *http.Server
 	httpAddr  net.Addr
 
+	schedules     *bus.Schedules
+	schedStream   jetstream.Stream
+	schedErr      error
+	stopScheduler func()
+	// firingMade, when set (tests), runs after a firing's task is made
+	// and before the firing is acknowledged.
+	firingMade func(taskID string)
+
+	webhooks     *bus.Webhooks
+	taskStream   jetstream.Stream
+	hookClient   *http.Client
+	hookWG       sync.WaitGroup
+	stopWebhooks func()
+
 	caughtUp        chan struct{}
 	stop            chan struct{}
 	stopOnce        sync.Once
@@ -102,6 +133,12 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	if cfg.Version == "" {
 		cfg.Version = "0.0.0-dev"
 	}
+	if cfg.WebhookRetry <= 0 {
+		cfg.WebhookRetry = DefaultWebhookRetry
+	}
+	if cfg.WebhookAttempts <= 0 {
+		cfg.WebhookAttempts = DefaultWebhookAttempts
+	}
 	js, err := jetstream.New(cfg.NC)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
@@ -124,6 +161,12 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	if g.presence, err = bus.OpenPresence(ctx, js); err != nil {
 		return nil, err
 	}
+	if err := g.setupSchedules(ctx); err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	if err := g.setupWebhooks(ctx); err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
 	return g, nil
 }
 
@@ -134,6 +177,17 @@ func (g *Gateway) Start(ctx context.Context) error {
 		return err
 	}
 	if err := g.startService(ctx); err != nil {
+		g.stopProjector()
+		return err
+	}
+	if err := g.startScheduler(ctx); err != nil {
+		_ = g.svc.Stop()
+		g.stopProjector()
+		return err
+	}
+	if err := g.startWebhooks(ctx); err != nil {
+		g.stopBackground()
+		_ = g.svc.Stop()
 		g.stopProjector()
 		return err
 	}
@@ -182,8 +236,19 @@ func (g *Gateway) Stop() {
 		_ = g.httpSrv.Shutdown(sctx)
 		cancel()
 	}
+	g.stopBackground()
 	g.stopProjector()
 	g.wg.Wait()
+}
+
+// stopBackground stops consuming firings and terminal events.
+func (g *Gateway) stopBackground() {
+	if g.stopScheduler != nil {
+		g.stopScheduler()
+	}
+	if g.stopWebhooks != nil {
+		g.stopWebhooks()
+	}
 }
 
 // HTTPAddr is the address HTTP listens on ("" when disabled).

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"path"
 	"strconv"
 
 	"github.com/viberhq/viber/bus"
@@ -32,6 +33,14 @@ func (g *Gateway) apiRoutes() http.Handler {
 	mux.HandleFunc(bus.RouteWatchTasks, g.apiWatchTasks)
 	mux.HandleFunc(bus.RouteDaemons, g.apiDaemons)
 	mux.HandleFunc(bus.RouteSkills, g.apiSkills)
+	mux.HandleFunc(bus.RouteWebhooks, g.apiWebhooks)
+	mux.HandleFunc(bus.RouteListSchedules, g.apiListSchedules)
+	mux.HandleFunc(bus.RouteAddSchedule, g.apiAddSchedule)
+	mux.HandleFunc(bus.RouteSchedule, g.apiSchedule)
+	mux.HandleFunc(bus.RouteRemoveSchedule, g.apiRemoveSchedule)
+	mux.HandleFunc(bus.RoutePauseSchedule, g.apiScheduleAction)
+	mux.HandleFunc(bus.RouteResumeSchedule, g.apiScheduleAction)
+	mux.HandleFunc(bus.RouteRunSchedule, g.apiScheduleAction)
 	mux.HandleFunc(bus.APIPath, func(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusNotFound, bus.CodeNoEndpoint, "no API endpoint "+r.Method+" "+r.URL.Path)
 	})
@@ -93,7 +102,7 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 
 func (g *Gateway) apiListTasks(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	req := &bus.ListTasksRequest{State: bus.State(q.Get("state")), Daemon: q.Get("daemon")}
+	req := &bus.ListTasksRequest{State: bus.State(q.Get("state")), Daemon: q.Get("daemon"), Schedule: q.Get("schedule")}
 	if l := q.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 0 {
@@ -209,4 +218,84 @@ func (g *Gateway) apiSkills(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, bus.GroupSkills(daemons))
+}
+
+func (g *Gateway) apiWebhooks(w http.ResponseWriter, r *http.Request) {
+	resp, err := g.Webhooks(r.Context(), r.PathValue("id"))
+	if err != nil {
+		g.writeErr(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (g *Gateway) apiListSchedules(w http.ResponseWriter, r *http.Request) {
+	resp, err := g.ListSchedules(r.Context())
+	if err != nil {
+		g.writeErr(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (g *Gateway) apiAddSchedule(w http.ResponseWriter, r *http.Request) {
+	var req bus.AddScheduleRequest
+	if !readJSON(w, r, &req) {
+		return
+	}
+	if req.By == "" {
+		req.By = httpBy
+	}
+	v, err := g.AddSchedule(r.Context(), &req)
+	if err != nil {
+		g.writeErr(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/api/schedules/"+v.Name)
+	writeJSON(w, http.StatusCreated, v)
+}
+
+func (g *Gateway) apiSchedule(w http.ResponseWriter, r *http.Request) {
+	v, err := g.Schedule(r.Context(), r.PathValue("name"))
+	if err != nil {
+		g.writeErr(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (g *Gateway) apiRemoveSchedule(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	if err := g.RemoveSchedule(r.Context(), name); err != nil {
+		g.writeErr(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, &bus.ScheduleRequest{Name: name})
+}
+
+// apiScheduleAction serves pause, resume and run. Like every command it
+// wants a JSON content type (an empty body is fine), which keeps
+// cross-site form posts out.
+func (g *Gateway) apiScheduleAction(w http.ResponseWriter, r *http.Request) {
+	if !jsonBody(w, r) {
+		return
+	}
+	name := r.PathValue("name")
+	var (
+		v   any
+		err error
+	)
+	switch path.Base(r.URL.Path) {
+	case "pause":
+		v, err = g.PauseSchedule(r.Context(), name)
+	case "resume":
+		v, err = g.ResumeSchedule(r.Context(), name)
+	default:
+		v, err = g.RunSchedule(r.Context(), name)
+	}
+	if err != nil {
+		g.writeErr(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
 }

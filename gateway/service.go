@@ -22,7 +22,7 @@ func (g *Gateway) startService(ctx context.Context) error {
 	svc, err := micro.AddService(g.cfg.NC, micro.Config{
 		Name:        bus.ServiceName,
 		Version:     semver(g.cfg.Version),
-		Description: "Viber gateway: create, inspect, cancel and steer tasks; list daemons",
+		Description: "Viber gateway: create, inspect, cancel and steer tasks; schedules; list daemons",
 		Metadata:    map[string]string{"gateway": g.cfg.ID},
 	})
 	if err != nil {
@@ -30,6 +30,16 @@ func (g *Gateway) startService(ctx context.Context) error {
 	}
 	tasks := svc.AddGroup(bus.APISubjectPrefix() + "." + bus.APIGroupTask)
 	daemons := svc.AddGroup(bus.APISubjectPrefix() + "." + bus.APIGroupDaemon)
+	schedules := svc.AddGroup(bus.APISubjectPrefix() + "." + bus.APIGroupSchedule)
+	named := func(h func(context.Context, string) (any, error)) func(context.Context, []byte) (any, error) {
+		return func(ctx context.Context, b []byte) (any, error) {
+			var r bus.ScheduleRequest
+			if err := decode(b, &r); err != nil {
+				return nil, err
+			}
+			return h(ctx, r.Name)
+		}
+	}
 	// Each endpoint's description is its entry in bus.APIEndpoints, the
 	// wire's one list of them.
 	add := func(grp micro.Group, group, name string, h func(context.Context, []byte) (any, error)) error {
@@ -104,6 +114,33 @@ func (g *Gateway) startService(ctx context.Context) error {
 			}
 			return &bus.EventResponse{Event: ev}, nil
 		}),
+		add(tasks, bus.APIGroupTask, bus.APITaskWebhooks, func(ctx context.Context, b []byte) (any, error) {
+			var r bus.TaskRequest
+			if err := decode(b, &r); err != nil {
+				return nil, err
+			}
+			return g.Webhooks(ctx, r.ID)
+		}),
+		add(schedules, bus.APIGroupSchedule, bus.APIScheduleAdd, func(ctx context.Context, b []byte) (any, error) {
+			var r bus.AddScheduleRequest
+			if err := decode(b, &r); err != nil {
+				return nil, err
+			}
+			return g.AddSchedule(ctx, &r)
+		}),
+		add(schedules, bus.APIGroupSchedule, bus.APIScheduleList, func(ctx context.Context, _ []byte) (any, error) {
+			return g.ListSchedules(ctx)
+		}),
+		add(schedules, bus.APIGroupSchedule, bus.APIScheduleGet, named(func(ctx context.Context, n string) (any, error) { return g.Schedule(ctx, n) })),
+		add(schedules, bus.APIGroupSchedule, bus.APISchedulePause, named(func(ctx context.Context, n string) (any, error) { return g.PauseSchedule(ctx, n) })),
+		add(schedules, bus.APIGroupSchedule, bus.APIScheduleResume, named(func(ctx context.Context, n string) (any, error) { return g.ResumeSchedule(ctx, n) })),
+		add(schedules, bus.APIGroupSchedule, bus.APIScheduleRemove, named(func(ctx context.Context, n string) (any, error) {
+			if err := g.RemoveSchedule(ctx, n); err != nil {
+				return nil, err
+			}
+			return &bus.ScheduleRequest{Name: n}, nil
+		})),
+		add(schedules, bus.APIGroupSchedule, bus.APIScheduleRun, named(func(ctx context.Context, n string) (any, error) { return g.RunSchedule(ctx, n) })),
 		add(daemons, bus.APIGroupDaemon, bus.APIDaemonList, func(ctx context.Context, _ []byte) (any, error) {
 			list, err := g.Daemons(ctx)
 			if err != nil {

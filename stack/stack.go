@@ -15,6 +15,7 @@ import (
 
 	"github.com/viberhq/viber/bus"
 	"github.com/viberhq/viber/bus/server"
+	"github.com/viberhq/viber/client"
 	"github.com/viberhq/viber/daemon"
 	"github.com/viberhq/viber/gateway"
 )
@@ -116,6 +117,12 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		s.conns = append(s.conns, dnc)
 		dcfg := cfg.Daemon
 		dcfg.NC = dnc
+		if dcfg.Tools.Schedules == nil {
+			// The agent's schedule tool talks to the gateway like the CLI.
+			if dcfg.Tools.Schedules, err = client.New(dnc); err != nil {
+				return fail(err)
+			}
+		}
 		d, err := daemon.New(dcfg)
 		if err != nil {
 			return fail(err)

@@ -15,12 +15,14 @@ import (
 	"syscall"
 	"time"
 	"unicode/utf8"
+
+	"github.com/viberhq/viber/internal/netguard"
 )
 
 // ErrBlockedAddress is wrapped by the dial error web_fetch gets when a
 // host resolves to an address it may not reach (loopback, private,
 // link-local, multicast, unspecified or otherwise non-public).
-var ErrBlockedAddress = errors.New("address not allowed")
+var ErrBlockedAddress = netguard.ErrBlockedAddress
 
 const maxRedirects = 10
 
@@ -83,57 +85,8 @@ func (t *webFetch) defaultCheck(ap netip.AddrPort) error {
 	return nil
 }
 
-var reservedPrefixes = func() []netip.Prefix {
-	var ps []netip.Prefix
-	for _, s := range []string{
-		"0.0.0.0/8",       // "this network"
-		"100.64.0.0/10",   // carrier-grade NAT
-		"192.0.0.0/24",    // IETF protocol assignments
-		"192.0.2.0/24",    // documentation
-		"198.18.0.0/15",   // benchmarking
-		"198.51.100.0/24", // documentation
-		"203.0.113.0/24",  // documentation
-		"240.0.0.0/4",     // reserved, and 255.255.255.255 broadcast
-		"::/96",           // IPv4-compatible (deprecated)
-		"100::/64",        // discard
-		"2001:db8::/32",   // documentation
-		"fec0::/10",       // site-local (deprecated)
-	} {
-		ps = append(ps, netip.MustParsePrefix(s))
-	}
-	return ps
-}()
-
-var nat64 = netip.MustParsePrefix("64:ff9b::/96")
-
 // nonPublic names the kind of a non-public address, or returns "".
-func nonPublic(a netip.Addr) string {
-	a = a.Unmap()
-	switch {
-	case !a.IsValid():
-		return "invalid"
-	case a.IsLoopback():
-		return "loopback"
-	case a.IsPrivate():
-		return "private"
-	case a.IsLinkLocalUnicast():
-		return "link-local"
-	case a.IsUnspecified():
-		return "unspecified"
-	case a.IsMulticast() || a.IsLinkLocalMulticast() || a.IsInterfaceLocalMulticast():
-		return "multicast"
-	}
-	if nat64.Contains(a) {
-		b := a.As16()
-		return nonPublic(netip.AddrFrom4([4]byte(b[12:16])))
-	}
-	for _, p := range reservedPrefixes {
-		if p.Contains(a) {
-			return "reserved"
-		}
-	}
-	return ""
-}
+func nonPublic(a netip.Addr) string { return netguard.NonPublic(a) }
 
 type webFetchArgs struct {
 	URL string `json:"url"`

@@ -51,6 +51,9 @@ type Options struct {
 	// When nil, commands inherit the daemon's environment minus variables
 	// whose names look like secrets (KEY, TOKEN, SECRET, PASSWORD, ...).
 	ShellEnv []string
+	// Schedules, when set, adds the schedule tool, which adds, lists and
+	// removes schedules through the gateway.
+	Schedules Scheduler
 }
 
 // withDefaults returns o with every zero or negative field set to its

@@ -163,10 +163,11 @@ func (r *Registry) LLMTools() []llms.Tool {
 
 // Builtins returns the built-in tools, confined to ws and configured by
 // opts (zero fields take defaults): read_file, write_file, edit_file,
-// list_dir, glob, grep, shell and web_fetch, in that order.
+// list_dir, glob, grep, shell and web_fetch, in that order, then schedule
+// when opts.Schedules is set.
 func Builtins(ws *Workspace, opts Options) []Tool {
 	o := opts.withDefaults()
-	return []Tool{
+	tools := []Tool{
 		&readFile{ws: ws, o: o},
 		&writeFile{ws: ws, o: o},
 		&editFile{ws: ws, o: o},
@@ -176,6 +177,10 @@ func Builtins(ws *Workspace, opts Options) []Tool {
 		newShell(ws, o),
 		newWebFetch(o),
 	}
+	if o.Schedules != nil {
+		tools = append(tools, &scheduleTool{s: o.Schedules})
+	}
+	return tools
 }
 
 // decodeArgs unmarshals the model's arguments into v (a pointer to a

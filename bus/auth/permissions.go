@@ -202,14 +202,17 @@ func UserPermissions() jwt.Permissions {
 
 // denyProjector keeps the gateway's durable consumer on the task log out
 // of reach of the wildcard consumer permissions replays need.
+// The same holds for the webhook consumer, whose messages are deliveries
+// still to make.
 func denyProjector(p *jwt.Permissions, api string) {
-	pc := bus.ProjectorConsumer
-	p.Pub.Deny.Add(
-		api+"CONSUMER.CREATE."+bus.TaskStream+"."+pc,
-		api+"CONSUMER.CREATE."+bus.TaskStream+"."+pc+".>",
-		api+"CONSUMER.DELETE."+bus.TaskStream+"."+pc,
-		api+"CONSUMER.MSG.NEXT."+bus.TaskStream+"."+pc,
-	)
+	for _, pc := range []string{bus.ProjectorConsumer, bus.WebhookConsumer} {
+		p.Pub.Deny.Add(
+			api+"CONSUMER.CREATE."+bus.TaskStream+"."+pc,
+			api+"CONSUMER.CREATE."+bus.TaskStream+"."+pc+".>",
+			api+"CONSUMER.DELETE."+bus.TaskStream+"."+pc,
+			api+"CONSUMER.MSG.NEXT."+bus.TaskStream+"."+pc,
+		)
+	}
 }
 
 func checkInbox(inbox string) error {

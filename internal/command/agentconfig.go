@@ -22,6 +22,10 @@ type agentSetup struct {
 	policy   agents.Policy
 	tools    tool.Options
 	maxSteps int
+	// webhookSecret and webhookAllowPrivate configure `viber up`'s
+	// gateway.
+	webhookSecret       string
+	webhookAllowPrivate bool
 }
 
 // loadAgentSetup reads --config (or the default file) and the environment,
@@ -51,6 +55,7 @@ func loadAgentSetup(c *cli.Context, log zerolog.Logger) (*agentSetup, error) {
 	}
 	return &agentSetup{
 		models: cfg, policy: policy, maxSteps: cfg.MaxSteps,
+		webhookSecret: cfg.WebhookSecret, webhookAllowPrivate: cfg.WebhookAllowPrivateNetworks,
 		tools: tool.Options{ShellTimeout: cfg.ShellTimeoutDuration(), AllowPrivateNetworks: cfg.AllowPrivateNetworks},
 	}, nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/viberhq/viber/bus"
 	"github.com/viberhq/viber/bus/auth"
 	"github.com/viberhq/viber/bus/server"
+	"github.com/viberhq/viber/client"
 	"github.com/viberhq/viber/daemon"
 )
 
@@ -132,6 +133,11 @@ func runDaemon(c *cli.Context) error {
 	defer nc.Close()
 	setup, err := loadAgentSetup(c, log)
 	if err != nil {
+		return userError(err)
+	}
+	// The agent's schedule tool calls the gateway's API like the CLI (a
+	// strict daemon credential may not: the tool then says so).
+	if setup.tools.Schedules, err = client.New(nc); err != nil {
 		return userError(err)
 	}
 	d, err := daemon.New(daemon.Config{

@@ -271,7 +271,7 @@ func TestDoctorPassesAgainstARunningStack(t *testing.T) {
 	if err != nil || !r.OK {
 		t.Fatalf("doctor failed against a running stack: %v\n%s", err, out)
 	}
-	for _, name := range []string{"config", "model", "nats", "jetstream", "streams", "buckets", "gateway", "daemons", "clock", "skills", "disk"} {
+	for _, name := range []string{"config", "model", "nats", "jetstream", "streams", "buckets", "schedules", "gateway", "daemons", "clock", "skills", "disk"} {
 		c := check(t, r, name)
 		// The disk check may warn on a nearly full test machine.
 		if c.Status != doctor.OK && name != "disk" {

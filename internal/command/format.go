@@ -149,6 +149,7 @@ func printSummary(w io.Writer, s *bus.Summary, waiting map[string]*bus.ApprovalR
 	row("daemon", s.Daemon)
 	row("pinned to", s.RequestedDaemon)
 	row("model", s.Model)
+	row("schedule", s.Schedule)
 	row("created", s.CreatedAt.Local().Format(time.RFC3339))
 	if s.StartedAt != nil {
 		row("started", s.StartedAt.Local().Format(time.RFC3339))

@@ -50,6 +50,7 @@ decentralized auth: every client needs a credential issued by
 			&cli.StringFlag{Name: "http-token", Usage: "token HTTP clients must send (Authorization: Bearer TOKEN); required when --http-listen is not loopback", EnvVars: []string{"VIBER_HTTP_TOKEN"}},
 			&cli.StringFlag{Name: "id", Usage: "gateway id used in event sources (default: host name)", EnvVars: []string{"VIBER_GATEWAY_ID"}},
 			&cli.DurationFlag{Name: "work-ack-wait", Usage: "how long a silent daemon keeps a task before another daemon resumes it", EnvVars: []string{"VIBER_WORK_ACK_WAIT"}, Value: bus.DefaultWorkAckWait},
+			webhookSecretFlag(), webhookPrivateFlag(),
 			&cli.BoolFlag{Name: "auth", Usage: "require NATS credentials on the embedded server (keys under <data>/auth; on by itself once that exists)", EnvVars: []string{"VIBER_AUTH"}},
 		}, logFlags()...),
 		Action: runGateway,
@@ -100,6 +101,7 @@ func runGateway(c *cli.Context) error {
 	g, err := gateway.New(ctx, gateway.Config{
 		NC: nc, ID: c.String("id"), Version: Version, HTTPListen: c.String("http-listen"), HTTPToken: c.String("http-token"),
 		Setup: bus.SetupOptions{WorkAckWait: c.Duration("work-ack-wait")}, Logger: log,
+		WebhookSecret: c.String("webhook-secret"), WebhookAllowPrivate: c.Bool("webhook-allow-private"),
 	})
 	if err != nil {
 		return userError(err)
@@ -128,4 +130,22 @@ func pointsAt(urls, listen string) bool {
 		}
 	}
 	return false
+}
+
+func webhookSecretFlag() cli.Flag {
+	return &cli.StringFlag{Name: "webhook-secret", Usage: "secret that signs webhook notifications (HMAC-SHA256 in the Viber-Signature header); tasks can ask for notifications only when it is set", EnvVars: []string{"VIBER_WEBHOOK_SECRET"}}
+}
+
+func webhookPrivateFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "webhook-allow-private", Usage: "let notify URLs reach loopback and private networks", EnvVars: []string{"VIBER_WEBHOOK_ALLOW_PRIVATE"}}
+}
+
+// firstNonEmpty returns the first of its arguments that is not "".
+func firstNonEmpty(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
 }

@@ -39,7 +39,7 @@ Start everything on this machine with 'viber up', then give it work:
 
 Every command below 'up' is a NATS client: point it at your server with
 --nats-url (or VIBER_NATS_URL).`,
-		Commands: []*cli.Command{upCommand(), initCommand(), doctorCommand(), taskCommand(), daemonCommand(), skillCommand(), mcpCommand(), channelCommand(), benchCommand()},
+		Commands: []*cli.Command{upCommand(), initCommand(), doctorCommand(), taskCommand(), scheduleCommand(), daemonCommand(), skillCommand(), mcpCommand(), channelCommand(), benchCommand()},
 		ExitErrHandler: func(c *cli.Context, err error) {
 			cli.HandleExitCoder(err)
 		},
@@ -66,6 +66,7 @@ channels: section, the chat bridges run too (see 'viber channel run --help').`,
 			&cli.StringFlag{Name: "workspace", Usage: "the local daemon's workspace (default DATA/workspace)", EnvVars: []string{"VIBER_WORKSPACE"}},
 			&cli.IntFlag{Name: "capacity", Usage: "tasks the local daemon runs at once", Value: 4},
 			&cli.BoolFlag{Name: "no-daemon", Usage: "start no local daemon"},
+			webhookSecretFlag(), webhookPrivateFlag(),
 			configFlag(),
 		}, logFlags()...),
 		Action: func(c *cli.Context) error {
@@ -82,7 +83,10 @@ channels: section, the chat bridges run too (see 'viber channel run --help').`,
 			st, err := stack.Start(ctx, stack.Config{
 				Dir: c.String("data"), NATSListen: c.String("nats-listen"), LeafListen: c.String("leaf-listen"), Insecure: c.Bool("insecure"),
 				NoDaemon: c.Bool("no-daemon"),
-				Gateway:  gateway.Config{HTTPListen: c.String("http-listen"), HTTPToken: c.String("http-token"), Version: Version, Logger: log},
+				Gateway: gateway.Config{HTTPListen: c.String("http-listen"), HTTPToken: c.String("http-token"), Version: Version, Logger: log,
+					WebhookSecret:       firstNonEmpty(c.String("webhook-secret"), setup.webhookSecret),
+					WebhookAllowPrivate: c.Bool("webhook-allow-private") || setup.webhookAllowPrivate,
+				},
 				Daemon: daemon.Config{
 					ID: c.String("name"), Workspace: c.String("workspace"), Capacity: c.Int("capacity"), Home: viberHome(),
 					Models: setup.models, Policy: &setup.policy, Tools: setup.tools, MaxSteps: setup.maxSteps,
@@ -171,6 +175,7 @@ was cancelled.`,
 					&cli.StringSliceFlag{Name: "skill", Usage: "skill the task needs (repeatable)"},
 					&cli.StringSliceFlag{Name: "policy", Usage: "TOOL=ask|deny to make the daemon's tool policy stricter for this task (repeatable; TOOL may be a glob such as mcp_github_*; shell:PREFIX=... for shell commands, *=... for every tool; allow and unknown tools are refused)"},
 					&cli.BoolFlag{Name: "wait", Usage: "follow the task to its end and print the result"},
+					&cli.StringFlag{Name: "notify", Usage: "POST the task's terminal event to this URL (signed with the gateway's webhook secret)"},
 				),
 				Action: taskSubmit,
 			},
@@ -187,6 +192,7 @@ was cancelled.`,
 				Flags: common(
 					&cli.StringFlag{Name: "state", Usage: "only tasks in this state (pending, assigned, running, waiting_approval, completed, failed, cancelled)"},
 					&cli.StringFlag{Name: "daemon", Usage: "only tasks of this daemon"},
+					&cli.StringFlag{Name: "schedule", Usage: "only tasks made by this schedule"},
 					&cli.IntFlag{Name: "limit", Usage: "at most this many", Value: bus.DefaultListLimit},
 				),
 				Action: taskList,
@@ -241,6 +247,7 @@ func taskSubmit(c *cli.Context) error {
 	}
 	sum, err := cl.CreateTask(ctx, &bus.CreateTaskRequest{
 		Goal: goal, Daemon: c.String("daemon"), Model: c.String("model"), Skills: c.StringSlice("skill"), Policy: policy, Submitter: submitter(),
+		Notify: c.String("notify"),
 	})
 	if err != nil {
 		return userError(err)
@@ -368,7 +375,7 @@ func taskWatch(c *cli.Context) error {
 
 func taskList(c *cli.Context) error {
 	resp, err := request(c, func(ctx context.Context, cl *client.Client) (*bus.ListTasksResponse, error) {
-		return cl.ListTasks(ctx, &bus.ListTasksRequest{State: bus.State(c.String("state")), Daemon: c.String("daemon"), Limit: c.Int("limit")})
+		return cl.ListTasks(ctx, &bus.ListTasksRequest{State: bus.State(c.String("state")), Daemon: c.String("daemon"), Schedule: c.String("schedule"), Limit: c.Int("limit")})
 	})
 	if err != nil {
 		return err
@@ -392,21 +399,37 @@ func taskShow(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	type shown struct {
+		*bus.Summary
+		Webhooks []*bus.WebhookDelivery `json:"webhooks,omitempty"`
+	}
 	var waiting map[string]*bus.ApprovalRequested
-	s, err := request(c, func(ctx context.Context, cl *client.Client) (*bus.Summary, error) {
+	v, err := request(c, func(ctx context.Context, cl *client.Client) (*shown, error) {
 		s, err := cl.Task(ctx, id)
-		if err == nil && len(s.PendingApprovals) > 0 && !c.Bool("json") {
-			waiting, err = waitingCalls(ctx, cl, id)
+		if err != nil {
+			return nil, err
 		}
-		return s, err
+		out := &shown{Summary: s}
+		if s.Notify != "" {
+			if out.Webhooks, err = cl.Webhooks(ctx, id); err != nil {
+				return nil, err
+			}
+		}
+		if len(s.PendingApprovals) > 0 && !c.Bool("json") {
+			if waiting, err = waitingCalls(ctx, cl, id); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
 	})
 	if err != nil {
 		return err
 	}
 	if c.Bool("json") {
-		return printJSON(os.Stdout, s)
+		return printJSON(os.Stdout, v)
 	}
-	printSummary(os.Stdout, s, waiting)
+	printSummary(os.Stdout, v.Summary, waiting)
+	printWebhooks(os.Stdout, v.Summary, v.Webhooks)
 	return nil
 }
 

@@ -36,6 +36,8 @@ export interface Summary {
   requested_daemon?: string;
   model?: string;
   skills?: string[];
+  schedule?: string;
+  notify?: string;
   result?: string;
   error?: string;
   cancel_requested?: boolean;
@@ -92,6 +94,55 @@ export interface SkillView {
   daemons: { daemon: string; online: boolean; source?: string; missing?: string[] }[];
 }
 
+export interface ScheduleRun {
+  time: string;
+  task?: string;
+  skipped?: string;
+  manual?: boolean;
+  state?: State;
+  result?: string;
+}
+
+/** bus.ScheduleView (bus/schedule.go, bus/api.go). */
+export interface ScheduleView {
+  name: string;
+  cron?: string;
+  every?: string;
+  at?: string;
+  tz?: string;
+  pattern?: string;
+  goal: string;
+  daemon?: string;
+  model?: string;
+  skills?: string[];
+  notify?: string;
+  overlap?: string;
+  by?: string;
+  paused?: boolean;
+  done?: boolean;
+  created_at: string;
+  last_run?: string;
+  last_task?: string;
+  runs?: ScheduleRun[];
+  next_runs?: string[];
+  last_state?: State;
+  last_result?: string;
+}
+
+export interface AddSchedule {
+  name: string;
+  cron?: string;
+  tz?: string;
+  every?: string;
+  at?: string;
+  goal: string;
+  daemon?: string;
+  model?: string;
+  skills?: string[];
+  overlap?: string;
+  notify?: string;
+}
+
 export interface Delta {
   task_id: string;
   text: string;
@@ -132,10 +183,11 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
 }
 
 export const api = {
-  listTasks: (q: { state?: string; daemon?: string; limit?: number } = {}) => {
+  listTasks: (q: { state?: string; daemon?: string; schedule?: string; limit?: number } = {}) => {
     const p = new URLSearchParams();
     if (q.state) p.set('state', q.state);
     if (q.daemon) p.set('daemon', q.daemon);
+    if (q.schedule) p.set('schedule', q.schedule);
     if (q.limit) p.set('limit', String(q.limit));
     return call<{ tasks: Summary[]; total: number }>('GET', '/api/tasks?' + p);
   },
@@ -147,6 +199,12 @@ export const api = {
   cancel: (id: string) => call<{ event: TaskEvent }>('POST', `/api/tasks/${encodeURIComponent(id)}/cancel`, {}),
   decide: (id: string, call_id: string, approved: boolean, reason?: string) =>
     call<{ event: TaskEvent }>('POST', `/api/tasks/${encodeURIComponent(id)}/decide`, { call_id, approved, reason }),
+  schedules: () => call<{ schedules: ScheduleView[] }>('GET', '/api/schedules'),
+  schedule: (name: string) => call<ScheduleView>('GET', `/api/schedules/${encodeURIComponent(name)}`),
+  addSchedule: (r: AddSchedule) => call<ScheduleView>('POST', '/api/schedules', r),
+  scheduleAction: (name: string, action: 'pause' | 'resume' | 'run') =>
+    call<unknown>('POST', `/api/schedules/${encodeURIComponent(name)}/${action}`, {}),
+  removeSchedule: (name: string) => call<unknown>('DELETE', `/api/schedules/${encodeURIComponent(name)}`),
   daemons: () => call<{ daemons: DaemonView[] }>('GET', '/api/daemons'),
   skills: () => call<{ skills: SkillView[] }>('GET', '/api/skills'),
   login: (token: string) => call<{ auth: boolean }>('POST', '/api/session', { token }),

@@ -1,5 +1,5 @@
 // A small history router: paths are /tasks, /tasks/new, /tasks/<id>,
-// /daemons, /skills. The gateway answers every such path with index.html.
+// /schedules, /daemons, /skills. The gateway answers every such path with index.html.
 export const route = $state({ path: location.pathname, search: location.search });
 
 export function navigate(to: string, replace = false): void {
