@@ -35,6 +35,8 @@ import (
 //	mcp_servers:
 //	  files: {command: npx, args: ["-y", "@modelcontextprotocol/server-filesystem", "/srv/docs"]}
 //	  github: {url: "https://api.example.com/mcp", headers: {Authorization: "Bearer ${GITHUB_TOKEN}"}}
+//	prices:
+//	  anthropic/claude-sonnet-4-5: {input_per_mtok: 3, output_per_mtok: 15}
 type Config struct {
 	// DefaultModel is "name/model", "name" (that provider's default model)
 	// or "model" (for the default provider). VIBER_PROVIDER and
@@ -58,6 +60,9 @@ type Config struct {
 	// MCPServers are Model Context Protocol servers whose tools the
 	// daemon's workers may call, by server name (see docs/mcp.md).
 	MCPServers map[string]MCPServerConfig `yaml:"mcp_servers"`
+	// Prices is the price table by "provider/model" (the provider's name
+	// in this file): completed turns record what their tokens cost.
+	Prices map[string]Price `yaml:"prices"`
 
 	// Path is the file the config was read from ("" when none was).
 	Path string `yaml:"-"`
@@ -319,6 +324,9 @@ func (c *Config) Validate() error {
 			bad("mcp_servers.%s: its tools would be named like %s's (%s...); rename one", name, other, p)
 		}
 		prefixes[p] = name
+	}
+	for _, ref := range sortedKeys(c.Prices) {
+		errs = append(errs, c.Prices[ref].validate(ref)...)
 	}
 	return errors.Join(errs...)
 }
