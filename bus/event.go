@@ -396,15 +396,17 @@ type Completed struct {
 	Usage *Usage `json:"usage,omitempty"`
 }
 
-// Usage counts tokens.
+// Usage counts tokens; no count is negative (the fold rejects an event
+// whose usage has one). It has no jsonschema tags: summaries embed it, and
+// the MCP server derives its output schemas from them.
 type Usage struct {
 	// InputTokens counts prompt tokens over the turn's model calls.
-	InputTokens int `json:"input_tokens" jsonschema:"minimum=0"`
+	InputTokens int `json:"input_tokens"`
 	// OutputTokens counts generated tokens over the turn's model calls.
-	OutputTokens int `json:"output_tokens" jsonschema:"minimum=0"`
+	OutputTokens int `json:"output_tokens"`
 	// CostUSD is what the tokens cost, in US dollars, by the price table
 	// of the daemon that ran the turn (absent without one).
-	CostUSD float64 `json:"cost_usd,omitempty" jsonschema:"minimum=0"`
+	CostUSD float64 `json:"cost_usd,omitempty"`
 }
 
 // Add adds u's counts (nil adds nothing).

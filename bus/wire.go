@@ -297,7 +297,7 @@ func Wire() []WireEntry {
 	add(WireEntry{Kind: WireHeader, Name: HeaderTraceparent, Via: "NATS (task events, work, API requests)",
 		Writers: "gateways (created and follow-up events, assignments) and daemons (their events), when tracing is on; clients may send it on API requests",
 		Readers: "the daemon taking an assignment (its turn's spans join the trace); the gateway's API (the submit span's parent); tools",
-		Notes: "W3C Trace Context; with `" + HeaderTracestate + "`; see docs/observability.md"})
+		Notes:   "W3C Trace Context; with `" + HeaderTracestate + "`; see docs/observability.md"})
 	add(WireEntry{Kind: WireHeader, Name: HeaderServiceError, Via: "NATS (API replies)",
 		Writers: "the gateway's micro service", Readers: "`bus.ParseReply`", Notes: "the error message"})
 	add(WireEntry{Kind: WireHeader, Name: HeaderServiceErrorCode, Via: "NATS (API replies)",

@@ -125,7 +125,10 @@ func (g *Gateway) projectOne(ctx context.Context, subject string, data []byte, s
 		if streamSeq != 0 && streamSeq <= sum.StreamSeq {
 			return nil // already folded
 		}
-		if _, err := sum.ApplyMsg(subject, data, streamSeq); err != nil {
+		prevState, prevUsage := sum.State, sum.Usage
+		ev, err := sum.ApplyMsg(subject, data, streamSeq)
+		if err != nil {
+			ev = nil // refolded from the log: not counted
 			g.log.Warn().Err(err).Msg("projector: a message does not fit its task; folding the task again from its log")
 			v, lerr := g.tasks.Load(ctx, taskID)
 			if errors.Is(lerr, bus.ErrTaskNotFound) {
@@ -138,6 +141,9 @@ func (g *Gateway) projectOne(ctx context.Context, subject string, data []byte, s
 		}
 		err = g.summaries.Put(ctx, sum, rev, create)
 		if err == nil {
+			if ev != nil {
+				g.metrics.Folded(prevState, prevUsage, sum, ev)
+			}
 			return nil
 		}
 		if !errors.Is(err, jetstream.ErrKeyExists) && !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {

@@ -20,6 +20,7 @@ import (
 	"github.com/viberhq/viber/bus/server"
 	"github.com/viberhq/viber/daemon"
 	"github.com/viberhq/viber/gateway"
+	"github.com/viberhq/viber/telemetry"
 )
 
 // Config configures a stack.
@@ -112,7 +113,9 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		return fail(err)
 	}
 	s.conns = append(s.conns, gnc)
-	gw, err := gateway.New(ctx, gateway.Config{NC: gnc, HTTPListen: cfg.HTTPListen, HTTPToken: cfg.HTTPToken, Setup: cfg.Setup, Version: cfg.Version, Logger: cfg.Logger})
+	// One registry: the gateway's /metrics shows the daemon's too.
+	reg := telemetry.NewRegistry()
+	gw, err := gateway.New(ctx, gateway.Config{NC: gnc, HTTPListen: cfg.HTTPListen, HTTPToken: cfg.HTTPToken, Setup: cfg.Setup, Version: cfg.Version, Logger: cfg.Logger, Metrics: reg})
 	if err != nil {
 		return fail(err)
 	}
@@ -126,8 +129,16 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 			return fail(err)
 		}
 		s.conns = append(s.conns, dnc)
+		metrics, err := telemetry.NewDaemon(reg)
+		if err != nil {
+			return fail(err)
+		}
+		if err := telemetry.WatchNATS(reg, "viberd-"+cfg.DaemonName, dnc); err != nil {
+			return fail(err)
+		}
 		d, err := daemon.New(daemon.Config{
-			NC: dnc, ID: cfg.DaemonName, Workspace: cfg.Workspace, Capacity: cfg.Capacity,
+			Metrics: metrics,
+			NC:      dnc, ID: cfg.DaemonName, Workspace: cfg.Workspace, Capacity: cfg.Capacity,
 			Setup: cfg.Setup, Models: cfg.Models, Version: cfg.Version, Logger: cfg.Logger, Home: cfg.Home,
 			Policy: cfg.Policy, Tools: cfg.Tools, MaxSteps: cfg.MaxSteps,
 		})

@@ -77,6 +77,11 @@ tasks fail with a message saying what to set.`,
 			if err != nil {
 				return userError(err)
 			}
+			flush, err := startTracing(ctx, "viber", log)
+			if err != nil {
+				return userError(err)
+			}
+			defer flush()
 			st, err := stack.Start(ctx, stack.Config{
 				Dir: c.String("data"), NATSListen: c.String("nats-listen"), HTTPListen: c.String("http-listen"), HTTPToken: c.String("http-token"), LeafListen: c.String("leaf-listen"), Insecure: c.Bool("insecure"),
 				DaemonName: c.String("name"), Workspace: c.String("workspace"), NoDaemon: c.Bool("no-daemon"),
