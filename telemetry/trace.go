@@ -85,7 +85,16 @@ func SetupTracing(ctx context.Context, service, version string, getenv func(stri
 	if proto != "" && proto != "http/protobuf" {
 		return off, false, fmt.Errorf("OTEL_EXPORTER_OTLP_PROTOCOL=%s: Viber speaks OTLP over http/protobuf only (the collector's port 4318)", proto)
 	}
-	exporter, err := otlptracehttp.New(ctx)
+	// The exporter reads the OTEL_EXPORTER_OTLP_* variables itself; the
+	// endpoint is given from getenv too, so that callers (and tests) that
+	// pass their own environment are obeyed.
+	var opts []otlptracehttp.Option
+	if u := getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"); u != "" {
+		opts = append(opts, otlptracehttp.WithEndpointURL(u))
+	} else if u := getenv("OTEL_EXPORTER_OTLP_ENDPOINT"); u != "" {
+		opts = append(opts, otlptracehttp.WithEndpointURL(strings.TrimRight(u, "/")+"/v1/traces"))
+	}
+	exporter, err := otlptracehttp.New(ctx, opts...)
 	if err != nil {
 		return off, false, fmt.Errorf("tracing: OTLP exporter: %w", err)
 	}
@@ -155,3 +164,11 @@ const attrOutcome = attribute.Key("viber.tool.outcome")
 
 // codesError marks a span failed.
 const codesError = codes.Error
+
+// Flush exports the spans ended so far (when the tracer provider batches).
+func Flush(ctx context.Context) error {
+	if f, ok := otel.GetTracerProvider().(interface{ ForceFlush(context.Context) error }); ok {
+		return f.ForceFlush(ctx)
+	}
+	return nil
+}
