@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync/atomic"
 
@@ -171,4 +172,13 @@ func Flush(ctx context.Context) error {
 		return f.ForceFlush(ctx)
 	}
 	return nil
+}
+
+// FromHTTP is r's context with the W3C trace context r's headers carry,
+// if any: the gateway's spans for an API call join the caller's trace.
+func FromHTTP(r *http.Request) context.Context {
+	if !tracing.Load() {
+		return r.Context()
+	}
+	return otel.GetTextMapPropagator().Extract(r.Context(), propagation.HeaderCarrier(r.Header))
 }

@@ -184,6 +184,33 @@ func TestTraceOfATaskWithAToolCall(t *testing.T) {
 	if svc := rec.service[hex.EncodeToString(byName[telemetry.SpanTurn].GetSpanId())]; !strings.HasPrefix(svc, "viber-test") {
 		t.Errorf("service.name = %q, want viber-test", svc)
 	}
+
+	// A caller that traces: the submit span of an HTTP request joins the
+	// trace its traceparent header names.
+	const callerTrace = "4bf92f3577b34da6a3ce929d0e0e4736"
+	body := strings.NewReader(`{"goal": "traced from outside"}`)
+	req, _ := http.NewRequest(http.MethodPost, "http://"+st.Gateway.HTTPAddr()+"/api/tasks", body)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(bus.HeaderTraceparent, "00-"+callerTrace+"-00f067aa0ba902b7-01")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("POST /api/tasks: %s", resp.Status)
+	}
+	eventually(t, "a submit span in the caller's trace", func() (bool, string) {
+		_ = telemetry.Flush(ctx)
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		for _, s := range rec.spans {
+			if s.GetName() == telemetry.SpanSubmit && hex.EncodeToString(s.GetTraceId()) == callerTrace {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("%d spans, none a submit in trace %s", len(rec.spans), callerTrace)
+	})
 }
 
 func countName(spans []*tracepb.Span, name string) int {
