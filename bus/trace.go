@@ -5,6 +5,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // W3C Trace Context headers. When tracing is on (package telemetry sets
@@ -43,13 +44,16 @@ func (c traceCarrier) Keys() []string {
 // InjectTrace writes the trace context of ctx into h (nothing when
 // tracing is off or ctx carries no span). h must not be nil.
 func InjectTrace(ctx context.Context, h nats.Header) {
+	if !trace.SpanContextFromContext(ctx).IsValid() {
+		return // nothing to carry: skip the propagator (tracing is off)
+	}
 	otel.GetTextMapPropagator().Inject(ctx, traceCarrier(h))
 }
 
 // ExtractTrace returns ctx with the remote trace context h carries, if
 // any (ctx itself when tracing is off or h has none).
 func ExtractTrace(ctx context.Context, h nats.Header) context.Context {
-	if len(h) == 0 {
+	if traceCarrier(h).Get(HeaderTraceparent) == "" {
 		return ctx
 	}
 	return otel.GetTextMapPropagator().Extract(ctx, traceCarrier(h))

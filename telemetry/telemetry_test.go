@@ -255,3 +255,53 @@ func TestMetricsNeedTheToken(t *testing.T) {
 		t.Errorf("/metrics is not Prometheus text: %v", err)
 	}
 }
+
+// TestMetricsApprovals: a call waiting for a decision shows in the
+// approvals gauges and the tasks-by-state gauge; once a person denies it,
+// the daemon counts the call as denied.
+func TestMetricsApprovals(t *testing.T) {
+	t.Parallel()
+	policy, err := agents.DefaultPolicy().With(map[string]string{"list_dir": "ask"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := startStack(t, &policy)
+	ctx := context.Background()
+	sum, err := st.Gateway.CreateTask(ctx, &bus.CreateTaskRequest{Goal: "list the workspace"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waiting := waitState(t, st, sum.ID, bus.StateWaitingApproval)
+	type check struct {
+		labels map[string]string
+		want   float64
+	}
+	settle := func(what string, checks map[string]check) {
+		t.Helper()
+		eventually(t, what, func() (bool, string) {
+			m := scrape(t, st)
+			for name, c := range checks {
+				if got := value(m, name, c.labels); got != c.want {
+					return false, fmt.Sprintf("%s%v = %v, want %v", name, c.labels, got, c.want)
+				}
+			}
+			return true, ""
+		})
+	}
+	settle("metrics while the call waits", map[string]check{
+		"viber_approvals_waiting":        {nil, 1},
+		"viber_daemon_approvals_waiting": {nil, 1},
+		"viber_tasks":                    {map[string]string{"state": "waiting_approval"}, 1},
+	})
+	if _, err := st.Gateway.Decide(ctx, &bus.DecideRequest{ID: sum.ID, CallID: waiting.PendingApprovals[0], Approved: false, By: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, st, sum.ID, bus.StateCompleted)
+	settle("metrics after the denial", map[string]check{
+		"viber_approvals_waiting":        {nil, 0},
+		"viber_daemon_approvals_waiting": {nil, 0},
+		"viber_tool_calls_total":         {map[string]string{"tool": "list_dir", "outcome": "denied"}, 1},
+		"viber_task_tool_results_total":  {map[string]string{"tool": "list_dir", "outcome": "error"}, 1},
+		"viber_tasks":                    {map[string]string{"state": "completed"}, 1},
+	})
+}
