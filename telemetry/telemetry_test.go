@@ -18,7 +18,10 @@ import (
 	"github.com/viberhq/viber/agents"
 	"github.com/viberhq/viber/agents/openaitest"
 	"github.com/viberhq/viber/bus"
-	"github.com/viberhq/viber/stack"
+	"github.com/viberhq/viber/bus/bustest"
+	"github.com/viberhq/viber/daemon"
+	"github.com/viberhq/viber/gateway"
+	"github.com/viberhq/viber/telemetry"
 )
 
 // toolThenAnswer is a scripted model: it lists the workspace first, then
@@ -30,9 +33,15 @@ func toolThenAnswer(r *openaitest.Request) openaitest.Reply {
 	return openaitest.Reply{Text: "the workspace is listed"}
 }
 
-// startStack runs a whole Viber in-process against the fake model, with a
-// price table of $1 per input token and $2 per output token.
-func startStack(t *testing.T, policy *agents.Policy) *stack.Stack {
+// rig is a whole Viber in-process: an embedded NATS server, a gateway
+// and a daemon sharing one metrics registry (as `viber up` does).
+type rig struct {
+	Gateway *gateway.Gateway
+}
+
+// startStack runs a rig against the fake model, with a price table of $1
+// per input token and $2 per output token.
+func startStack(t *testing.T, policy *agents.Policy) *rig {
 	t.Helper()
 	fake := openaitest.New(t, toolThenAnswer)
 	dir := t.TempDir()
@@ -55,15 +64,54 @@ prices:
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := stack.Start(context.Background(), stack.Config{
-		Dir: filepath.Join(dir, "data"), NATSListen: "none", HTTPListen: "127.0.0.1:0", Models: cfg,
-		Home: filepath.Join(dir, "home"), Policy: policy, Logger: zerolog.Nop(),
+	env := bustest.Start(t, "", bus.SetupOptions{})
+	reg := telemetry.NewRegistry()
+	gw := startGateway(t, env, gateway.Config{HTTPListen: "127.0.0.1:0", Metrics: reg})
+	metrics, err := telemetry.NewDaemon(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dnc := env.Connect(t, "viberd-local")
+	if err := telemetry.WatchNATS(reg, "viberd-local", dnc); err != nil {
+		t.Fatal(err)
+	}
+	d, err := daemon.New(daemon.Config{
+		NC: dnc, ID: "local", Workspace: filepath.Join(dir, "workspace"), Home: filepath.Join(dir, "home"), NoBuiltinSkills: true,
+		Models: cfg, Policy: policy, Metrics: metrics, Logger: zerolog.Nop(),
 	})
 	if err != nil {
-		t.Fatalf("start stack: %v", err)
+		t.Fatal(err)
 	}
-	t.Cleanup(st.Stop)
-	return st
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		if err := d.Run(ctx); err != nil {
+			t.Errorf("daemon: %v", err)
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-stopped
+	})
+	return &rig{Gateway: gw}
+}
+
+// startGateway starts a gateway on env (cfg without its connection and
+// logger), stopped at test end.
+func startGateway(t *testing.T, env *bustest.Env, cfg gateway.Config) *gateway.Gateway {
+	t.Helper()
+	cfg.NC, cfg.Logger = env.Connect(t, "vibergw"), zerolog.Nop()
+	ctx := context.Background()
+	gw, err := gateway.New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gw.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(gw.Stop)
+	return gw
 }
 
 // eventually polls cond until it holds or the deadline passes.
@@ -83,7 +131,7 @@ func eventually(t *testing.T, what string, cond func() (bool, string)) {
 }
 
 // waitState waits for a task to reach a state and returns its summary.
-func waitState(t *testing.T, st *stack.Stack, id string, want bus.State) *bus.Summary {
+func waitState(t *testing.T, st *rig, id string, want bus.State) *bus.Summary {
 	t.Helper()
 	var sum *bus.Summary
 	eventually(t, "task "+id+" "+string(want), func() (bool, string) {
@@ -98,7 +146,7 @@ func waitState(t *testing.T, st *stack.Stack, id string, want bus.State) *bus.Su
 }
 
 // scrape reads the gateway's /metrics and parses it as Prometheus text.
-func scrape(t *testing.T, st *stack.Stack) map[string]*dto.MetricFamily {
+func scrape(t *testing.T, st *rig) map[string]*dto.MetricFamily {
 	t.Helper()
 	resp, err := http.Get("http://" + st.Gateway.HTTPAddr() + bus.MetricsPath)
 	if err != nil {
@@ -223,14 +271,7 @@ func TestMetricsMoveWithATask(t *testing.T) {
 // without it and the metrics with it.
 func TestMetricsNeedTheToken(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	st, err := stack.Start(context.Background(), stack.Config{
-		Dir: dir, NATSListen: "none", HTTPListen: "127.0.0.1:0", HTTPToken: "s3cret", NoDaemon: true, Logger: zerolog.Nop(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Stop)
+	st := &rig{Gateway: startGateway(t, bustest.Start(t, "", bus.SetupOptions{}), gateway.Config{HTTPListen: "127.0.0.1:0", HTTPToken: "s3cret"})}
 	url := "http://" + st.Gateway.HTTPAddr() + bus.MetricsPath
 	resp, err := http.Get(url)
 	if err != nil {
