@@ -132,7 +132,7 @@ func (a *Agent) Run(ctx context.Context, rt Runtime) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &Result{Text: m.Text, Message: stored}, nil
+		return &Result{Text: m.Text, Message: stored, Usage: m.Usage}, nil
 	}
 	usage := &bus.Usage{}
 	for step := 0; step < maxSteps; {
@@ -175,15 +175,18 @@ func (a *Agent) Run(ctx context.Context, rt Runtime) (*Result, error) {
 			// Store the answer only if nothing came after what the model
 			// saw: a follow-up that arrived during the call gets a fresh
 			// answer instead.
-			msg, again, err := a.answer(ctx, rt, events[len(events)-1], choice.Content)
+			if usage.InputTokens == 0 && usage.OutputTokens == 0 {
+				usage = nil
+			}
+			msg, again, err := a.answer(ctx, rt, events[len(events)-1], choice.Content, usage)
 			if err != nil {
 				return nil, err
 			}
 			if again {
+				if usage == nil {
+					usage = &bus.Usage{}
+				}
 				continue
-			}
-			if usage.InputTokens == 0 && usage.OutputTokens == 0 {
-				usage = nil
 			}
 			return &Result{Text: choice.Content, Message: msg, Usage: usage}, nil
 		}
@@ -201,12 +204,12 @@ func (a *Agent) Run(ctx context.Context, rt Runtime) (*Result, error) {
 	return nil, fmt.Errorf("%w: the model made %d calls in this turn without a final answer (raise max_steps in the config, or narrow the goal)", ErrMaxSteps, maxSteps)
 }
 
-// answer appends the final message right after seen, the last event the
-// model saw. It reports again=true when a follow-up arrived meanwhile.
-func (a *Agent) answer(ctx context.Context, rt Runtime, seen *bus.Event, text string) (*bus.Event, bool, error) {
+// answer appends the final message (with the turn's usage so far) right
+// after seen, the last event the model saw. It reports again=true when a follow-up arrived meanwhile.
+func (a *Agent) answer(ctx context.Context, rt Runtime, seen *bus.Event, text string, usage *bus.Usage) (*bus.Event, bool, error) {
 	prev := seen
 	for range 16 {
-		msg, err := rt.AppendAfter(ctx, &bus.Message{Role: "assistant", Text: text, Final: true}, prev)
+		msg, err := rt.AppendAfter(ctx, &bus.Message{Role: "assistant", Text: text, Final: true, Usage: usage}, prev)
 		if err == nil {
 			return msg, false, nil
 		}

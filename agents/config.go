@@ -36,6 +36,8 @@ import (
 //	  files: {command: npx, args: ["-y", "@modelcontextprotocol/server-filesystem", "/srv/docs"]}
 //	  github: {url: "https://api.example.com/mcp", headers: {Authorization: "Bearer ${GITHUB_TOKEN}"}}
 //	webhook_secret: change-me
+//	prices:
+//	  anthropic/claude-sonnet-4-5: {input_per_mtok: 3, output_per_mtok: 15}
 type Config struct {
 	// DefaultModel is "name/model", "name" (that provider's default model)
 	// or "model" (for the default provider). VIBER_PROVIDER and
@@ -68,6 +70,9 @@ type Config struct {
 	// WebhookAllowPrivateNetworks lets notify URLs reach private and
 	// loopback addresses.
 	WebhookAllowPrivateNetworks bool `yaml:"webhook_allow_private_networks"`
+	// Prices is the price table by "provider/model" (the provider's name
+	// in this file): completed turns record what their tokens cost.
+	Prices map[string]Price `yaml:"prices"`
 
 	// Path is the file the config was read from ("" when none was).
 	Path string `yaml:"-"`
@@ -333,6 +338,9 @@ func (c *Config) Validate() error {
 		prefixes[p] = name
 	}
 	c.Channels.validate(bad)
+	for _, ref := range sortedKeys(c.Prices) {
+		errs = append(errs, c.Prices[ref].validate(ref)...)
+	}
 	return errors.Join(errs...)
 }
 

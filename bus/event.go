@@ -3,6 +3,7 @@ package bus
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 )
@@ -276,6 +277,10 @@ type Message struct {
 	// with it, and a daemon resuming the task completes with it instead of
 	// asking the model again.
 	Final bool `json:"final,omitempty"`
+	// Usage, on a final answer, counts the tokens of the turn's model calls
+	// up to it, when the provider reports them; a daemon that completes
+	// the turn from the stored answer completes with this usage.
+	Usage *Usage `json:"usage,omitempty"`
 }
 
 // EventType implements [Payload].
@@ -397,12 +402,40 @@ type Completed struct {
 	Usage *Usage `json:"usage,omitempty"`
 }
 
-// Usage counts tokens.
+// Usage counts tokens; no count is negative (the fold rejects an event
+// whose usage has one). It has no jsonschema tags: summaries embed it, and
+// the MCP server derives its output schemas from them.
 type Usage struct {
 	// InputTokens counts prompt tokens over the turn's model calls.
-	InputTokens int `json:"input_tokens" jsonschema:"minimum=0"`
+	InputTokens int `json:"input_tokens"`
 	// OutputTokens counts generated tokens over the turn's model calls.
-	OutputTokens int `json:"output_tokens" jsonschema:"minimum=0"`
+	OutputTokens int `json:"output_tokens"`
+	// CostUSD is what the tokens cost, in US dollars, by the price table
+	// of the daemon that ran the turn (absent without one).
+	CostUSD float64 `json:"cost_usd,omitempty"`
+}
+
+// Add adds u's counts (nil adds nothing).
+func (t *Usage) Add(u *Usage) {
+	if u == nil {
+		return
+	}
+	t.InputTokens += u.InputTokens
+	t.OutputTokens += u.OutputTokens
+	t.CostUSD += u.CostUSD
+}
+
+// IsZero reports whether nothing was counted.
+func (t Usage) IsZero() bool {
+	return t.InputTokens == 0 && t.OutputTokens == 0 && t.CostUSD == 0
+}
+
+// check says why a usage cannot be stored (negative counts).
+func (t *Usage) check() error {
+	if t != nil && (t.InputTokens < 0 || t.OutputTokens < 0 || t.CostUSD < 0 || math.IsNaN(t.CostUSD) || math.IsInf(t.CostUSD, 0)) {
+		return fmt.Errorf("usage %d/%d tokens, cost %v: counts must not be negative", t.InputTokens, t.OutputTokens, t.CostUSD)
+	}
+	return nil
 }
 
 // EventType implements [Payload].

@@ -43,6 +43,10 @@ const (
 	RoutePauseSchedule  = "POST /api/schedules/{name}/pause"
 	RouteResumeSchedule = "POST /api/schedules/{name}/resume"
 	RouteRunSchedule    = "POST /api/schedules/{name}/run"
+	// RouteMetrics answers Prometheus metrics in the text exposition
+	// format, behind the token like the API (see docs/observability.md).
+	// A daemon's --metrics-listen answers the same path.
+	RouteMetrics = "GET " + MetricsPath
 	// APIPath prefixes every API route; a request under it that matches
 	// no route is answered [CodeNoEndpoint].
 	APIPath = "/api/"
@@ -50,6 +54,8 @@ const (
 	// [TokenCookie]), says whether it is (GET) and logs it out (DELETE).
 	// Answers [SessionResponse].
 	SessionPath = "/api/session"
+	// MetricsPath is the path of [RouteMetrics].
+	MetricsPath = "/metrics"
 )
 
 // SSE event names. An event without a name (the default, "message")

@@ -236,6 +236,7 @@ func (l *Log) appendAt(ctx context.Context, ev *Event, h head) (*Event, error) {
 	if err != nil {
 		return nil, err
 	}
+	InjectTrace(ctx, msg.Header)
 	ack, err := l.js.PublishMsg(ctx, msg,
 		jetstream.WithMsgID(ev.ID),
 		jetstream.WithExpectLastSequenceForSubject(h.streamSeq, TaskFilter(ev.Subject)))

@@ -85,6 +85,9 @@ type Summary struct {
 	Attempts int `json:"attempts,omitempty"`
 	// Turns counts started turns (follow-ups start new ones).
 	Turns int `json:"turns,omitempty"`
+	// Usage sums the usage of the task's completed turns (as their
+	// completed events report it).
+	Usage Usage `json:"usage,omitzero"`
 	// TurnSeq is the seq of the event that opened the current turn: 1 for
 	// created, or the follow-up input that reopened an ended task.
 	TurnSeq uint64 `json:"turn_seq"`
@@ -318,6 +321,7 @@ func (s *Summary) apply(ev *Event, validated bool) (bool, error) {
 	case *Completed:
 		s.end(StateCompleted, t)
 		s.Result = d.Result
+		s.Usage.Add(d.Usage)
 	case *Failed:
 		s.end(StateFailed, t)
 		s.Error = d.Error
@@ -384,6 +388,16 @@ func (s *Summary) admitPayload(ev *Event, p Payload) error {
 			return fmt.Errorf("%s from daemon %s, which does not hold the task (owner %q)", ev.Type.Short(), daemon, s.Owner)
 		}
 		return nil
+	}
+	switch d := p.(type) {
+	case *Message:
+		if err := d.Usage.check(); err != nil {
+			return err
+		}
+	case *Completed:
+		if err := d.Usage.check(); err != nil {
+			return err
+		}
 	}
 	switch d := p.(type) {
 	case *Created:

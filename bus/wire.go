@@ -204,6 +204,7 @@ func httpRoutes() []httpRoute {
 		{RouteWatchTasks, "every change of a task summary as Server-Sent Events (`" + SSEReady + "` then `" + SSESummary + "`)", nil, "text/event-stream"},
 		{RouteDaemons, "daemons with presence", nil, &ListDaemonsResponse{}},
 		{RouteSkills, "skills by name, with the daemons offering them", nil, &ListSkillsResponse{}},
+		{RouteMetrics, "Prometheus metrics (text exposition format); see docs/observability.md", nil, "text/plain"},
 		{"GET " + SessionPath, "whether the caller is logged in (401 if not)", nil, &SessionResponse{}},
 		{"POST " + SessionPath, "log in: sets the `" + TokenCookie + "` cookie", &SessionRequest{}, &SessionResponse{}},
 		{"DELETE " + SessionPath, "log out: clears the cookie; 204", nil, nil},
@@ -308,6 +309,10 @@ func Wire() []WireEntry {
 	add(WireEntry{Kind: WireHeader, Name: jetstream.ExpectedLastSubjSeqHeader, Via: "NATS (task events)",
 		Writers: "every append", Readers: "JetStream",
 		Notes: "with `" + jetstream.ExpectedLastSubjSeqSubjHeader + ": " + TaskFilter(task) + "`: the compare-and-set that keeps a task's seq gapless and fences stale writers"})
+	add(WireEntry{Kind: WireHeader, Name: HeaderTraceparent, Via: "NATS (task events, work, API requests)",
+		Writers: "gateways (created and follow-up events, assignments) and daemons (their events), when tracing is on; clients may send it on API requests",
+		Readers: "the daemon taking an assignment (its turn's spans join the trace); the gateway's API (the submit span's parent); tools",
+		Notes:   "W3C Trace Context; with `" + HeaderTracestate + "`; see docs/observability.md"})
 	add(WireEntry{Kind: WireHeader, Name: HeaderServiceError, Via: "NATS (API replies)",
 		Writers: "the gateway's micro service", Readers: "`bus.ParseReply`", Notes: "the error message"})
 	add(WireEntry{Kind: WireHeader, Name: HeaderServiceErrorCode, Via: "NATS (API replies)",

@@ -39,7 +39,8 @@ func Assign(ctx context.Context, js jetstream.JetStream, taskID, target string, 
 	if err != nil {
 		return err
 	}
-	msg := &nats.Msg{Subject: WorkSubject(target, taskID), Data: body}
+	msg := &nats.Msg{Subject: WorkSubject(target, taskID), Data: body, Header: nats.Header{}}
+	InjectTrace(ctx, msg.Header)
 	if _, err := js.PublishMsg(ctx, msg, jetstream.WithMsgID("work-"+taskID+"-"+strconv.FormatUint(turnSeq, 10))); err != nil {
 		return fmt.Errorf("queue assignment of task %s: %w", taskID, err)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/viberhq/viber/agents/tool"
 	"github.com/viberhq/viber/bus"
 	"github.com/viberhq/viber/skills"
+	"github.com/viberhq/viber/telemetry"
 )
 
 // Config configures a Daemon.
@@ -77,6 +78,10 @@ type Config struct {
 	// hub cannot take while the link is cut are kept there (stream
 	// VIBER_OUTBOX) so they survive a restart of the daemon.
 	LocalJS jetstream.JetStream
+	// Metrics, when set, counts the daemon's model calls, tokens, tool
+	// calls and approvals (viberd --metrics-listen; `viber up` shares the
+	// gateway's registry). Traces need no setting: see package telemetry.
+	Metrics *telemetry.Daemon
 	// Logger receives the daemon's logs.
 	Logger zerolog.Logger
 }
@@ -202,7 +207,7 @@ func New(cfg Config) (*Daemon, error) {
 		tools = append(tools, mcp.Tools()...)
 	}
 	cfg.Policy = &policy
-	return &Daemon{
+	d := &Daemon{
 		tools:    tools,
 		mcp:      mcp,
 		localJS:  cfg.LocalJS,
@@ -220,7 +225,18 @@ func New(cfg Config) (*Daemon, error) {
 		running:  map[string]struct{}{},
 		slots:    make(chan struct{}, cfg.Capacity),
 		beatReq:  beatReq,
-	}, nil
+	}
+	if err := cfg.Metrics.WatchRunning(d.runningCount); err != nil {
+		return nil, fmt.Errorf("daemon: metrics: %w", err)
+	}
+	return d, nil
+}
+
+// runningCount is how many tasks run here now.
+func (d *Daemon) runningCount() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.running)
 }
 
 // startMCP starts the configured MCP servers (waiting for their first

@@ -14,6 +14,7 @@ import (
 
 	"github.com/viberhq/viber/agents"
 	"github.com/viberhq/viber/bus"
+	"github.com/viberhq/viber/telemetry"
 )
 
 // outcome is what happens to an assignment after a run.
@@ -61,6 +62,7 @@ func (d *Daemon) handle(ctx context.Context, msg jetstream.Msg, ackWait time.Dur
 		_ = msg.Term()
 		return
 	}
+	ctx = bus.ExtractTrace(ctx, msg.Headers()) // the turn joins the submit's trace
 	attempt := 1
 	if md, err := msg.Metadata(); err == nil {
 		attempt = int(md.NumDelivered)
@@ -294,6 +296,10 @@ func cancelReasonOf(v *bus.View) string {
 func (d *Daemon) execute(ctx context.Context, rt *runtime, claimed *bus.Event, resumed bool, created *bus.Created) outcome {
 	taskID := rt.taskID
 	log := d.log.With().Str("task", taskID).Logger()
+	ctx, span := d.cfg.Metrics.StartTurn(ctx, taskID, d.cfg.ID)
+	defer func() { telemetry.End(span, nil) }()
+	observed := d.cfg.Metrics.Runtime(rt)
+	defer observed.Close()
 	taskCtx, stopTask := context.WithCancelCause(ctx)
 	defer stopTask(nil)
 	rt.link.start(ctx)
@@ -351,8 +357,14 @@ func (d *Daemon) execute(ctx context.Context, rt *runtime, claimed *bus.Event, r
 	if len(ignored) > 0 {
 		log.Info().Strs("ignored", ignored).Msg("the task asked for a looser tool policy than this daemon allows; kept the daemon's")
 	}
+	var price *agents.Price
+	if p, ok := d.cfg.Models.(agents.Pricer); ok {
+		if pr, ok := p.Price(mc); ok {
+			price = &pr
+		}
+	}
 	agent := &agents.Agent{
-		Model: model, Kind: mc.Provider, Tools: d.toolset(), Skills: d.catalog, Policy: policy,
+		Model: d.cfg.Metrics.Model(model, mc.Provider, mc.Model, price), Kind: mc.Provider, Tools: d.toolset(), Skills: d.catalog, Policy: policy,
 		MaxSteps: d.cfg.MaxSteps, System: d.systemPrompt(),
 	}
 	if _, err := rt.Append(taskCtx, &bus.Started{Daemon: d.cfg.ID, Provider: mc.Provider, Model: mc.Model, Resumed: resumed}); err != nil {
@@ -362,7 +374,7 @@ func (d *Daemon) execute(ctx context.Context, rt *runtime, claimed *bus.Event, r
 	d.beatSoon() // others see it running here without waiting for a heartbeat
 
 	for {
-		res, err := agent.Run(taskCtx, rt)
+		res, err := agent.Run(taskCtx, observed)
 		if taskCtx.Err() != nil || errors.Is(err, bus.ErrFenced) {
 			return d.interrupted(ctx, taskCtx, rt, err)
 		}
@@ -385,6 +397,9 @@ func (d *Daemon) execute(ctx context.Context, rt *runtime, claimed *bus.Event, r
 			return d.interrupted(ctx, taskCtx, rt, err)
 		}
 		res.Message = rt.link.resolve(res.Message)
+		if price != nil && res.Usage != nil {
+			res.Usage.CostUSD = price.Cost(res.Usage)
+		}
 		more, err := rt.complete(taskCtx, res)
 		if err != nil {
 			return d.interrupted(ctx, taskCtx, rt, err)

@@ -312,6 +312,8 @@ func TestDashboard(t *testing.T) {
 	b.waitJS("answer streaming in", `!!document.querySelector('[data-testid=streaming]')`, 10*time.Second)
 	b.waitJS("task completed", `document.querySelector('[data-testid=task-state]')?.textContent === 'completed'`, 15*time.Second)
 	b.waitJS("completed event shown", `!!document.querySelector('li[data-type="viber.task.completed"]')`, 5*time.Second)
+	// The fake model reports usage: the page shows the task's tokens.
+	b.waitJS("tokens shown", `/\d+ in · \d+ out/.test(document.querySelector('[data-testid=task-usage]')?.textContent || '')`, 5*time.Second)
 	if !eval[bool](b, `!!document.querySelector('li[data-type="viber.task.message"] .md strong')`) {
 		t.Error("the answer's Markdown was not rendered")
 	}

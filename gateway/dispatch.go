@@ -8,12 +8,17 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/viberhq/viber/bus"
+	"github.com/viberhq/viber/telemetry"
 )
 
 // CreateTask validates the request, appends the created event and queues
 // the assignment. The returned summary is the task as pending.
-func (g *Gateway) CreateTask(ctx context.Context, req *bus.CreateTaskRequest) (*bus.Summary, error) {
+func (g *Gateway) CreateTask(ctx context.Context, req *bus.CreateTaskRequest) (_ *bus.Summary, err error) {
+	ctx, span := telemetry.Start(ctx, telemetry.SpanSubmit, trace.SpanKindProducer)
+	defer func() { telemetry.End(span, err) }()
 	return g.createTask(ctx, req, "", "")
 }
 
@@ -75,6 +80,7 @@ func (g *Gateway) createTask(ctx context.Context, req *bus.CreateTaskRequest, id
 	}
 	created := &bus.Created{Goal: req.Goal, Daemon: req.Daemon, Model: req.Model, Skills: req.Skills, Policy: req.Policy, Submitter: req.Submitter,
 		Schedule: schedule, Notify: req.Notify}
+	telemetry.SetTask(ctx, id)
 	ev, err := bus.NewEvent(id, g.source, created)
 	if err != nil {
 		return nil, err
@@ -89,7 +95,7 @@ func (g *Gateway) createTask(ctx context.Context, req *bus.CreateTaskRequest, id
 		}
 		return nil, fmt.Errorf("create task: %w", err)
 	}
-	if err := bus.Assign(ctx, g.js, id, target, ev.Seq, ev.StreamSeq); err != nil {
+	if err := g.assign(ctx, id, target, ev.Seq, ev.StreamSeq); err != nil {
 		// The sweeper queues it later; the task is safely in the log.
 		g.log.Warn().Err(err).Str("task", id).Msg("queueing assignment failed; the sweeper will retry")
 	}
@@ -111,12 +117,20 @@ func (g *Gateway) existingTask(ctx context.Context, id string) (*bus.Summary, er
 			if err != nil {
 				target = bus.AnyDaemon
 			}
-			if err := bus.Assign(ctx, g.js, id, target, v.TurnSeq, v.FirstStreamSeq); err != nil {
+			if err := g.assign(ctx, id, target, v.TurnSeq, v.FirstStreamSeq); err != nil {
 				g.log.Warn().Err(err).Str("task", id).Msg("queueing assignment failed; the sweeper will retry")
 			}
 		}
 	}
 	return &v.Summary, nil
+}
+
+// assign queues a turn's assignment (bus.Assign) in a dispatch span, whose
+// trace context the assignment carries to the daemon.
+func (g *Gateway) assign(ctx context.Context, taskID, target string, turnSeq, from uint64) (err error) {
+	ctx, span := telemetry.Start(ctx, telemetry.SpanDispatch, trace.SpanKindProducer, telemetry.AttrTask.String(taskID), telemetry.AttrTarget.String(target))
+	defer func() { telemetry.End(span, err) }()
+	return bus.Assign(ctx, g.js, taskID, target, turnSeq, from)
 }
 
 // targetFor is where a task's next assignment goes: its pinned daemon,
@@ -300,7 +314,9 @@ func cancelReason(r string) string {
 
 // SendInput appends a follow-up. On an ended task it opens a new turn and
 // queues the task again.
-func (g *Gateway) SendInput(ctx context.Context, req *bus.SendInputRequest) (*bus.Event, error) {
+func (g *Gateway) SendInput(ctx context.Context, req *bus.SendInputRequest) (_ *bus.Event, err error) {
+	ctx, span := telemetry.Start(ctx, telemetry.SpanFollowUp, trace.SpanKindProducer, telemetry.AttrTask.String(req.ID))
+	defer func() { telemetry.End(span, err) }()
 	switch {
 	case strings.TrimSpace(req.Text) == "":
 		return nil, fmt.Errorf("%w: the text is empty", bus.ErrMalformed)
@@ -331,7 +347,7 @@ func (g *Gateway) SendInput(ctx context.Context, req *bus.SendInputRequest) (*bu
 		if err != nil {
 			target = bus.AnyDaemon
 		}
-		if err := bus.Assign(ctx, g.js, req.ID, target, stored.Seq, v.FirstStreamSeq); err != nil {
+		if err := g.assign(ctx, req.ID, target, stored.Seq, v.FirstStreamSeq); err != nil {
 			g.log.Warn().Err(err).Str("task", req.ID).Msg("queueing follow-up failed; the sweeper will retry")
 		}
 	}

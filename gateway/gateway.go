@@ -12,9 +12,11 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nats.go/micro"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/viberhq/viber/bus"
+	"github.com/viberhq/viber/telemetry"
 )
 
 // Config configures a Gateway.
@@ -30,7 +32,8 @@ type Config struct {
 	// disables HTTP.
 	HTTPListen string
 	// HTTPToken, when set, is required (as "Authorization: Bearer <token>")
-	// on every HTTP request but /healthz. It must be set whenever
+	// on every API, MCP and /metrics request (not /healthz nor the
+	// dashboard's static files). It must be set whenever
 	// HTTPListen is not a loopback address.
 	HTTPToken string
 	// Setup tunes the streams the gateway creates.
@@ -38,6 +41,10 @@ type Config struct {
 	// SweepInterval is how often tasks that lost their assignment are
 	// queued again (default 1 minute).
 	SweepInterval time.Duration
+	// Metrics is the registry /metrics serves; the gateway registers its
+	// metrics there. Nil means a registry of its own (with the Go and
+	// process collectors); `viber up` shares one with its daemon.
+	Metrics *prometheus.Registry
 	// Logger receives the gateway's logs.
 	Logger zerolog.Logger
 
@@ -91,6 +98,7 @@ type Gateway struct {
 	svc       micro.Service
 	httpSrv   *http.Server
 	httpAddr  net.Addr
+	metrics   *telemetry.Gateway
 
 	schedules     *bus.Schedules
 	schedStream   jetstream.Stream
@@ -166,6 +174,9 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	}
 	if err := g.setupWebhooks(ctx); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	if err := g.startMetrics(); err != nil {
+		return nil, err
 	}
 	return g, nil
 }

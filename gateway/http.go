@@ -43,12 +43,14 @@ func (g *Gateway) startHTTP() error {
 	return nil
 }
 
-// routes is the whole HTTP surface: /healthz (open, for probes), the JSON
-// and SSE API under /api/, the MCP endpoint at /mcp and the dashboard at /
-// (all but /healthz behind the token when one is set).
+// routes is the whole HTTP surface: /healthz (open, for probes),
+// /metrics (Prometheus), the JSON and SSE API under /api/, the MCP
+// endpoint at /mcp and the dashboard at / (the API, /mcp and /metrics
+// behind the token when one is set).
 func (g *Gateway) routes(token string) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc(bus.RouteHealth, g.healthz)
+	mux.Handle(bus.RouteMetrics, g.metricsHandler())
 	api := g.apiRoutes()
 	mux.Handle(bus.APIPath, api)
 	if h, err := g.mcpHandler(); err != nil {

@@ -10,6 +10,7 @@ import (
 	"strconv"
 
 	"github.com/viberhq/viber/bus"
+	"github.com/viberhq/viber/telemetry"
 )
 
 // maxBodyBytes bounds a JSON request body (a goal or follow-up plus room).
@@ -127,7 +128,7 @@ func (g *Gateway) apiCreateTask(w http.ResponseWriter, r *http.Request) {
 	if req.Submitter == "" {
 		req.Submitter = httpBy
 	}
-	sum, err := g.CreateTask(r.Context(), &req)
+	sum, err := g.CreateTask(telemetry.FromHTTP(r), &req)
 	if err != nil {
 		g.writeErr(w, r, err)
 		return
@@ -154,7 +155,7 @@ func (g *Gateway) apiSendInput(w http.ResponseWriter, r *http.Request) {
 	if req.By == "" {
 		req.By = httpBy
 	}
-	ev, err := g.SendInput(r.Context(), &req)
+	ev, err := g.SendInput(telemetry.FromHTTP(r), &req)
 	if err != nil {
 		g.writeErr(w, r, err)
 		return

@@ -34,7 +34,8 @@ func loopbackHost(hostport string) bool {
 // only on a loopback listener) it answers only requests addressed to a
 // loopback host name. With a token, /api/ requests need either
 // "Authorization: Bearer <token>" or the cookie set by POST /api/session
-// {"token": ...}; so do /mcp requests (MCP clients send the header). /healthz and the dashboard's static files stay open: they
+// {"token": ...}; so do /mcp requests (MCP clients send the header) and
+// /metrics (Prometheus sends it: authorization.credentials). /healthz and the dashboard's static files stay open: they
 // hold no data, and the dashboard asks for the token when the API says 401.
 func RequireToken(token string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -47,7 +48,7 @@ func RequireToken(token string, next http.Handler) http.Handler {
 			return
 		}
 		path := r.URL.Path
-		if !strings.HasPrefix(path, bus.APIPath) && path != "/mcp" && !strings.HasPrefix(path, "/mcp/") {
+		if !strings.HasPrefix(path, bus.APIPath) && path != "/mcp" && !strings.HasPrefix(path, "/mcp/") && path != bus.MetricsPath {
 			next.ServeHTTP(w, r)
 			return
 		}

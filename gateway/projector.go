@@ -196,7 +196,14 @@ func (g *Gateway) fold(ctx context.Context, cache projections, subject string, d
 	if streamSeq != 0 && streamSeq <= p.sum.StreamSeq {
 		return nil // already folded
 	}
-	if _, err := p.sum.ApplyMsg(subject, data, streamSeq); err != nil {
+	prevState, prevUsage := p.sum.State, p.sum.Usage
+	ev, err := p.sum.ApplyMsg(subject, data, streamSeq)
+	if err == nil && ev != nil {
+		// Counted when folded: a batch whose write fails and is folded
+		// again may count an event twice (rare, and only a metric).
+		g.metrics.Folded(prevState, prevUsage, p.sum, ev)
+	}
+	if err != nil {
 		g.log.Warn().Err(err).Msg("projector: a message does not fit its task; folding the task again from its log")
 		v, lerr := g.tasks.Load(ctx, taskID, p.sum.FirstStreamSeq)
 		if errors.Is(lerr, bus.ErrTaskNotFound) {

@@ -10,6 +10,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/viberhq/viber/bus"
@@ -158,7 +159,9 @@ func (g *Gateway) startService(ctx context.Context) error {
 }
 
 func (g *Gateway) serve(ctx context.Context, req micro.Request, h func(context.Context, []byte) (any, error)) {
-	resp, err := h(ctx, req.Data())
+	// A client that traces sends its trace context: the gateway's spans
+	// join it.
+	resp, err := h(bus.ExtractTrace(ctx, nats.Header(req.Headers())), req.Data())
 	if err != nil {
 		g.replyError(req, err)
 		return

@@ -18,6 +18,7 @@ import (
 	"github.com/viberhq/viber/client"
 	"github.com/viberhq/viber/daemon"
 	"github.com/viberhq/viber/gateway"
+	"github.com/viberhq/viber/telemetry"
 )
 
 // Config configures a stack: the embedded server's settings, and the
@@ -99,8 +100,13 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		return fail(err)
 	}
 	s.conns = append(s.conns, gnc)
+	// One registry: the gateway's /metrics shows the daemon's too.
+	reg := telemetry.NewRegistry()
 	gcfg := cfg.Gateway
 	gcfg.NC = gnc
+	if gcfg.Metrics == nil {
+		gcfg.Metrics = reg
+	}
 	gw, err := gateway.New(ctx, gcfg)
 	if err != nil {
 		return fail(err)
@@ -120,6 +126,14 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		if dcfg.Tools.Schedules == nil {
 			// The agent's schedule tool talks to the gateway like the CLI.
 			if dcfg.Tools.Schedules, err = client.New(dnc); err != nil {
+				return fail(err)
+			}
+		}
+		if dcfg.Metrics == nil {
+			if dcfg.Metrics, err = telemetry.NewDaemon(reg); err != nil {
+				return fail(err)
+			}
+			if err := telemetry.WatchNATS(reg, "viberd-"+dcfg.ID, dnc); err != nil {
 				return fail(err)
 			}
 		}

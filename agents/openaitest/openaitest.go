@@ -71,11 +71,28 @@ func (m Message) Text() string {
 
 // Request is a received chat completion request.
 type Request struct {
-	Model         string    `json:"model"`
-	Messages      []Message `json:"messages"`
-	Stream        bool      `json:"stream"`
-	Tools         []Tool    `json:"tools,omitempty"`
-	Authorization string    `json:"-"`
+	Model    string    `json:"model"`
+	Messages []Message `json:"messages"`
+	Stream   bool      `json:"stream"`
+	Tools    []Tool    `json:"tools,omitempty"`
+	// StreamOptions asks, with include_usage, for a last streamed chunk
+	// carrying the usage (as OpenAI does).
+	StreamOptions *struct {
+		IncludeUsage bool `json:"include_usage"`
+	} `json:"stream_options,omitempty"`
+	Authorization string `json:"-"`
+}
+
+// PromptTokens and CompletionTokens are the usage the server reports for
+// every answer: in the reply, or in a last chunk when a streaming request
+// asks for it with stream_options.include_usage.
+const (
+	PromptTokens     = 7
+	CompletionTokens = 3
+)
+
+func usage() map[string]any {
+	return map[string]any{"prompt_tokens": PromptTokens, "completion_tokens": CompletionTokens, "total_tokens": PromptTokens + CompletionTokens}
 }
 
 // ToolNames lists the names of the offered tools.
@@ -229,7 +246,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 				"message":       msg,
 				"finish_reason": finish,
 			}},
-			"usage": map[string]any{"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10},
+			"usage": usage(),
 		})
 		return
 	}
@@ -284,6 +301,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		finish = "tool_calls"
 	}
 	send(chunk(map[string]any{}, finish))
+	if req.StreamOptions != nil && req.StreamOptions.IncludeUsage {
+		send(map[string]any{
+			"id": id, "object": "chat.completion.chunk", "created": time.Now().Unix(), "model": req.Model,
+			"choices": []any{}, "usage": usage(),
+		})
+	}
 	_, _ = fmt.Fprint(w, "data: [DONE]\n\n")
 	if flusher != nil {
 		flusher.Flush()

@@ -24,7 +24,7 @@ func Daemon() *cli.App {
 		Name:    "viberd",
 		Usage:   "Viber's worker host: runs the tasks assigned to it",
 		Version: Version,
-		Description: `viberd connects out to NATS (it never listens), announces itself, pulls
+		Description: `viberd connects out to NATS (it listens only for --metrics-listen), announces itself, pulls
 the tasks assigned to it or to any daemon, and runs them in --workspace.
 
 Models come from the config file (--config, default ~/.viber/config.yaml) and
@@ -38,8 +38,12 @@ the environment:
   VIBER_API_KEY    API key of the default provider; never logged
 A task may name its model: viber task submit --model anthropic/claude-sonnet-4-5.
 Without a usable model, tasks fail with a message that says what to set;
-the daemon keeps running.`,
-		Flags:  append(append(natsFlags(), daemonFlags()...), logFlags()...),
+the daemon keeps running.
+
+Observability (docs/observability.md): --metrics-listen 127.0.0.1:9464 serves
+Prometheus metrics; OTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4318 sends
+OpenTelemetry traces of each task turn.`,
+		Flags:  append(append(append(natsFlags(), daemonFlags()...), metricsFlags()...), logFlags()...),
 		Action: runDaemon,
 	}
 }
@@ -140,11 +144,22 @@ func runDaemon(c *cli.Context) error {
 	if setup.tools.Schedules, err = client.New(nc); err != nil {
 		return userError(err)
 	}
+	flush, err := startTracing(ctx, "viberd", log)
+	if err != nil {
+		return userError(err)
+	}
+	defer flush()
+	metrics, stopMetrics, err := startDaemonMetrics(c, c.String("name"), nc, log)
+	if err != nil {
+		return userError(err)
+	}
+	defer stopMetrics()
 	d, err := daemon.New(daemon.Config{
 		NC: nc, ID: c.String("name"), Workspace: c.String("workspace"), Capacity: c.Int("capacity"),
 		Heartbeat: c.Duration("heartbeat"), Setup: bus.SetupOptions{WorkAckWait: c.Duration("work-ack-wait")},
 		Models: setup.models, Policy: &setup.policy, Tools: setup.tools, MaxSteps: setup.maxSteps,
 		Version: Version, Labels: labels, Logger: log, Home: viberHome(), Edge: edge, JS: hubJS, LocalJS: localJS,
+		Metrics: metrics,
 	})
 	if err != nil {
 		return userError(err)

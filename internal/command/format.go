@@ -158,6 +158,7 @@ func printSummary(w io.Writer, s *bus.Summary, waiting map[string]*bus.ApprovalR
 	if s.Attempts > 1 {
 		row("attempts", fmt.Sprint(s.Attempts))
 	}
+	row("tokens", usageText(s.Usage))
 	if s.CancelRequested {
 		row("cancel", "requested")
 	}
@@ -224,4 +225,16 @@ func printMCPServers(w io.Writer, list []*bus.DaemonView) {
 		}
 	}
 	_ = tw.Flush()
+}
+
+// usageText is a task's usage on one line ("" when none was reported).
+func usageText(u bus.Usage) string {
+	if u.IsZero() {
+		return ""
+	}
+	t := fmt.Sprintf("%d in, %d out", u.InputTokens, u.OutputTokens)
+	if u.CostUSD > 0 {
+		t += fmt.Sprintf("  ($%.4f)", u.CostUSD)
+	}
+	return t
 }

@@ -102,3 +102,19 @@ func TestSkillDirsTakesSkillFile(t *testing.T) {
 		t.Errorf("a file other than SKILL.md: %v; want a refusal that mentions SKILL.md", err)
 	}
 }
+
+// TestShowUsage: `task show` prints the task's tokens and cost, and
+// nothing about them when the provider reported none.
+func TestShowUsage(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	printSummary(&b, &bus.Summary{ID: "T1", State: bus.StateCompleted, Usage: bus.Usage{InputTokens: 1200, OutputTokens: 34, CostUSD: 0.0123}}, nil)
+	if want := "1200 in, 34 out  ($0.0123)"; !strings.Contains(b.String(), want) {
+		t.Errorf("output lacks %q:\n%s", want, b.String())
+	}
+	b.Reset()
+	printSummary(&b, &bus.Summary{ID: "T2", State: bus.StateCompleted}, nil)
+	if strings.Contains(b.String(), "tokens") {
+		t.Errorf("a task without usage shows tokens:\n%s", b.String())
+	}
+}

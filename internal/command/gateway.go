@@ -98,6 +98,11 @@ func runGateway(c *cli.Context) error {
 		log.Info().Str("url", srv.ClientURL()).Str("data", srv.Dir()).Msg("embedded NATS with JetStream started")
 	}
 	defer nc.Close()
+	flush, err := startTracing(ctx, "vibergw", log)
+	if err != nil {
+		return userError(err)
+	}
+	defer flush()
 	g, err := gateway.New(ctx, gateway.Config{
 		NC: nc, ID: c.String("id"), Version: Version, HTTPListen: c.String("http-listen"), HTTPToken: c.String("http-token"),
 		Setup: bus.SetupOptions{WorkAckWait: c.Duration("work-ack-wait")}, Logger: log,

@@ -80,6 +80,11 @@ channels: section, the chat bridges run too (see 'viber channel run --help').`,
 			if err != nil {
 				return userError(err)
 			}
+			flush, err := startTracing(ctx, "viber", log)
+			if err != nil {
+				return userError(err)
+			}
+			defer flush()
 			st, err := stack.Start(ctx, stack.Config{
 				Dir: c.String("data"), NATSListen: c.String("nats-listen"), LeafListen: c.String("leaf-listen"), Insecure: c.Bool("insecure"),
 				NoDaemon: c.Bool("no-daemon"),

@@ -49,6 +49,7 @@ export interface Summary {
   last_rejection?: string;
   attempts?: number;
   turns?: number;
+  usage?: Usage;
   turn_seq: number;
   events: number;
   last_seq: number;
@@ -56,6 +57,13 @@ export interface Summary {
   started_at?: string;
   ended_at?: string;
   updated_at: string;
+}
+
+/** Tokens (and cost, with a price table) summed over completed turns. */
+export interface Usage {
+  input_tokens: number;
+  output_tokens: number;
+  cost_usd?: number;
 }
 
 export interface DaemonView {
