@@ -60,6 +60,9 @@ const (
 	// faultPerFault bounds the campaign's fault phase: a loaded machine
 	// makes fewer faults rather than running long.
 	faultPerFault = 4 * time.Second
+	// faultKeyPrefix starts each daemon's model API key; the rest is its
+	// name.
+	faultKeyPrefix = "sk-fault-"
 )
 
 // faultConfig is what the environment says about a run.
@@ -148,6 +151,7 @@ type campaign struct {
 
 	model      *openaitest.Server
 	modelCalls atomic.Int64
+	inFlight   sync.Map // daemon name -> *atomic.Int32: model calls under way
 	sidefx     string
 
 	mu      sync.Mutex
@@ -173,7 +177,7 @@ func (c *campaign) note(format string, args ...any) {
 
 // launch starts a binary with its output in logDir/<label>.log and makes
 // sure it is dead when the test ends, even a stopped one.
-func (c *campaign) launch(label, name string, args ...string) *fproc {
+func (c *campaign) launch(label, name string, env []string, args ...string) *fproc {
 	c.t.Helper()
 	path := filepath.Join(c.logDir, label+".log")
 	f, err := os.Create(path)
@@ -181,7 +185,7 @@ func (c *campaign) launch(label, name string, args ...string) *fproc {
 		c.t.Fatal(err)
 	}
 	cmd := exec.Command(filepath.Join(binaries(c.t), name), args...)
-	cmd.Env = append(os.Environ(), c.env...)
+	cmd.Env = append(append(os.Environ(), c.env...), env...)
 	cmd.Stdout, cmd.Stderr = f, f
 	p := &fproc{label: label, cmd: cmd, log: path, done: make(chan struct{})}
 	if err := cmd.Start(); err != nil {
@@ -205,7 +209,7 @@ func (c *campaign) startGateway() {
 	c.t.Helper()
 	for attempt := 1; ; attempt++ {
 		c.gwRuns++
-		c.gw = c.launch(fmt.Sprintf("vibergw.%d", c.gwRuns), "vibergw", "--data", c.gwData, "--nats-listen", c.natsAddr,
+		c.gw = c.launch(fmt.Sprintf("vibergw.%d", c.gwRuns), "vibergw", nil, "--data", c.gwData, "--nats-listen", c.natsAddr,
 			"--http-listen", c.httpAddr, "--work-ack-wait", faultAckWait.String(), "--id", "faults-gw")
 		err := c.waitHealthy(30 * time.Second)
 		if err == nil {
@@ -242,7 +246,10 @@ func (c *campaign) waitHealthy(within time.Duration) error {
 func (c *campaign) startDaemon(d *faultDaemon) {
 	c.t.Helper()
 	d.runs++
-	d.p = c.launch(fmt.Sprintf("viberd-%s.%d", d.name, d.runs), "viberd", "--nats-url", "nats://"+d.proxy.ln.Addr().String(),
+	d.p = c.launch(fmt.Sprintf("viberd-%s.%d", d.name, d.runs), "viberd",
+		// The key tells the scripted model which daemon calls it.
+		[]string{"VIBER_API_KEY=" + faultKeyPrefix + d.name},
+		"--nats-url", "nats://"+d.proxy.ln.Addr().String(),
 		"--name", d.name, "--workspace", d.workspace, "--heartbeat", "200ms", "--work-ack-wait", faultAckWait.String(), "--capacity", "3")
 	if err := c.waitOnline(d.name, 20*time.Second); err != nil {
 		c.note("daemon %s run %d: %v (log %s)", d.name, d.runs, err, d.p.log)
@@ -344,6 +351,12 @@ func (c *campaign) reply(r *openaitest.Request) openaitest.Reply {
 		return openaitest.Reply{Status: http.StatusBadRequest, Error: "not a fault-task conversation"}
 	}
 	n := c.modelCalls.Add(1)
+	if name, ok := strings.CutPrefix(r.Authorization, "Bearer "+faultKeyPrefix); ok {
+		v, _ := c.inFlight.LoadOrStore(name, new(atomic.Int32))
+		calls := v.(*atomic.Int32)
+		calls.Add(1)
+		defer calls.Add(-1)
+	}
 	time.Sleep(spec.delay)
 	done := 0
 	for i := len(r.Messages) - 1; i >= 0 && r.Messages[i].Role != "user"; i-- {
@@ -460,10 +473,43 @@ func (c *campaign) workload(ctx context.Context, cliDone *sync.WaitGroup) {
 	}
 }
 
-// fault makes one fault chosen by r and returns a line describing it.
+// busy returns a daemon with a model call under way, waiting up to within
+// for one, or nil.
+func (c *campaign) busy(ctx context.Context, within time.Duration) *faultDaemon {
+	deadline := time.Now().Add(within)
+	for ctx.Err() == nil && time.Now().Before(deadline) {
+		for _, d := range c.daemons {
+			if v, ok := c.inFlight.Load(d.name); ok && v.(*atomic.Int32).Load() > 0 {
+				return d
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return nil
+}
+
+// fault makes one fault chosen by r and returns a line describing it. Most
+// daemon faults are aimed: they hit a daemon while its model call is under
+// way, the window where a daemon about to write a tool call or an answer
+// loses its task (r still decides the kind, the durations and whether to
+// aim; which daemon is busy is up to timing).
 func (c *campaign) fault(ctx context.Context, r *rand.Rand) string {
 	d := c.daemons[r.IntN(len(c.daemons))]
-	switch x := r.IntN(100); {
+	aim, offset := r.IntN(100) < 70, between(r, 0, 400*time.Millisecond)
+	x := r.IntN(100)
+	aimed := ""
+	if aim && x < 85 {
+		if b := c.busy(ctx, 2*time.Second); b != nil {
+			d, aimed = b, fmt.Sprintf(" (aimed: %s into a model call)", offset.Round(time.Millisecond))
+			sleep(ctx, offset)
+			c.count("faults aimed at a model call", 1)
+		}
+	}
+	return c.faultOn(ctx, r, d, x) + aimed
+}
+
+func (c *campaign) faultOn(ctx context.Context, r *rand.Rand, d *faultDaemon, x int) string {
+	switch {
 	case x < 30:
 		down := between(r, 0, time.Second)
 		d.p.kill9()

@@ -45,6 +45,10 @@ const (
 	ToolRanTwice Kind = "tool_ran_twice"
 	// ToolRanUnstored is a side effect of a call the log never stored.
 	ToolRanUnstored Kind = "tool_ran_without_stored_call"
+	// UnsettledCall is a tool_call with no tool_result when its turn
+	// completed: the model answered without the call's outcome. (A
+	// cancelled or failed turn may leave a call open.)
+	UnsettledCall Kind = "unsettled_call"
 	// DoubleTerminal is a second terminal event in one turn.
 	DoubleTerminal Kind = "double_terminal"
 	// AfterTerminal is an event after a turn's terminal event that is not
@@ -68,7 +72,7 @@ const (
 // Kinds lists every kind in a stable order, for reports.
 func Kinds() []Kind {
 	return []Kind{Unreadable, BadStart, SeqGap, SeqOrder, DuplicateID, DuplicateCall, ToolRanTwice, ToolRanUnstored,
-		DoubleTerminal, AfterTerminal, WrongResult, UnclaimedWrite, NeverEnded, ListDisagrees}
+		UnsettledCall, DoubleTerminal, AfterTerminal, WrongResult, UnclaimedWrite, NeverEnded, ListDisagrees}
 }
 
 // Violation is one broken invariant in one task.
@@ -128,6 +132,7 @@ func Check(taskID string, events []*bus.Event, effects map[string]int) []Violati
 		prevSeq  uint64
 		ids      = map[string]uint64{}
 		calls    = map[string]uint64{} // call id -> seq of its first tool_call
+		open     = map[string]uint64{} // calls of the turn without a result yet
 		turn     = 1
 		ended    *bus.Event // the current turn's terminal event
 		holder   string     // daemon of the latest assigned in the turn
@@ -172,6 +177,7 @@ func Check(taskID string, events []*bus.Event, effects map[string]int) []Violati
 				// A follow-up opens a new turn.
 				turn++
 				ended, holder, holdSeq, asked, lastMsg, final = nil, "", 0, ev.Seq, nil, nil
+				open = map[string]uint64{}
 			case ev.Type.Terminal():
 				add(DoubleTerminal, ev.Seq, "%s by %s in turn %d, which already ended with %s at seq %d", ev.Type.Short(), ev.Source, turn, ended.Type.Short(), ended.Seq)
 			default:
@@ -207,10 +213,20 @@ func Check(taskID string, events []*bus.Event, effects map[string]int) []Violati
 			lastMsg = ev
 		case bus.TypeToolCall:
 			lastMsg = nil
+			if c, err := bus.DecodeAs[bus.ToolCall](ev); err == nil {
+				open[c.CallID] = ev.Seq
+			}
+		case bus.TypeToolResult:
+			if r, err := bus.DecodeAs[bus.ToolResult](ev); err == nil {
+				delete(open, r.CallID)
+			}
 		case bus.TypeCompleted, bus.TypeFailed, bus.TypeCancelled:
 			ended = ev
 			if ev.Type != bus.TypeCompleted {
 				break
+			}
+			for _, id := range slices.Sorted(maps.Keys(open)) {
+				add(UnsettledCall, open[id], "tool call %s has no result when turn %d completes at seq %d", id, turn, ev.Seq)
 			}
 			if lastMsg != nil && final == nil {
 				final, finalMsg = lastMsg, messageText(lastMsg)

@@ -211,6 +211,19 @@ func TestDoubleTerminalAndDuplicateCall(t *testing.T) {
 	expect(t, taskcheck.Check(task, l.events, nil), "duplicate_tool_call@4")
 }
 
+func TestUnsettledCall(t *testing.T) {
+	t.Parallel()
+	// A stale daemon's call stored under another's claim, never answered.
+	l := newLog(t).by("a", &bus.Assigned{Daemon: "a", Attempt: 1}).by("b", &bus.Assigned{Daemon: "b", Attempt: 2}).
+		by("a", &bus.ToolCall{CallID: "c1", Tool: "shell"}).
+		by("b", &bus.Message{Role: "assistant", Text: "done"}).by("b", &bus.Completed{Result: "done"})
+	expect(t, taskcheck.Check(task, l.events, nil), "write_without_claim@4 unsettled_call@4")
+	// A cancelled turn may leave its call open.
+	l = newLog(t).by("a", &bus.Assigned{Daemon: "a", Attempt: 1}).
+		by("a", &bus.ToolCall{CallID: "c1", Tool: "shell"}).gw(&bus.CancelRequested{}).by("a", &bus.Cancelled{})
+	expect(t, taskcheck.Check(task, l.events, nil), "")
+}
+
 func TestUnclaimedWrites(t *testing.T) {
 	t.Parallel()
 	// A daemon running a new turn on the previous turn's claim.
