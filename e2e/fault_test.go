@@ -473,12 +473,13 @@ func (c *campaign) workload(ctx context.Context, cliDone *sync.WaitGroup) {
 	}
 }
 
-// busy returns a daemon with a model call under way, waiting up to within
-// for one, or nil.
-func (c *campaign) busy(ctx context.Context, within time.Duration) *faultDaemon {
+// busy returns a daemon with a model call under way, looking from the
+// first-th daemon on and waiting up to within for one, or nil.
+func (c *campaign) busy(ctx context.Context, first int, within time.Duration) *faultDaemon {
 	deadline := time.Now().Add(within)
 	for ctx.Err() == nil && time.Now().Before(deadline) {
-		for _, d := range c.daemons {
+		for i := range c.daemons {
+			d := c.daemons[(first+i)%len(c.daemons)]
 			if v, ok := c.inFlight.Load(d.name); ok && v.(*atomic.Int32).Load() > 0 {
 				return d
 			}
@@ -494,12 +495,13 @@ func (c *campaign) busy(ctx context.Context, within time.Duration) *faultDaemon 
 // loses its task (r still decides the kind, the durations and whether to
 // aim; which daemon is busy is up to timing).
 func (c *campaign) fault(ctx context.Context, r *rand.Rand) string {
-	d := c.daemons[r.IntN(len(c.daemons))]
+	first := r.IntN(len(c.daemons))
+	d := c.daemons[first]
 	aim, offset := r.IntN(100) < 70, between(r, 0, 400*time.Millisecond)
 	x := r.IntN(100)
 	aimed := ""
 	if aim && x < 85 {
-		if b := c.busy(ctx, 2*time.Second); b != nil {
+		if b := c.busy(ctx, first, 2*time.Second); b != nil {
 			d, aimed = b, fmt.Sprintf(" (aimed: %s into a model call)", offset.Round(time.Millisecond))
 			sleep(ctx, offset)
 			c.count("faults aimed at a model call", 1)
