@@ -309,10 +309,13 @@ func between(r *rand.Rand, lo, hi time.Duration) time.Duration {
 //
 // Each model call answers, after delay, with one shell call while the
 // current turn (since the last user message) has had fewer than steps tool
-// results, and then with a final answer. Call ids and answers carry a
-// number unique to the model call, so a call asked again after a resume
-// gets a new id and a new answer; the shell command appends the call id to
-// the side-effect file, one line per execution.
+// results, and then with a final answer. A call's id names its task and its
+// place in the conversation (user messages so far, tool results since the
+// last), so a model asked again at the same point — a stale daemon and the
+// one that took its task over — gives the same id: a second stored call or
+// a second execution is caught. An answer carries a number unique to the
+// model call, so an answer asked for again differs. The shell command
+// appends the call id to the side-effect file, one line per execution.
 type faultSpec struct {
 	key   string
 	steps int
@@ -358,14 +361,19 @@ func (c *campaign) reply(r *openaitest.Request) openaitest.Reply {
 		defer calls.Add(-1)
 	}
 	time.Sleep(spec.delay)
-	done := 0
-	for i := len(r.Messages) - 1; i >= 0 && r.Messages[i].Role != "user"; i-- {
-		if r.Messages[i].Role == "tool" {
-			done++
+	done, users := 0, 0
+	for i := len(r.Messages) - 1; i >= 0; i-- {
+		switch r.Messages[i].Role {
+		case "user":
+			users++
+		case "tool":
+			if users == 0 {
+				done++
+			}
 		}
 	}
 	if done < spec.steps {
-		id := fmt.Sprintf("%s-c%d", spec.key, n)
+		id := fmt.Sprintf("%s-c%d.%d", spec.key, users, done)
 		args, _ := json.Marshal(map[string]string{"command": "echo " + id + " >> " + c.sidefx})
 		return openaitest.Reply{ToolCalls: []openaitest.ToolCall{openaitest.Call(id, "shell", string(args))}}
 	}
