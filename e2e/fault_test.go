@@ -896,8 +896,14 @@ func TestFaultCampaign(t *testing.T) {
 		}
 	}
 	faulted := time.Since(c.began)
-	// A little load after the last fault, then stop it and heal.
-	sleep(ctx, 2*time.Second)
+	// A little load after the last fault, then stop it and heal. FAULTS=0
+	// is a control run: 20 s of load without faults, which must pass the
+	// checker.
+	tail := 2 * time.Second
+	if cfg.faults == 0 {
+		tail = 20 * time.Second
+	}
+	sleep(ctx, tail)
 	stop()
 	loadDone.Wait()
 	cliDone.Wait()
