@@ -41,6 +41,11 @@ const (
 	DuplicateID Kind = "duplicate_event_id"
 	// DuplicateCall is a tool call id stored in two tool_call events.
 	DuplicateCall Kind = "duplicate_tool_call"
+	// DuplicateResult is a tool_result for a call that already has one.
+	DuplicateResult Kind = "duplicate_tool_result"
+	// ResultWithoutCall is a tool_result for a call no earlier tool_call
+	// stores.
+	ResultWithoutCall Kind = "result_without_call"
 	// ToolRanTwice is a tool call whose side effect happened more than once.
 	ToolRanTwice Kind = "tool_ran_twice"
 	// ToolRanUnstored is a side effect of a call the log never stored.
@@ -71,7 +76,7 @@ const (
 
 // Kinds lists every kind in a stable order, for reports.
 func Kinds() []Kind {
-	return []Kind{Unreadable, BadStart, SeqGap, SeqOrder, DuplicateID, DuplicateCall, ToolRanTwice, ToolRanUnstored,
+	return []Kind{Unreadable, BadStart, SeqGap, SeqOrder, DuplicateID, DuplicateCall, DuplicateResult, ResultWithoutCall, ToolRanTwice, ToolRanUnstored,
 		UnsettledCall, DoubleTerminal, AfterTerminal, WrongResult, UnclaimedWrite, NeverEnded, ListDisagrees}
 }
 
@@ -133,6 +138,7 @@ func Check(taskID string, events []*bus.Event, effects map[string]int) []Violati
 		ids      = map[string]uint64{}
 		calls    = map[string]uint64{} // call id -> seq of its first tool_call
 		open     = map[string]uint64{} // calls of the turn without a result yet
+		results  = map[string]uint64{} // call id -> seq of its first tool_result
 		turn     = 1
 		ended    *bus.Event // the current turn's terminal event
 		holder   string     // daemon of the latest assigned in the turn
@@ -158,16 +164,32 @@ func Check(taskID string, events []*bus.Event, effects map[string]int) []Violati
 			prevSeq = ev.Seq
 		}
 		if first, ok := ids[ev.ID]; ok {
+			// The same event stored again: report it once, not its
+			// consequences.
 			add(DuplicateID, ev.Seq, "event id %s already stored at seq %d", ev.ID, first)
-		} else {
-			ids[ev.ID] = ev.Seq
+			continue
 		}
+		ids[ev.ID] = ev.Seq
 		if ev.Type == bus.TypeToolCall {
 			if c, err := bus.DecodeAs[bus.ToolCall](ev); err == nil {
 				if first, ok := calls[c.CallID]; ok {
 					add(DuplicateCall, ev.Seq, "tool call %s already stored at seq %d", c.CallID, first)
 				} else {
 					calls[c.CallID] = ev.Seq
+				}
+			}
+		}
+		if ev.Type == bus.TypeToolResult {
+			if r, err := bus.DecodeAs[bus.ToolResult](ev); err == nil {
+				_, called := calls[r.CallID]
+				first, settled := results[r.CallID]
+				switch {
+				case !called:
+					add(ResultWithoutCall, ev.Seq, "tool_result %s by %s, but no tool_call stores that call before it", r.CallID, ev.Source)
+				case settled:
+					add(DuplicateResult, ev.Seq, "tool_result %s by %s, but the call was settled at seq %d", r.CallID, ev.Source, first)
+				default:
+					results[r.CallID] = ev.Seq
 				}
 			}
 		}
@@ -214,7 +236,9 @@ func Check(taskID string, events []*bus.Event, effects map[string]int) []Violati
 		case bus.TypeToolCall:
 			lastMsg = nil
 			if c, err := bus.DecodeAs[bus.ToolCall](ev); err == nil {
-				open[c.CallID] = ev.Seq
+				if _, settled := results[c.CallID]; !settled {
+					open[c.CallID] = ev.Seq
+				}
 			}
 		case bus.TypeToolResult:
 			if r, err := bus.DecodeAs[bus.ToolResult](ev); err == nil {

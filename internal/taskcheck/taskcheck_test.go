@@ -155,7 +155,7 @@ func TestStaleDaemonRunsTheToolAgain(t *testing.T) {
 		by("b", &bus.ToolResult{CallID: "c1", Tool: "shell", Output: "ran"}).
 		by("a", &bus.ToolResult{CallID: "c1", Tool: "shell", Output: "ran"}).
 		by("b", &bus.Message{Role: "assistant", Text: "done"}).by("b", &bus.Completed{Result: "done"})
-	expect(t, taskcheck.Check(task, l.events, map[string]int{"c1": 2}), "write_without_claim@6 write_without_claim@8 tool_ran_twice@6")
+	expect(t, taskcheck.Check(task, l.events, map[string]int{"c1": 2}), "write_without_claim@6 duplicate_tool_result@8 write_without_claim@8 tool_ran_twice@6")
 }
 
 // The second failure: a stale started after completed reopens the
@@ -222,6 +222,20 @@ func TestUnsettledCall(t *testing.T) {
 	l = newLog(t).by("a", &bus.Assigned{Daemon: "a", Attempt: 1}).
 		by("a", &bus.ToolCall{CallID: "c1", Tool: "shell"}).gw(&bus.CancelRequested{}).by("a", &bus.Cancelled{})
 	expect(t, taskcheck.Check(task, l.events, nil), "")
+}
+
+// Seen in a campaign: a stale tool_call stored after completed, then the
+// next turn settles it twice.
+func TestResultsOfSettledCalls(t *testing.T) {
+	t.Parallel()
+	l := newLog(t).run("b", "c1", "done").by("a", &bus.ToolCall{CallID: "c1", Tool: "shell"}).
+		gw(&bus.Input{Text: "more", Mode: bus.InputQueue}).
+		by("a", &bus.Assigned{Daemon: "a", Attempt: 1}).by("a", &bus.Started{Daemon: "a"}).
+		by("a", &bus.ToolResult{CallID: "c1", Tool: "shell", IsError: true}).
+		by("a", &bus.ToolResult{CallID: "c1", Tool: "shell", IsError: true}).
+		by("a", &bus.ToolResult{CallID: "c7", Tool: "shell"}).
+		by("a", &bus.Message{Role: "assistant", Text: "two"}).by("a", &bus.Completed{Result: "two"})
+	expect(t, taskcheck.Check(task, l.events, nil), "duplicate_tool_call@8 event_after_terminal@8 duplicate_tool_result@12 duplicate_tool_result@13 result_without_call@14")
 }
 
 func TestUnclaimedWrites(t *testing.T) {
