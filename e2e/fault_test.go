@@ -952,9 +952,20 @@ func TestFaultCampaign(t *testing.T) {
 // each: seq, type and writer of every event, so that a report shows what
 // happened around a violation.
 func stories(logs *taskLogs, vs []taskcheck.Violation, n int) string {
+	// One task of each kind first, then more in order.
+	var pick []taskcheck.Violation
+	for _, k := range taskcheck.Kinds() {
+		for _, v := range vs {
+			if v.Kind == k {
+				pick = append(pick, v)
+				break
+			}
+		}
+	}
+	pick = append(pick, vs...)
 	var b strings.Builder
 	seen := map[string]bool{}
-	for _, v := range vs {
+	for _, v := range pick {
 		evs, ok := logs.events[v.Task]
 		if !ok || seen[v.Task] {
 			continue
@@ -964,7 +975,7 @@ func stories(logs *taskLogs, vs []taskcheck.Violation, n int) string {
 			break
 		}
 		seen[v.Task] = true
-		fmt.Fprintf(&b, "\n  log of %s:", v.Task)
+		fmt.Fprintf(&b, "\n  log of %s (%s):", v.Task, v.Kind)
 		for _, ev := range evs {
 			who := ev.Source[strings.IndexByte(ev.Source, '/')+1:]
 			fmt.Fprintf(&b, " %d:%s(%s)", ev.Seq, ev.Type.Short(), who)
