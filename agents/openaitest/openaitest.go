@@ -153,6 +153,7 @@ type Server struct {
 	mu      sync.Mutex
 	reqs    []*Request
 	models  []string
+	forget  bool
 	arrived chan *Request
 }
 
@@ -183,6 +184,15 @@ func (s *Server) Requests() []*Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]*Request(nil), s.reqs...)
+}
+
+// Forget stops keeping the requests that arrive from now on (Requests
+// returns only those kept before), so that a long run does not hold every
+// request in memory.
+func (s *Server) Forget() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.forget = true
 }
 
 // Arrived delivers each request as it arrives.
@@ -216,7 +226,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	req.Authorization = r.Header.Get("Authorization")
 	s.mu.Lock()
-	s.reqs = append(s.reqs, &req)
+	if !s.forget {
+		s.reqs = append(s.reqs, &req)
+	}
 	s.mu.Unlock()
 	select {
 	case s.arrived <- &req:
