@@ -8,8 +8,9 @@ package bus
 const (
 	// RouteHealth answers a [Health], without a token (for probes).
 	RouteHealth = "GET /healthz"
-	// RouteListTasks lists task summaries (?state=&daemon=&limit=):
-	// [ListTasksResponse].
+	// RouteListTasks lists task summaries, newest first, a page at a time
+	// (?state=&daemon=&q=&before=&limit=, the fields of a
+	// [ListTasksRequest]): [ListTasksResponse].
 	RouteListTasks = "GET /api/tasks"
 	// RouteCreateTask creates a task from a [CreateTaskRequest]; 201 with
 	// the [Summary] and its Location.
@@ -71,6 +72,14 @@ const (
 	// QueryAfter is the query parameter that does what [HeaderLastEventID]
 	// does, for clients that open a stream themselves (?after=<seq>).
 	QueryAfter = "after"
+	// QueryState, QueryDaemon, QuerySearch, QueryBefore and QueryLimit
+	// are the parameters of [RouteListTasks]: [ListTasksRequest]'s State,
+	// Daemon, Query, Before and Limit.
+	QueryState  = "state"
+	QueryDaemon = "daemon"
+	QuerySearch = "q"
+	QueryBefore = "before"
+	QueryLimit  = "limit"
 	// HeaderAuthorization carries "Bearer <token>" to a gateway with an
 	// HTTP token.
 	HeaderAuthorization = "Authorization"

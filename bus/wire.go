@@ -149,7 +149,7 @@ func APIEndpoints() []APIEndpoint {
 	return []APIEndpoint{
 		{APIGroupTask, APITaskCreate, "create a task: {goal, daemon?, model?, skills?}", &CreateTaskRequest{}, &Summary{}},
 		{APIGroupTask, APITaskGet, "a task's summary: {id}", &TaskRequest{}, &Summary{}},
-		{APIGroupTask, APITaskList, "list tasks: {state?, daemon?, limit?}", &ListTasksRequest{}, &ListTasksResponse{}},
+		{APIGroupTask, APITaskList, "list tasks, newest first, a page at a time: {state?, daemon?, query?, before?, limit?}", &ListTasksRequest{}, &ListTasksResponse{}},
 		{APIGroupTask, APITaskCancel, "cancel a task: {id, reason?}", &CancelTaskRequest{}, &EventResponse{}},
 		{APIGroupTask, APITaskSend, "send a follow-up: {id, text, mode?}", &SendInputRequest{}, &EventResponse{}},
 		{APIGroupTask, APITaskDecide, "approve or deny a waiting tool call: {id, call_id, approved, reason?}", &DecideRequest{}, &EventResponse{}},
@@ -178,7 +178,7 @@ type httpRoute struct {
 func httpRoutes() []httpRoute {
 	return []httpRoute{
 		{RouteHealth, "liveness of the gateway, NATS and JetStream; open without a token", nil, &Health{}},
-		{RouteListTasks, "list tasks (?state=&daemon=&limit=)", nil, &ListTasksResponse{}},
+		{RouteListTasks, "list tasks, newest first, a page at a time (?state=&daemon=&q=&before=&limit=)", nil, &ListTasksResponse{}},
 		{RouteCreateTask, "create a task; 201 with Location", &CreateTaskRequest{}, &Summary{}},
 		{RouteTask, "a task's summary", nil, &Summary{}},
 		{RouteSendInput, "send a follow-up", &SendInputRequest{}, &EventResponse{}},

@@ -93,8 +93,17 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 
 func (g *Gateway) apiListTasks(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	req := &bus.ListTasksRequest{State: bus.State(q.Get("state")), Daemon: q.Get("daemon")}
-	if l := q.Get("limit"); l != "" {
+	req := &bus.ListTasksRequest{
+		State:  bus.State(q.Get(bus.QueryState)),
+		Daemon: q.Get(bus.QueryDaemon),
+		Query:  q.Get(bus.QuerySearch),
+		Before: q.Get(bus.QueryBefore),
+	}
+	if req.Before != "" && !bus.ValidToken(req.Before) {
+		writeJSONError(w, http.StatusBadRequest, bus.CodeMalformed, "before must be a task id (the next of the previous page)")
+		return
+	}
+	if l := q.Get(bus.QueryLimit); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 0 {
 			writeJSONError(w, http.StatusBadRequest, bus.CodeMalformed, "limit must be a positive number")
