@@ -120,7 +120,7 @@ func (g *Gateway) ListTasks(ctx context.Context, req *bus.ListTasksRequest) (*bu
 	if req.State != "" && !validState(req.State) {
 		return nil, fmt.Errorf("%w: unknown state %q", bus.ErrMalformed, req.State)
 	}
-	all, err := g.summaries.List(ctx)
+	all, err := g.listSummaries(ctx)
 	if err != nil {
 		return nil, err
 	}
