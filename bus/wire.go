@@ -186,6 +186,7 @@ func httpRoutes() []httpRoute {
 		{RouteDecide, "approve or deny a waiting tool call", &DecideRequest{}, &EventResponse{}},
 		{RouteTaskEvents, "the task's log as Server-Sent Events: replay from the first event (or after `" + HeaderLastEventID + "` / `?" + QueryAfter + "=`), then live, with deltas and summaries", nil, "text/event-stream"},
 		{RouteWatchTasks, "every change of a task summary as Server-Sent Events (`" + SSEReady + "` then `" + SSESummary + "`)", nil, "text/event-stream"},
+		{RouteStreams, "several streams over one connection (?" + QueryTask + "=<id>[:<seq>]&…&" + QueryWatch + "=1): each event an `" + SSEMux + "` event", nil, "text/event-stream"},
 		{RouteDaemons, "daemons with presence", nil, &ListDaemonsResponse{}},
 		{RouteSkills, "skills by name, with the daemons offering them", nil, &ListSkillsResponse{}},
 		{"GET " + SessionPath, "whether the caller is logged in (401 if not)", nil, &SessionResponse{}},
@@ -354,6 +355,8 @@ func Wire() []WireEntry {
 		Payload: typeName(Summary{}), Notes: "the server's fold: once caught up and after each live event; on the watch, each change of " + TaskBucket})
 	add(WireEntry{Kind: WireSSE, Name: SSEError, Via: RouteTaskEvents, Writers: "gateways", Readers: "the dashboard",
 		Payload: typeName(APIError{}), Notes: "the error that ended the stream"})
+	add(WireEntry{Kind: WireSSE, Name: SSEMux, Via: RouteStreams, Writers: "gateways", Readers: "the dashboard's shared worker",
+		Payload: typeName(MuxEvent{}), Notes: "one event of one stream (`" + MuxStreamWatch + "` or `task:<id>`), named and with the data it would have on its own"})
 	return out
 }
 

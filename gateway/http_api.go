@@ -30,6 +30,7 @@ func (g *Gateway) apiRoutes() http.Handler {
 	mux.HandleFunc(bus.RouteDecide, g.apiDecide)
 	mux.HandleFunc(bus.RouteTaskEvents, g.apiTaskEvents)
 	mux.HandleFunc(bus.RouteWatchTasks, g.apiWatchTasks)
+	mux.HandleFunc(bus.RouteStreams, g.apiStreams)
 	mux.HandleFunc(bus.RouteDaemons, g.apiDaemons)
 	mux.HandleFunc(bus.RouteSkills, g.apiSkills)
 	mux.HandleFunc(bus.APIPath, func(w http.ResponseWriter, r *http.Request) {
