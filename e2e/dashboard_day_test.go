@@ -24,7 +24,7 @@ func (b *browser) stays(what, expr string, d time.Duration) {
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
 		if !eval[bool](b, expr) {
-			b.shot("FAILED-" + strings.ReplaceAll(what, " ", "-"))
+			b.shot("FAILED-" + strings.NewReplacer(" ", "-", "/", "_").Replace(what))
 			b.t.Fatalf("%s: %s stopped holding", what, expr)
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -398,6 +398,56 @@ func TestDashboardTenThousand(t *testing.T) {
 	b.do("clear the search", 5*time.Second, chromedp.Navigate(base+"/tasks"))
 	b.waitJS("first page again", `document.querySelectorAll('tr[data-task]').length === 50`, 10*time.Second)
 	b.shots("tasks-10000")
+	if errs := b.consoleErrors(); len(errs) > 0 {
+		t.Errorf("the page logged errors:\n%s", strings.Join(errs, "\n"))
+	}
+}
+
+// tab opens another tab of the same browser (same profile, so the same
+// shared worker).
+func (b *browser) tab() *browser {
+	b.t.Helper()
+	ctx, cancel := chromedp.NewContext(b.ctx)
+	b.t.Cleanup(cancel)
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 800)); err != nil {
+		b.t.Fatalf("open a tab: %v", err)
+	}
+	return &browser{t: b.t, ctx: ctx, base: b.base, artifacts: b.artifacts}
+}
+
+// TestDashboardTabs keeps ten dashboard tabs open on one gateway, nine on
+// live tasks and one on the list: all of them follow their streams, which
+// browsers cap at six connections per host unless the tabs share one.
+func TestDashboardTabs(t *testing.T) {
+	needBrowser(t)
+	t.Parallel()
+	r := newRig(t, "", nil) // no daemon: the tasks wait, their pages stay live
+	_, g := r.gateway()
+	b := newBrowser(t, "http://"+g.HTTPAddr())
+	b.open("/tasks")
+	b.waitJS("list live", `document.querySelector('.live')?.textContent === 'live'`, 10*time.Second)
+
+	var ids []string
+	var tabs []*browser
+	for i := range 9 {
+		ids = append(ids, r.submit(fmt.Sprintf("tab task %d", i)).ID)
+		tb := b.tab()
+		tb.open("/tasks/" + ids[i])
+		tabs = append(tabs, tb)
+	}
+	for i, tb := range tabs {
+		tb.waitJS(fmt.Sprintf("tab %d live", i), `document.querySelector('[data-testid=timeline]')?.getAttribute('aria-busy') === 'false' && !!document.querySelector('[data-testid=wait-reason]')`, 10*time.Second)
+	}
+	// Live events reach every tab, and the list.
+	for _, id := range ids {
+		if _, err := r.client.CancelTask(r.ctx(5*time.Second), &bus.CancelTaskRequest{ID: id, Reason: "test"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, tb := range tabs {
+		tb.waitJS(fmt.Sprintf("tab %d sees its task cancelled", i), `document.querySelector('[data-testid=task-state]')?.textContent === 'cancelled'`, 10*time.Second)
+	}
+	b.waitJS("the list sees them all", `document.querySelectorAll('tr[data-state=cancelled]').length === 9`, 10*time.Second)
 	if errs := b.consoleErrors(); len(errs) > 0 {
 		t.Errorf("the page logged errors:\n%s", strings.Join(errs, "\n"))
 	}

@@ -131,7 +131,7 @@ func (b *browser) do(what string, within time.Duration, steps ...chromedp.Action
 		hctx, hcancel := context.WithTimeout(b.ctx, 2*time.Second)
 		html, _ = chromedp.Run(hctx, chromedp.Evaluate[string](`document.querySelector('main')?.innerText ?? ''`))
 		hcancel()
-		b.shot("FAILED-" + strings.ReplaceAll(what, " ", "-"))
+		b.shot("FAILED-" + strings.NewReplacer(" ", "-", "/", "_").Replace(what))
 		b.t.Fatalf("%s: %v\npage text:\n%s", what, err, html)
 	}
 }
