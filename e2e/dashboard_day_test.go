@@ -214,7 +214,7 @@ func TestDashboardDay(t *testing.T) {
 	// and so does the daemons page.
 	hung := r.submit("hang on")
 	b.open("/tasks/" + hung.ID)
-	b.waitJS("reason: slots busy", `/All 1 slot of the daemon that can run it are busy; 1 is waiting for approval/.test(document.querySelector('[data-testid=wait-reason]')?.textContent)`, 10*time.Second)
+	b.waitJS("reason: slots busy", `/The one slot of the daemon that can run it \(d1\) is busy with a task waiting for approval\./.test(document.querySelector('[data-testid=wait-reason]')?.textContent)`, 10*time.Second)
 	b.shots("task-pending-busy")
 	b.do("daemons page", 10*time.Second, chromedp.Click(chromedp.CSS(`nav a[href="/daemons"]`)))
 	b.waitJS("focus on the daemons heading", `document.activeElement?.tagName === 'H1' && document.activeElement.textContent === 'Daemons'`, 5*time.Second)

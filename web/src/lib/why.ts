@@ -37,8 +37,12 @@ export function waitReason(s: Summary | null, daemons: DaemonView[], waiting: Se
   if (full) {
     const slots = candidates.reduce((n, d) => n + d.capacity, 0);
     const onApproval = candidates.flatMap((d) => d.running ?? []).filter((id) => waiting.has(id)).length;
-    let why = `All ${plural(slots, 'slot')} of ${candidates.length === 1 ? 'the daemon' : `the ${candidates.length} daemons`} that can run it are busy`;
-    if (onApproval) why += `; ${onApproval} ${onApproval === 1 ? 'is' : 'are'} waiting for approval`;
+    const who = candidates.length === 1 ? `the daemon that can run it (${candidates[0].id})` : `the ${candidates.length} daemons that can run it`;
+    if (slots === 1) {
+      return `The one slot of ${who} is busy${onApproval ? ' with a task waiting for approval' : ''}.`;
+    }
+    let why = `All ${plural(slots, 'slot')} of ${who} are busy`;
+    if (onApproval) why += `; ${onApproval} ${onApproval === 1 ? 'holds a task' : 'hold tasks'} waiting for approval`;
     return why + '.';
   }
   return 'A daemon with a free slot should take it in a moment.';
