@@ -448,6 +448,14 @@ func TestDashboardTabs(t *testing.T) {
 		tb.waitJS(fmt.Sprintf("tab %d sees its task cancelled", i), `document.querySelector('[data-testid=task-state]')?.textContent === 'cancelled'`, 10*time.Second)
 	}
 	b.waitJS("the list sees them all", `document.querySelectorAll('tr[data-state=cancelled]').length === 9`, 10*time.Second)
+
+	// The pages that say something is not there.
+	b.open("/tasks/" + bus.NewID())
+	b.waitJS("task not found", `document.querySelector('main h1')?.textContent === 'Task not found'`, 10*time.Second)
+	b.shots("task-not-found")
+	b.open("/nowhere")
+	b.waitJS("page not found", `document.querySelector('main h1')?.textContent === 'Not found'`, 10*time.Second)
+	b.shots("not-found")
 	if errs := b.consoleErrors(); len(errs) > 0 {
 		t.Errorf("the page logged errors:\n%s", strings.Join(errs, "\n"))
 	}
