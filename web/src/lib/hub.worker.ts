@@ -17,7 +17,11 @@ interface Sub {
   ready: boolean;
 }
 
-export type ToHub = { op: 'sub'; sub: number; stream: string; after: number } | { op: 'unsub'; sub: number } | { op: 'bye' };
+export type ToHub =
+  | { op: 'hello'; lock: string }
+  | { op: 'sub'; sub: number; stream: string; after: number }
+  | { op: 'unsub'; sub: number }
+  | { op: 'bye' };
 export type FromHub =
   | { sub: number; kind: 'event'; event: string; data: string; id?: string }
   | { sub: number; kind: 'open' }
@@ -102,6 +106,14 @@ function changed() {
   port.onmessage = (m: MessageEvent<ToHub>) => {
     const msg = m.data;
     switch (msg.op) {
+      case 'hello':
+        // The tab holds this lock while it lives: the worker gets it when
+        // the tab is gone without saying bye (closed, crashed, discarded).
+        navigator.locks?.request(msg.lock, () => {
+          for (const s of subs) if (s.port === port) subs.delete(s);
+          changed();
+        });
+        return;
       case 'sub':
         subs.add({ port, id: msg.sub, stream: msg.stream, seq: msg.after, ready: false });
         break;

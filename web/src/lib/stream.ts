@@ -41,6 +41,17 @@ function connectHub(): MessagePort | null {
       else h.error?.(msg.closed);
     };
     hub.start();
+    if (navigator.locks && typeof crypto.randomUUID === 'function') {
+      // Held until the tab is gone, so the worker can drop its streams
+      // even when the tab never says bye.
+      // The worker asks for it only once the tab holds it.
+      const lock = `viber-tab-${crypto.randomUUID()}`;
+      const port = hub;
+      navigator.locks.request(lock, () => {
+        port.postMessage({ op: 'hello', lock } satisfies ToHub);
+        return new Promise<void>(() => {});
+      });
+    }
   } catch {
     hub = null;
   }
