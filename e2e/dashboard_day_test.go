@@ -72,7 +72,8 @@ func workedTime(log []*bus.Event) (worked, span time.Duration) {
 // first message; deltas arriving after the final message never bring the
 // "writing…" bubble back; a follow-up does not repeat turn 1's answer as a
 // result; the duration leaves out the idle time between turns; a finished
-// task opens at its top; the failed badge has no border; an approval shows
+// task opens at its top, a live one keeps its end in view unless the user
+// scrolled away; the failed badge has no border; an approval shows
 // as one card with one outcome line, is announced and keeps the focus; a
 // daemon's slots busy with approvals are said; the model's thinking and a
 // running tool's time show; cancel asks first; an empty filtered list
@@ -270,6 +271,32 @@ func TestDashboardDay(t *testing.T) {
 	b.do("search", 5*time.Second, chromedp.SendKeys(chromedp.CSS(`[data-testid=search]`), "QUARTERLY"))
 	b.waitJS("found by goal", fmt.Sprintf(`new URLSearchParams(location.search).get('q') === 'QUARTERLY' && document.querySelectorAll('tr[data-task]').length === 1 && !!document.querySelector('tr[data-task=%q]')`, report.ID), 10*time.Second)
 	b.shots("tasks-search")
+
+	// Live turns (last: they keep the daemon's one slot busy a while): the
+	// page keeps the end in view, unless the user scrolled away from it.
+	input := func(n int) {
+		t.Helper()
+		if _, err := r.client.SendInput(r.ctx(5*time.Second), &bus.SendInputRequest{ID: report.ID, Text: "and again", By: "test"}); err != nil {
+			t.Fatal(err)
+		}
+		b.waitJS(fmt.Sprintf("turn %d completed", n), fmt.Sprintf(`document.querySelectorAll('li[data-type="viber.task.completed"]').length === %d && `, n)+state("completed"), 15*time.Second)
+		b.frame()
+	}
+	atEnd := `scrollY + innerHeight >= document.body.scrollHeight - 2`
+	b.open("/tasks/" + report.ID)
+	b.waitJS("report replayed", `document.querySelectorAll('li[data-type="viber.task.completed"]').length === 2 && `+timelineReady, 10*time.Second)
+	eval[chromedp.Void](b, `scrollTo(0, 0)`)
+	b.waitJS("scrolled away", `scrollY === 0`, 5*time.Second)
+	input(3)
+	if y := eval[float64](b, `scrollY`); y != 0 {
+		t.Errorf("scrolled away to the top, the page moved to %v px when the task went on", y)
+	}
+	eval[chromedp.Void](b, `scrollTo(0, document.body.scrollHeight)`)
+	b.waitJS("at the end", atEnd, 5*time.Second)
+	input(4)
+	if !eval[bool](b, atEnd) {
+		t.Errorf("at the end, the page stayed at %v px of %v when the task went on", eval[float64](b, `scrollY + innerHeight`), eval[float64](b, `document.body.scrollHeight`))
+	}
 
 	if errs := b.consoleErrors(); len(errs) > 0 {
 		t.Errorf("the page logged errors:\n%s", strings.Join(errs, "\n"))
