@@ -66,7 +66,9 @@ type TaskRequest struct {
 	ID string `json:"id"`
 }
 
-// ListTasksRequest filters a task list.
+// ListTasksRequest filters a task list and says which page of it to
+// answer. Tasks are listed newest first (task ids are ULIDs, which sort by
+// creation time); a page starts after the cursor Before.
 type ListTasksRequest struct {
 	// State keeps only tasks in that state.
 	State State `json:"state,omitempty"`
@@ -74,6 +76,11 @@ type ListTasksRequest struct {
 	Daemon string `json:"daemon,omitempty"`
 	// Schedule keeps only tasks made by that schedule.
 	Schedule string `json:"schedule,omitempty"`
+	// Query keeps only tasks whose goal contains it (case-insensitive).
+	Query string `json:"query,omitempty"`
+	// Before is the cursor of the page: only tasks older than this task id
+	// (the Next of the previous page). Empty starts at the newest.
+	Before string `json:"before,omitempty"`
 	// Limit caps the count (default 100, newest first).
 	Limit int `json:"limit,omitempty"`
 }
@@ -81,8 +88,57 @@ type ListTasksRequest struct {
 // ListTasksResponse is a page of task summaries, newest first.
 type ListTasksResponse struct {
 	Tasks []*Summary `json:"tasks"`
-	// Total is how many tasks matched before the limit.
+	// Total is how many tasks matched the filters (on every page, not
+	// only this one and those after it).
 	Total int `json:"total"`
+	// Next is the cursor of the next (older) page: pass it as Before.
+	// Empty on the last page.
+	Next string `json:"next,omitempty"`
+}
+
+// Matches reports whether a summary passes the request's filters (state,
+// daemon, goal query); the cursor and the limit are not filters.
+func (r *ListTasksRequest) Matches(s *Summary) bool {
+	if r.State != "" && s.State != r.State {
+		return false
+	}
+	if r.Daemon != "" && s.Daemon != r.Daemon && s.RequestedDaemon != r.Daemon {
+		return false
+	}
+	if r.Schedule != "" && s.Schedule != r.Schedule {
+		return false
+	}
+	if r.Query != "" && !strings.Contains(strings.ToLower(s.Goal), strings.ToLower(r.Query)) {
+		return false
+	}
+	return true
+}
+
+// Page cuts a list of summaries, newest first, to the request's page: the
+// summaries that match, older than Before, at most limit of them (the
+// request's Limit, or [DefaultListLimit]), with the total that matched
+// and the cursor of the next page.
+func (r *ListTasksRequest) Page(all []*Summary) *ListTasksResponse {
+	limit := r.Limit
+	if limit <= 0 {
+		limit = DefaultListLimit
+	}
+	resp := &ListTasksResponse{Tasks: []*Summary{}}
+	for _, s := range all {
+		if !r.Matches(s) {
+			continue
+		}
+		resp.Total++
+		if r.Before != "" && s.ID >= r.Before {
+			continue
+		}
+		if len(resp.Tasks) < limit {
+			resp.Tasks = append(resp.Tasks, s)
+		} else if resp.Next == "" {
+			resp.Next = resp.Tasks[len(resp.Tasks)-1].ID
+		}
+	}
+	return resp
 }
 
 // CancelTaskRequest asks to stop a task.

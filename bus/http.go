@@ -1,5 +1,7 @@
 package bus
 
+import "encoding/json"
+
 // The gateway's HTTP surface: its routes (net/http.ServeMux patterns,
 // method and path), the names of its Server-Sent Events, its headers and
 // the bodies that exist only over HTTP. The JSON bodies of the API are the
@@ -8,8 +10,9 @@ package bus
 const (
 	// RouteHealth answers a [Health], without a token (for probes).
 	RouteHealth = "GET /healthz"
-	// RouteListTasks lists task summaries (?state=&daemon=&limit=):
-	// [ListTasksResponse].
+	// RouteListTasks lists task summaries, newest first, a page at a time
+	// (?state=&daemon=&q=&before=&limit=, the fields of a
+	// [ListTasksRequest]): [ListTasksResponse].
 	RouteListTasks = "GET /api/tasks"
 	// RouteCreateTask creates a task from a [CreateTaskRequest]; 201 with
 	// the [Summary] and its Location.
@@ -29,6 +32,12 @@ const (
 	RouteTaskEvents = "GET /api/tasks/{id}/events"
 	// RouteWatchTasks streams task summaries as they change (SSE).
 	RouteWatchTasks = "GET /api/watch/tasks"
+	// RouteStreams carries several streams over one connection (SSE, each
+	// event an [SSEMux] event holding a [MuxEvent]): the logs of the tasks
+	// named by [QueryTask] and, with [QueryWatch], the task watch. The
+	// dashboard's tabs share one such connection (browsers allow six per
+	// host).
+	RouteStreams = "GET /api/streams"
 	// RouteDaemons lists daemons: [ListDaemonsResponse].
 	RouteDaemons = "GET /api/daemons"
 	// RouteSkills lists skills by name: [ListSkillsResponse].
@@ -77,7 +86,35 @@ const (
 	SSESummary = "summary"
 	// SSEError carries an error that ended the stream (JSON [APIError]).
 	SSEError = "error"
+	// SSEMux carries one event of one of the streams of [RouteStreams]
+	// (JSON [MuxEvent]).
+	SSEMux = "mux"
 )
+
+// MuxStreamWatch names the task watch among the streams of
+// [RouteStreams]; a task's log is named [MuxTaskStream](id).
+const MuxStreamWatch = "watch"
+
+// MaxMuxStreams caps the streams of one [RouteStreams] connection.
+const MaxMuxStreams = 64
+
+// MuxTaskStream names a task's log among the streams of [RouteStreams].
+func MuxTaskStream(taskID string) string { return "task:" + taskID }
+
+// MuxEvent is one event of one stream of [RouteStreams]: what
+// [RouteTaskEvents] or [RouteWatchTasks] would have sent on its own
+// connection.
+type MuxEvent struct {
+	// Stream is [MuxStreamWatch] or [MuxTaskStream](id).
+	Stream string `json:"stream"`
+	// Event is the SSE event name the stream alone would carry
+	// ([SSEMessage], [SSEDelta], [SSEReady], [SSESummary], [SSEError]).
+	Event string `json:"event"`
+	// ID is the SSE id the stream alone would carry (a stored event's seq).
+	ID string `json:"id,omitempty"`
+	// Data is the event's data.
+	Data json.RawMessage `json:"data"`
+}
 
 // HTTP header, query and cookie names of the API.
 const (
@@ -87,6 +124,21 @@ const (
 	// QueryAfter is the query parameter that does what [HeaderLastEventID]
 	// does, for clients that open a stream themselves (?after=<seq>).
 	QueryAfter = "after"
+	// QueryTask names a task for [RouteStreams], repeated, each as
+	// "<id>" or "<id>:<seq>" to start after that seq.
+	QueryTask = "task"
+	// QueryWatch=1 adds the task watch to [RouteStreams].
+	QueryWatch = "watch"
+	// QueryState, QueryDaemon, QuerySearch, QueryBefore and QueryLimit
+	// are the parameters of [RouteListTasks]: [ListTasksRequest]'s State,
+	// Daemon, Query, Before and Limit.
+	QueryState  = "state"
+	QueryDaemon = "daemon"
+	// QuerySchedule keeps the tasks one schedule made.
+	QuerySchedule = "schedule"
+	QuerySearch   = "q"
+	QueryBefore   = "before"
+	QueryLimit    = "limit"
 	// HeaderAuthorization carries "Bearer <token>" to a gateway with an
 	// HTTP token.
 	HeaderAuthorization = "Authorization"

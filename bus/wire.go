@@ -149,7 +149,7 @@ func APIEndpoints() []APIEndpoint {
 	return []APIEndpoint{
 		{APIGroupTask, APITaskCreate, "create a task: {goal, daemon?, model?, skills?}", &CreateTaskRequest{}, &Summary{}},
 		{APIGroupTask, APITaskGet, "a task's summary: {id}", &TaskRequest{}, &Summary{}},
-		{APIGroupTask, APITaskList, "list tasks: {state?, daemon?, limit?}", &ListTasksRequest{}, &ListTasksResponse{}},
+		{APIGroupTask, APITaskList, "list tasks, newest first, a page at a time: {state?, daemon?, query?, before?, limit?}", &ListTasksRequest{}, &ListTasksResponse{}},
 		{APIGroupTask, APITaskCancel, "cancel a task: {id, reason?}", &CancelTaskRequest{}, &EventResponse{}},
 		{APIGroupTask, APITaskSend, "send a follow-up: {id, text, mode?}", &SendInputRequest{}, &EventResponse{}},
 		{APIGroupTask, APITaskDecide, "approve or deny a waiting tool call: {id, call_id, approved, reason?}", &DecideRequest{}, &EventResponse{}},
@@ -186,7 +186,7 @@ type httpRoute struct {
 func httpRoutes() []httpRoute {
 	return []httpRoute{
 		{RouteHealth, "liveness of the gateway, NATS and JetStream; open without a token", nil, &Health{}},
-		{RouteListTasks, "list tasks (?state=&daemon=&limit=)", nil, &ListTasksResponse{}},
+		{RouteListTasks, "list tasks, newest first, a page at a time (?state=&daemon=&q=&before=&limit=)", nil, &ListTasksResponse{}},
 		{RouteCreateTask, "create a task; 201 with Location", &CreateTaskRequest{}, &Summary{}},
 		{RouteTask, "a task's summary", nil, &Summary{}},
 		{RouteSendInput, "send a follow-up", &SendInputRequest{}, &EventResponse{}},
@@ -202,6 +202,7 @@ func httpRoutes() []httpRoute {
 		{RouteResumeSchedule, "resume a schedule", nil, &ScheduleView{}},
 		{RouteRunSchedule, "fire a schedule now", nil, &RunScheduleResponse{}},
 		{RouteWatchTasks, "every change of a task summary as Server-Sent Events (`" + SSEReady + "` then `" + SSESummary + "`)", nil, "text/event-stream"},
+		{RouteStreams, "several streams over one connection (?" + QueryTask + "=<id>[:<seq>]&…&" + QueryWatch + "=1): each event an `" + SSEMux + "` event", nil, "text/event-stream"},
 		{RouteDaemons, "daemons with presence", nil, &ListDaemonsResponse{}},
 		{RouteSkills, "skills by name, with the daemons offering them", nil, &ListSkillsResponse{}},
 		{RouteMetrics, "Prometheus metrics (text exposition format); see docs/observability.md", nil, "text/plain"},
@@ -374,6 +375,8 @@ func Wire() []WireEntry {
 		Payload: typeName(Summary{}), Notes: "the server's fold: once caught up and after each live event; on the watch, each change of " + TaskBucket})
 	add(WireEntry{Kind: WireSSE, Name: SSEError, Via: RouteTaskEvents, Writers: "gateways", Readers: "the dashboard",
 		Payload: typeName(APIError{}), Notes: "the error that ended the stream"})
+	add(WireEntry{Kind: WireSSE, Name: SSEMux, Via: RouteStreams, Writers: "gateways", Readers: "the dashboard's shared worker",
+		Payload: typeName(MuxEvent{}), Notes: "one event of one stream (`" + MuxStreamWatch + "` or `task:<id>`), named and with the data it would have on its own"})
 	return out
 }
 

@@ -236,6 +236,16 @@ func TestCLIUpSubmitWatch(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, id) || !strings.Contains(stdout, "completed") {
 		t.Fatalf("ls: %d\n%s", code, stdout)
 	}
+	// Goal search, and a cursor past the only task.
+	if stdout, _, code = run(t, env, "viber", "task", "ls", "--search", "HELLO FROM"); code != 0 || !strings.Contains(stdout, id) {
+		t.Fatalf("ls --search: %d\n%s", code, stdout)
+	}
+	if stdout, _, code = run(t, env, "viber", "task", "ls", "--search", "nothing like it"); code != 0 || strings.Contains(stdout, id) {
+		t.Fatalf("ls --search for nothing: %d\n%s", code, stdout)
+	}
+	if stdout, _, code = run(t, env, "viber", "task", "ls", "--before", id); code != 0 || strings.Contains(stdout, id) {
+		t.Fatalf("ls --before: %d\n%s", code, stdout)
+	}
 	stdout, _, code = run(t, env, "viber", "task", "show", "--json", id)
 	var sum bus.Summary
 	if code != 0 || json.Unmarshal([]byte(stdout), &sum) != nil || sum.State != bus.StateCompleted || sum.Daemon != "local" {

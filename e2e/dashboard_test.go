@@ -131,7 +131,7 @@ func (b *browser) do(what string, within time.Duration, steps ...chromedp.Action
 		hctx, hcancel := context.WithTimeout(b.ctx, 2*time.Second)
 		html, _ = chromedp.Run(hctx, chromedp.Evaluate[string](`document.querySelector('main')?.innerText ?? ''`))
 		hcancel()
-		b.shot("FAILED-" + strings.ReplaceAll(what, " ", "-"))
+		b.shot("FAILED-" + strings.NewReplacer(" ", "-", "/", "_").Replace(what))
 		b.t.Fatalf("%s: %v\npage text:\n%s", what, err, html)
 	}
 }
@@ -176,14 +176,56 @@ func (b *browser) shot(name string) {
 	}
 }
 
-// shots saves the page at desktop (1280×800) and phone (390 px) widths.
+// shots saves the page at desktop (1280×800) and phone (390 px) widths,
+// and checks it with axe-core at both.
 func (b *browser) shots(name string) {
 	b.t.Helper()
 	b.do("phone width", 5*time.Second, chromedp.EmulateViewport(390, 844))
 	b.checkNoHorizontalScroll(name)
 	b.shot(name + "-390")
+	b.axe(name + "-390")
 	b.do("desktop width", 5*time.Second, chromedp.EmulateViewport(1280, 800))
 	b.shot(name + "-1280")
+	b.axe(name + "-1280")
+}
+
+// axePath is axe-core's browser build: a dev dependency of the dashboard,
+// installed with it by `make web` (npm ci in web/).
+var axePath = filepath.Join("..", "web", "node_modules", "axe-core", "axe.min.js")
+
+// axe runs axe-core in the page against WCAG 2.0, 2.1 and 2.2 A and AA and
+// fails the test on any violation, naming the rule and the elements.
+func (b *browser) axe(name string) {
+	b.t.Helper()
+	if !eval[bool](b, `typeof window.axe === 'object'`) {
+		src, err := os.ReadFile(axePath)
+		if err != nil {
+			b.t.Fatalf("the accessibility check needs axe-core: %v (run `make web`, which installs the dashboard's dev dependencies)", err)
+		}
+		eval[chromedp.Void](b, string(src))
+	}
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	out, err := chromedp.Run(ctx, chromedp.Evaluate[string](`axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa']}}).then(r => r.violations.map(v => v.id + ' (' + v.impact + '): ' + v.help + '\n    ' + v.nodes.slice(0, 4).map(n => n.target.join(' ') + ' — ' + (n.failureSummary || '').replace(/\n/g, ' ')).join('\n    ')).join('\n'))`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		b.t.Fatalf("axe-core on %s: %v", name, err)
+	}
+	if out != "" {
+		b.t.Errorf("axe-core finds WCAG 2.2 AA violations on %s:\n%s", name, out)
+	}
+}
+
+// firstRows reports how long the task list took to show its first rows
+// after navigation (the page marks it), and that the JavaScript bundle
+// came compressed.
+func (b *browser) firstRows(what string) {
+	b.t.Helper()
+	b.waitJS("first rows marked", `performance.getEntriesByName('viber:first-rows').length > 0`, 10*time.Second)
+	ms := eval[float64](b, `performance.getEntriesByName('viber:first-rows')[0].startTime`)
+	b.t.Logf("%s: first rows %.0f ms after navigation", what, ms)
+	if !eval[bool](b, `performance.getEntriesByType('resource').filter(r => r.name.endsWith('.js')).every(r => r.encodedBodySize === 0 || r.encodedBodySize < r.decodedBodySize)`) {
+		b.t.Errorf("%s: the JavaScript bundle came uncompressed: %s", what, eval[string](b, `JSON.stringify(performance.getEntriesByType('resource').filter(r => r.name.endsWith('.js')).map(r => [r.name, r.encodedBodySize, r.decodedBodySize]))`))
+	}
 }
 
 func (b *browser) checkNoHorizontalScroll(name string) {
@@ -304,6 +346,7 @@ func TestDashboard(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`form[data-testid=new-task] button[type=submit]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid=timeline]`)),
 	)
+	b.waitJS("focus on the new task's title", `document.activeElement?.id === 'task-title'`, 5*time.Second)
 	loc := eval[string](b, `location.pathname`)
 	id := strings.TrimPrefix(loc, "/tasks/")
 	if !bus.ValidToken(id) {
@@ -329,6 +372,7 @@ func TestDashboard(t *testing.T) {
 
 	// The list shows it, and a task created elsewhere appears without reload.
 	b.do("tasks page", 10*time.Second, chromedp.Click(chromedp.CSS(`nav a[href="/tasks"]`)))
+	b.waitJS("focus on the page heading", `document.activeElement?.tagName === 'H1' && document.activeElement.textContent === 'Tasks'`, 5*time.Second)
 	b.waitJS("task in list", fmt.Sprintf(`document.querySelector('tr[data-task=%q]')?.dataset.state === 'completed'`, id), 5*time.Second)
 	slow := r.submit("a slow task")
 	b.waitJS("new task appears live", fmt.Sprintf(`!!document.querySelector('tr[data-task=%q]')`, slow.ID), 5*time.Second)
@@ -385,11 +429,14 @@ func TestDashboard(t *testing.T) {
 	b.open("/tasks/" + hung.ID)
 	b.waitJS("cancel button", `[...document.querySelectorAll('button')].some(x => x.textContent === 'Cancel task')`, 10*time.Second)
 	b.do("cancel", 5*time.Second, chromedp.Click(chromedp.Search(`//button[text()="Cancel task"]`)))
+	b.waitJS("cancel asks first", `document.activeElement?.textContent === 'Keep running'`, 5*time.Second)
+	b.do("confirm cancel", 5*time.Second, chromedp.Click(chromedp.CSS(`[data-testid=cancel-confirm]`)))
 	b.waitJS("cancelled", `document.querySelector('[data-testid=task-state]')?.textContent === 'cancelled'`, 15*time.Second)
 	b.waitJS("cancelled event", `!!document.querySelector('li[data-type="viber.task.cancelled"]')`, 5*time.Second)
 
 	// The list filters by status (kept in the URL).
 	b.open("/tasks?state=completed")
+	b.firstRows("filtered list, warm")
 	b.waitJS("filtered list", fmt.Sprintf(`(() => { const rows = [...document.querySelectorAll('tr[data-task]')]; return rows.length === 3 && rows.every(r => r.dataset.state === 'completed') && !document.querySelector('tr[data-task=%q]'); })()`, hung.ID), 10*time.Second)
 	if v := eval[string](b, `document.querySelector('[data-testid=filter-state]').value`); v != "completed" {
 		t.Errorf("status filter shows %q", v)

@@ -127,6 +127,8 @@ type daemonOptions struct {
 	Policy    *agents.Policy
 	Tools     tool.Options
 	MaxSteps  int
+	// Capacity is how many tasks the daemon runs at once (0: its default).
+	Capacity int
 	// Logger, when set, receives the daemon's logs.
 	Logger *zerolog.Logger
 }
@@ -151,7 +153,7 @@ func (r *rig) daemonOpts(name string, o daemonOptions) *component {
 	}
 	d, err := daemon.New(daemon.Config{
 		NC: nc, ID: name, Workspace: o.Workspace, Home: r.t.TempDir(), Heartbeat: heartbeat, Setup: setup,
-		Models: models, Policy: o.Policy, Tools: o.Tools, MaxSteps: o.MaxSteps, Logger: log,
+		Models: models, Policy: o.Policy, Tools: o.Tools, MaxSteps: o.MaxSteps, Capacity: o.Capacity, Logger: log,
 	})
 	if err != nil {
 		r.t.Fatal(err)

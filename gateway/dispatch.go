@@ -191,36 +191,17 @@ func (g *Gateway) Task(ctx context.Context, id string) (*bus.Summary, error) {
 	return &v.Summary, nil
 }
 
-// ListTasks returns summaries, newest first, filtered by the request.
+// ListTasks returns a page of summaries, newest first, filtered by the
+// request.
 func (g *Gateway) ListTasks(ctx context.Context, req *bus.ListTasksRequest) (*bus.ListTasksResponse, error) {
 	if req.State != "" && !validState(req.State) {
 		return nil, fmt.Errorf("%w: unknown state %q", bus.ErrMalformed, req.State)
 	}
-	all, err := g.summaries.List(ctx)
+	all, err := g.listSummaries(ctx)
 	if err != nil {
 		return nil, err
 	}
-	limit := req.Limit
-	if limit <= 0 {
-		limit = bus.DefaultListLimit
-	}
-	resp := &bus.ListTasksResponse{Tasks: []*bus.Summary{}}
-	for _, s := range all {
-		if req.State != "" && s.State != req.State {
-			continue
-		}
-		if req.Daemon != "" && s.Daemon != req.Daemon && s.RequestedDaemon != req.Daemon {
-			continue
-		}
-		if req.Schedule != "" && s.Schedule != req.Schedule {
-			continue
-		}
-		resp.Total++
-		if len(resp.Tasks) < limit {
-			resp.Tasks = append(resp.Tasks, s)
-		}
-	}
-	return resp, nil
+	return req.Page(all), nil
 }
 
 func validState(s bus.State) bool {

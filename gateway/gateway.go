@@ -94,6 +94,7 @@ type Gateway struct {
 	js        jetstream.JetStream
 	tasks     *bus.Log
 	summaries *bus.Summaries
+	index     *taskIndex // every summary in memory, for lists
 	presence  *bus.Presence
 	svc       micro.Service
 	httpSrv   *http.Server
@@ -185,6 +186,10 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 // ctx ends or Stop is called.
 func (g *Gateway) Start(ctx context.Context) error {
 	if err := g.startProjector(ctx); err != nil {
+		return err
+	}
+	if err := g.startIndex(ctx); err != nil {
+		g.stopProjector()
 		return err
 	}
 	if err := g.startService(ctx); err != nil {

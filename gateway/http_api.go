@@ -32,6 +32,7 @@ func (g *Gateway) apiRoutes() http.Handler {
 	mux.HandleFunc(bus.RouteDecide, g.apiDecide)
 	mux.HandleFunc(bus.RouteTaskEvents, g.apiTaskEvents)
 	mux.HandleFunc(bus.RouteWatchTasks, g.apiWatchTasks)
+	mux.HandleFunc(bus.RouteStreams, g.apiStreams)
 	mux.HandleFunc(bus.RouteDaemons, g.apiDaemons)
 	mux.HandleFunc(bus.RouteSkills, g.apiSkills)
 	mux.HandleFunc(bus.RouteWebhooks, g.apiWebhooks)
@@ -103,8 +104,18 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 
 func (g *Gateway) apiListTasks(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	req := &bus.ListTasksRequest{State: bus.State(q.Get("state")), Daemon: q.Get("daemon"), Schedule: q.Get("schedule")}
-	if l := q.Get("limit"); l != "" {
+	req := &bus.ListTasksRequest{
+		State:    bus.State(q.Get(bus.QueryState)),
+		Daemon:   q.Get(bus.QueryDaemon),
+		Schedule: q.Get(bus.QuerySchedule),
+		Query:    q.Get(bus.QuerySearch),
+		Before:   q.Get(bus.QueryBefore),
+	}
+	if req.Before != "" && !bus.ValidToken(req.Before) {
+		writeJSONError(w, http.StatusBadRequest, bus.CodeMalformed, "before must be a task id (the next of the previous page)")
+		return
+	}
+	if l := q.Get(bus.QueryLimit); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 0 {
 			writeJSONError(w, http.StatusBadRequest, bus.CodeMalformed, "limit must be a positive number")

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -20,6 +21,7 @@ import (
 var sseKeepalive = 15 * time.Second
 
 type sseWriter struct {
+	mu sync.Mutex // streams of one connection write from their goroutines
 	w  http.ResponseWriter
 	rc *http.ResponseController
 }
@@ -50,6 +52,8 @@ func (s *sseWriter) send(id, name string, data []byte) error {
 		b.WriteString("data: " + line + "\n")
 	}
 	b.WriteString("\n")
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if _, err := s.w.Write([]byte(b.String())); err != nil {
 		return err
 	}
@@ -57,11 +61,41 @@ func (s *sseWriter) send(id, name string, data []byte) error {
 }
 
 func (s *sseWriter) comment(text string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if _, err := fmt.Fprintf(s.w, ": %s\n\n", text); err != nil {
 		return err
 	}
 	return s.rc.Flush()
 }
+
+// keepalive writes a comment every sseKeepalive until the returned stop
+// is called (stop waits until it no longer writes) or a write fails.
+func (s *sseWriter) keepalive() (stop func()) {
+	done := make(chan struct{})
+	exited := make(chan struct{})
+	every := sseKeepalive
+	go func() {
+		defer close(exited)
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				if s.comment("keepalive") != nil {
+					return
+				}
+			}
+		}
+	}()
+	return func() { close(done); <-exited }
+}
+
+// emitFunc writes one event of a stream: its SSE id and name (both may be
+// empty) and data.
+type emitFunc func(id, name string, data []byte) error
 
 // resumeSeq reads where a client wants to continue: the Last-Event-ID
 // header an EventSource sends when it reconnects, or ?after=<seq>.
@@ -100,6 +134,20 @@ func (g *Gateway) apiTaskEvents(w http.ResponseWriter, r *http.Request) {
 
 	// Subscribe to deltas before replaying, so none is missed between the
 	// end of the replay and live.
+	deltas, unsub, err := g.liveDeltas(id)
+	if err != nil {
+		g.writeErr(w, r, err)
+		return
+	}
+	defer unsub()
+	sse := startSSE(w)
+	defer sse.keepalive()()
+	_ = g.streamTask(ctx, id, after, deltas, sse.send)
+}
+
+// liveDeltas subscribes to a task's token deltas, each as JSON on the
+// channel (a slow reader loses deltas, never stored events).
+func (g *Gateway) liveDeltas(id string) (<-chan []byte, func(), error) {
 	deltas := make(chan []byte, 256)
 	sub, err := bus.SubscribeDeltas(g.cfg.NC, id, func(d bus.Delta) {
 		b, err := json.Marshal(d)
@@ -112,11 +160,16 @@ func (g *Gateway) apiTaskEvents(w http.ResponseWriter, r *http.Request) {
 		}
 	})
 	if err != nil {
-		g.writeErr(w, r, fmt.Errorf("%w: subscribe to live deltas: %v", bus.ErrUnavailable, err))
-		return
+		return nil, nil, fmt.Errorf("%w: subscribe to live deltas: %v", bus.ErrUnavailable, err)
 	}
-	defer func() { _ = sub.Unsubscribe() }()
+	return deltas, func() { _ = sub.Unsubscribe() }, nil
+}
 
+// streamTask emits a task's log after seq after, then live, with its
+// deltas and the server's fold ("summary" events), until ctx ends, emit
+// fails or the log cannot be read (emitted as an "error" event). It
+// returns why it stopped.
+func (g *Gateway) streamTask(ctx context.Context, id string, after uint64, deltas <-chan []byte, emit emitFunc) error {
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type item struct {
@@ -162,28 +215,25 @@ func (g *Gateway) apiTaskEvents(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 
-	sse := startSSE(w)
 	ready := false
-	tick := time.NewTicker(sseKeepalive)
-	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			return ctx.Err()
 		case it, ok := <-events:
 			if !ok {
-				return
+				return ctx.Err()
 			}
 			if it.summary != nil && it.caughtUp {
-				if sse.send("", bus.SSESummary, it.summary) != nil {
-					return
+				if err := emit("", bus.SSESummary, it.summary); err != nil {
+					return err
 				}
 			}
 			if it.caughtUp {
 				if !ready {
 					ready = true
-					if sse.send("", bus.SSEReady, []byte(`{}`)) != nil {
-						return
+					if err := emit("", bus.SSEReady, []byte(`{}`)); err != nil {
+						return err
 					}
 				}
 				continue
@@ -192,27 +242,25 @@ func (g *Gateway) apiTaskEvents(w http.ResponseWriter, r *http.Request) {
 				if ctx.Err() == nil && !errors.Is(it.err, context.Canceled) {
 					g.log.Warn().Err(it.err).Str("task", id).Msg("event stream ended")
 					b, _ := json.Marshal(bus.NewAPIError(it.err))
-					_ = sse.send("", bus.SSEError, b)
+					_ = emit("", bus.SSEError, b)
 				}
-				return
+				return it.err
 			}
 			b, err := json.Marshal(it.ev)
 			if err != nil {
-				return
+				return err
 			}
-			if sse.send(strconv.FormatUint(it.ev.Seq, 10), "", b) != nil {
-				return
+			if err := emit(strconv.FormatUint(it.ev.Seq, 10), "", b); err != nil {
+				return err
 			}
-			if it.summary != nil && sse.send("", bus.SSESummary, it.summary) != nil {
-				return
+			if it.summary != nil {
+				if err := emit("", bus.SSESummary, it.summary); err != nil {
+					return err
+				}
 			}
 		case d := <-deltas:
-			if sse.send("", bus.SSEDelta, d) != nil {
-				return
-			}
-		case <-tick.C:
-			if sse.comment("keepalive") != nil {
-				return
+			if err := emit("", bus.SSEDelta, d); err != nil {
+				return err
 			}
 		}
 	}
@@ -236,28 +284,29 @@ func (g *Gateway) apiWatchTasks(w http.ResponseWriter, r *http.Request) {
 	}
 	defer func() { _ = watcher.Stop() }()
 	sse := startSSE(w)
-	if sse.send("", bus.SSEReady, []byte(`{}`)) != nil {
-		return
+	defer sse.keepalive()()
+	_ = streamWatch(ctx, watcher, sse.send)
+}
+
+// streamWatch emits "ready", then a "summary" for each change the watcher
+// sees, until ctx ends, the watcher stops or emit fails.
+func streamWatch(ctx context.Context, watcher jetstream.KeyWatcher, emit emitFunc) error {
+	if err := emit("", bus.SSEReady, []byte(`{}`)); err != nil {
+		return err
 	}
-	tick := time.NewTicker(sseKeepalive)
-	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			return ctx.Err()
 		case e, ok := <-watcher.Updates():
 			if !ok {
-				return
+				return nil
 			}
 			if e == nil {
 				continue
 			}
-			if sse.send("", bus.SSESummary, e.Value()) != nil {
-				return
-			}
-		case <-tick.C:
-			if sse.comment("keepalive") != nil {
-				return
+			if err := emit("", bus.SSESummary, e.Value()); err != nil {
+				return err
 			}
 		}
 	}

@@ -198,6 +198,8 @@ was cancelled.`,
 					&cli.StringFlag{Name: "state", Usage: "only tasks in this state (pending, assigned, running, waiting_approval, completed, failed, cancelled)"},
 					&cli.StringFlag{Name: "daemon", Usage: "only tasks of this daemon"},
 					&cli.StringFlag{Name: "schedule", Usage: "only tasks made by this schedule"},
+					&cli.StringFlag{Name: "search", Usage: "only tasks whose goal contains this text (ignoring case)"},
+					&cli.StringFlag{Name: "before", Usage: "only tasks older than this task id (the next page: the cursor the previous page printed)"},
 					&cli.IntFlag{Name: "limit", Usage: "at most this many", Value: bus.DefaultListLimit},
 				),
 				Action: taskList,
@@ -380,7 +382,8 @@ func taskWatch(c *cli.Context) error {
 
 func taskList(c *cli.Context) error {
 	resp, err := request(c, func(ctx context.Context, cl *client.Client) (*bus.ListTasksResponse, error) {
-		return cl.ListTasks(ctx, &bus.ListTasksRequest{State: bus.State(c.String("state")), Daemon: c.String("daemon"), Schedule: c.String("schedule"), Limit: c.Int("limit")})
+		return cl.ListTasks(ctx, &bus.ListTasksRequest{State: bus.State(c.String("state")), Daemon: c.String("daemon"), Schedule: c.String("schedule"),
+			Query: c.String("search"), Before: c.String("before"), Limit: c.Int("limit")})
 	})
 	if err != nil {
 		return err
@@ -393,8 +396,8 @@ func taskList(c *cli.Context) error {
 		return nil
 	}
 	printTasks(os.Stdout, resp.Tasks)
-	if resp.Total > len(resp.Tasks) {
-		fmt.Fprintf(os.Stderr, "(%d of %d shown; --limit for more)\n", len(resp.Tasks), resp.Total)
+	if resp.Next != "" {
+		fmt.Fprintf(os.Stderr, "(%d of %d shown; the next page: --before %s)\n", len(resp.Tasks), resp.Total, resp.Next)
 	}
 	return nil
 }

@@ -191,13 +191,15 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
 }
 
 export const api = {
-  listTasks: (q: { state?: string; daemon?: string; schedule?: string; limit?: number } = {}) => {
+  listTasks: (q: { state?: string; daemon?: string; schedule?: string; q?: string; before?: string; limit?: number } = {}) => {
     const p = new URLSearchParams();
     if (q.state) p.set('state', q.state);
     if (q.daemon) p.set('daemon', q.daemon);
     if (q.schedule) p.set('schedule', q.schedule);
+    if (q.q) p.set('q', q.q);
+    if (q.before) p.set('before', q.before);
     if (q.limit) p.set('limit', String(q.limit));
-    return call<{ tasks: Summary[]; total: number }>('GET', '/api/tasks?' + p);
+    return call<{ tasks: Summary[]; total: number; next?: string }>('GET', '/api/tasks?' + p);
   },
   task: (id: string) => call<Summary>('GET', `/api/tasks/${encodeURIComponent(id)}`),
   createTask: (r: { goal: string; daemon?: string; model?: string; skills?: string[] }) =>

@@ -42,3 +42,21 @@ export function prettyJSON(text: string): string {
     return text;
   }
 }
+
+/** Markdown as one line of plain text (for titles and the task list). */
+export function plainText(md: string): string {
+  return (md ?? '')
+    .replace(/```[^\n]*\n?/g, ' ')
+    .replace(/!?\[([^\]]*)\]\([^)]*\)/g, '$1')
+    .replace(/^\s{0,3}(#{1,6}|>|[-*+]|\d+[.)])\s+/gm, '')
+    .replace(/(\*\*|__|~~|`|\*)/g, '')
+    .replace(/<[^>]*>/g, '')
+    .replace(/\s+/g, ' ')
+    .trim();
+}
+
+/** A goal cut to one short line. */
+export function shortGoal(goal: string, max = 80): string {
+  const t = plainText(goal);
+  return t.length > max ? t.slice(0, max - 1).trimEnd() + '…' : t;
+}
