@@ -69,6 +69,9 @@ tasks fail with a message saying what to set.`,
 			if err != nil {
 				return userError(err)
 			}
+			if err := checkHTTPToken(c.String("http-token")); err != nil {
+				return userError(err)
+			}
 			ctx, stop := signalContext(c.Context)
 			defer stop()
 			setup, err := loadAgentSetup(c, log)
