@@ -549,6 +549,13 @@ func TestCompose(t *testing.T) {
 		t.Fatalf("edge result %q", r)
 	}
 	t.Logf("edge cut for %s; hub complete %s after the heal", healed.Sub(cut).Round(time.Second), time.Since(healed).Round(time.Second))
+	if logs, err := c.dc(context.Background(), "logs", "--no-color", "nats", "viberd-edge"); err == nil {
+		for _, line := range strings.Split(logs, "\n") {
+			if strings.Contains(strings.ToLower(line), "leafnode") {
+				t.Logf("leaf link: %s", line)
+			}
+		}
+	}
 
 	// docker compose down -v leaves nothing of the project behind.
 	c.must(3*time.Minute, "down", "-v", "-t", "5")
