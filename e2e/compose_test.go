@@ -47,6 +47,7 @@ type composeRig struct {
 	t       *testing.T
 	dir     string // project directory: the compose file, deploy/, the override
 	project string
+	bin     string // the host's viber, viberd and vibergw
 	env     []string
 	natsURL string
 	httpURL string
@@ -149,11 +150,12 @@ func firstLine(s string) string {
 	return line
 }
 
-// buildViberImage builds static binaries here and packs them with the
+// buildViberImage builds static binaries here (returning their folder,
+// whose viber the test also uses as the host's CLI) and packs them with the
 // project's Dockerfile (target prebuilt) on the stand-in base. The web and
 // Go stages are skipped: they would need Node and Go images and rebuild
 // everything without this machine's build cache at every change.
-func buildViberImage(t *testing.T, base string) {
+func buildViberImage(t *testing.T, base string) (bin string) {
 	t.Helper()
 	ctxDir := t.TempDir()
 	began := time.Now()
@@ -184,6 +186,7 @@ func buildViberImage(t *testing.T, base string) {
 		}
 	}
 	t.Logf("viber image built in %s", time.Since(began).Round(time.Second))
+	return ctxDir
 }
 
 // randomOctet is a random number in [0, n).
@@ -319,7 +322,7 @@ func (c *composeRig) viber(args ...string) string {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(binaries(c.t), "viber"), args...)
+	cmd := exec.CommandContext(ctx, filepath.Join(c.bin, "viber"), args...)
 	cmd.Env = append(os.Environ(), "VIBER_NATS_URL="+c.natsURL, "NATS_URL=", "VIBER_HOME="+c.t.TempDir())
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -397,7 +400,7 @@ func TestCompose(t *testing.T) {
 	t.Parallel()
 	base, natsImage := composeEngine(t)
 	began := time.Now()
-	buildViberImage(t, base)
+	bin := buildViberImage(t, base)
 
 	// The scripted model, on all of the host's addresses so containers
 	// reach it (host.docker.internal is the host's docker0 address).
@@ -426,6 +429,7 @@ func TestCompose(t *testing.T) {
 	})
 	t.Cleanup(func() { close(stop) }) // before the fake closes: cleanups run last-in first-out
 	c := newComposeRig(t, base, natsImage, fake.Port())
+	c.bin = bin
 
 	// The hub and two daemons, healthy by their healthchecks.
 	c.up("nats", "vibergw", "viberd-1", "viberd-2")
