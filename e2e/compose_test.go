@@ -467,6 +467,14 @@ func TestCompose(t *testing.T) {
 		}
 	}
 
+	// The gateway refuses the token .env.example ships.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	out, err := c.dc(ctx, "run", "--rm", "--no-deps", "-T", "-e", "VIBER_HTTP_TOKEN=change-me-to-a-long-random-string", "vibergw")
+	cancel()
+	if err == nil || !strings.Contains(err.Error(), "placeholder") {
+		t.Fatalf("vibergw with the placeholder token: want a refusal naming the placeholder; got %v\n%s", err, out)
+	}
+
 	// The viber CLI inside the gateway's container finds NATS.
 	ls := c.must(time.Minute, "exec", "-T", "vibergw", "viber", "daemon", "ls")
 	for _, d := range []string{"worker-1", "worker-2"} {
@@ -492,7 +500,7 @@ func TestCompose(t *testing.T) {
 	}
 	killed := time.Now()
 	c.must(time.Minute, "kill", victim)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel = context.WithTimeout(context.Background(), 2*time.Minute)
 	events := followLog(t, ctx, c.log, id)
 	cancel()
 	checkOnceInOrder(t, events)
