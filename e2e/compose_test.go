@@ -51,7 +51,8 @@ type composeRig struct {
 	env     []string
 	natsURL string
 	httpURL string
-	edgeIP  string
+	edgeIP  string // the edge daemon's address, and its address after the cut
+	edgeIP2 string
 	log     *bus.Log
 	client  *client.Client
 }
@@ -218,12 +219,13 @@ func newComposeRig(t *testing.T, base, natsImage string, modelPort int) *compose
 		}
 	}
 	// Two networks of our own addresses (outside Docker's default pools):
-	// the project's network, where the edge daemon has a fixed address so
-	// that it comes back with it after the cut, and a second one that
-	// reaches the scripted model on the host while the first is cut.
+	// the project's network, where the edge daemon has a fixed address and
+	// comes back from the cut with another one (so its leaf link really
+	// breaks and must be redialled), and a second one that reaches the
+	// scripted model on the host while the first is cut.
 	n := randomOctet(t, 250)
 	subnet, modelSubnet := fmt.Sprintf("10.207.%d.0/24", n), fmt.Sprintf("10.208.%d.0/24", n)
-	c.edgeIP = fmt.Sprintf("10.207.%d.200", n)
+	c.edgeIP, c.edgeIP2 = fmt.Sprintf("10.207.%d.200", n), fmt.Sprintf("10.207.%d.201", n)
 	modelHost := fmt.Sprintf("10.208.%d.1", n)
 	override := fmt.Sprintf(`# The compose e2e test's settings (e2e/compose_test.go).
 services:
@@ -527,8 +529,9 @@ func TestCompose(t *testing.T) {
 	edge := strings.TrimSpace(c.must(30*time.Second, "ps", "-q", "viberd-edge"))
 	network := c.project + "_default"
 
-	// Its network cut mid-task: the task goes on at the edge, and every
-	// event reaches the hub once and in order after the link heals.
+	// Its network cut mid-task, and back with another address: the task
+	// goes on at the edge, the edge gives up the dead leaf link and dials
+	// the hub again, and every event reaches the hub once and in order.
 	id = strings.TrimSpace(c.viber("task", "submit", "--daemon", "edge-1", "work through a cut"))
 	arrival(t, fake, "through a cut", time.Minute)
 	mustDocker(t, time.Minute, "network", "disconnect", network, edge)
@@ -548,7 +551,7 @@ func TestCompose(t *testing.T) {
 	if evs := c.events(id); len(evs) > 0 && evs[len(evs)-1].Type == bus.TypeCompleted {
 		t.Fatalf("the hub saw the task complete while the edge was cut off (%s): the cut did not cut", types(evs))
 	}
-	mustDocker(t, time.Minute, "network", "connect", "--ip", c.edgeIP, network, edge)
+	mustDocker(t, time.Minute, "network", "connect", "--ip", c.edgeIP2, network, edge)
 	healed := time.Now()
 	ctx, cancel = context.WithTimeout(context.Background(), 3*time.Minute)
 	events = followLog(t, ctx, c.log, id)
@@ -561,11 +564,14 @@ func TestCompose(t *testing.T) {
 		t.Fatalf("edge result %q", r)
 	}
 	t.Logf("edge cut for %s; hub complete %s after the heal", healed.Sub(cut).Round(time.Second), time.Since(healed).Round(time.Second))
-	if logs, err := c.dc(context.Background(), "logs", "--no-color", "nats", "viberd-edge"); err == nil {
-		for _, line := range strings.Split(logs, "\n") {
-			if strings.Contains(strings.ToLower(line), "leafnode") {
-				t.Logf("leaf link: %s", line)
-			}
+	// The hub saw the link break and the edge dial it again.
+	logs := c.must(time.Minute, "logs", "--no-color", "nats")
+	if n := strings.Count(logs, "Leafnode connection created"); n < 2 {
+		t.Errorf("the hub logged %d leaf connections, want the first and the one after the cut:\n%s", n, logs)
+	}
+	for _, line := range strings.Split(logs, "\n") {
+		if strings.Contains(strings.ToLower(line), "leafnode") {
+			t.Logf("leaf link: %s", line)
 		}
 	}
 
