@@ -6,6 +6,7 @@ package openaitest
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -174,6 +175,34 @@ func New(t testing.TB, reply func(*Request) Reply) *Server {
 	t.Cleanup(s.srv.Close)
 	s.URL = s.srv.URL + "/v1"
 	return s
+}
+
+// NewOn is New listening on addr (HOST:PORT; port 0 for a free one)
+// instead of loopback: "0.0.0.0:0" makes the fake reachable from
+// containers, which reach the host at its bridge address. URL then holds
+// the listening address as given (0.0.0.0); [Server.Port] tells the port.
+func NewOn(t testing.TB, addr string, reply func(*Request) Reply) *Server {
+	t.Helper()
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("openaitest: listen on %s: %v", addr, err)
+	}
+	s := &Server{reply: reply, arrived: make(chan *Request, 1024)}
+	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	_ = s.srv.Listener.Close()
+	s.srv.Listener = l
+	s.srv.Start()
+	t.Cleanup(s.srv.Close)
+	s.URL = s.srv.URL + "/v1"
+	return s
+}
+
+// Port is the port the server listens on.
+func (s *Server) Port() int {
+	if a, ok := s.srv.Listener.Addr().(*net.TCPAddr); ok {
+		return a.Port
+	}
+	return 0
 }
 
 // Echo answers every request with "echo: <last user message>".

@@ -62,6 +62,11 @@ type Options struct {
 	Auth *auth.Store
 }
 
+// LeafPingInterval is how often an edge's embedded server pings (its leaf
+// link to the hub among its connections): a silently dead link is given up
+// and redialled after about three intervals.
+const LeafPingInterval = 10 * time.Second
+
 // Server is a running embedded NATS server.
 type Server struct {
 	ns    *natsserver.Server
@@ -160,6 +165,11 @@ func StartContext(ctx context.Context, o Options) (srv *Server, err error) {
 		}
 		opts.LeafNode.Remotes = []*natsserver.RemoteLeafOpts{{URLs: []*url.URL{u}, Credentials: o.LeafCreds}}
 		opts.LeafNode.ReconnectInterval = time.Second
+		// A link whose network went away without a word (a cable pulled,
+		// a new address) is noticed by pings; the server's default (every
+		// 2 minutes, two unanswered) left an edge on a dead link for
+		// minutes after its network came back.
+		opts.PingInterval, opts.MaxPingsOut = LeafPingInterval, 2
 	}
 	if o.LeafListen != "" {
 		host, port, err := splitHostPort(o.LeafListen)

@@ -112,51 +112,47 @@ func composeProblems(t *testing.T, b []byte) ([]string, int) {
 		Services map[string]struct {
 			Command     []string          `yaml:"command"`
 			Environment map[string]string `yaml:"environment"`
-			EnvFile     []string          `yaml:"env_file"`
 			Image       string            `yaml:"image"`
+			Healthcheck struct {
+				Test []string `yaml:"test"`
+			} `yaml:"healthcheck"`
 		} `yaml:"services"`
 	}
 	if err := yaml.Unmarshal(b, &file); err != nil {
 		t.Fatalf("docker-compose.yml: %v", err)
 	}
 	for name, svc := range file.Services {
-		if svc.Image != "" && strings.HasPrefix(svc.Image, "nats:") {
+		if strings.HasPrefix(imageDefault(svc.Image), "nats:") {
 			continue // the official NATS image
 		}
 		if len(svc.Command) == 0 {
 			problems = append(problems, fmt.Sprintf("service %s: no command", name))
 			continue
 		}
-		app, ok := apps[svc.Command[0]]
-		if !ok {
+		if _, ok := apps[svc.Command[0]]; !ok {
 			problems = append(problems, fmt.Sprintf("service %s: command %q is not one of our binaries", name, svc.Command[0]))
 			continue
 		}
-		flags := flagNames(app.Flags)
-		args := svc.Command[1:]
-		if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-			sub := findCommand(app.Commands, args[0])
-			if sub == nil {
-				problems = append(problems, fmt.Sprintf("service %s: %s has no command %q", name, svc.Command[0], args[0]))
-				continue
+		problems = append(problems, commandProblems(apps, "service "+name, svc.Command)...)
+		// The healthcheck runs our binaries too (a shell pipeline's first
+		// command is checked).
+		if hc := svc.Healthcheck.Test; len(hc) > 1 {
+			cmd := hc[1:]
+			if hc[0] == "CMD-SHELL" {
+				first, _, _ := strings.Cut(hc[1], "|")
+				cmd = strings.Fields(first)
 			}
-			flags, args = flagNames(sub.Flags), args[1:]
-		}
-		for _, a := range args {
-			if !strings.HasPrefix(a, "--") {
-				continue
-			}
-			f := strings.SplitN(strings.TrimPrefix(a, "--"), "=", 2)[0]
-			if !flags[f] {
-				problems = append(problems, fmt.Sprintf("service %s: %s has no flag --%s", name, svc.Command[0], f))
+			if len(cmd) > 0 && apps[cmd[0]] != nil {
+				problems = append(problems, commandProblems(apps, "service "+name+" healthcheck", cmd)...)
 			}
 		}
-		// A service's variables must be read by its own binary (vibergw
-		// does not take VIBER_NATS_URL as its server: --nats-external).
-		known := knownEnv(map[string]*cli.App{svc.Command[0]: app})
+		// A service's variables must be read by its own binary or by the
+		// viber CLI, which every Viber container has for `docker compose
+		// exec SERVICE viber ...`.
+		known := knownEnv(map[string]*cli.App{svc.Command[0]: apps[svc.Command[0]], "viber": apps["viber"]})
 		for k := range svc.Environment {
 			if !known[k] {
-				problems = append(problems, fmt.Sprintf("service %s: environment variable %s is not read by %s", name, k, svc.Command[0]))
+				problems = append(problems, fmt.Sprintf("service %s: environment variable %s is read by neither %s nor the viber CLI", name, k, svc.Command[0]))
 			}
 		}
 		checked++
@@ -164,18 +160,64 @@ func composeProblems(t *testing.T, b []byte) ([]string, int) {
 	return problems, checked
 }
 
+// commandProblems checks one command line (binary, optional subcommand,
+// flags) against our binaries.
+func commandProblems(apps map[string]*cli.App, where string, command []string) []string {
+	app := apps[command[0]]
+	flags := flagNames(app.Flags)
+	args := command[1:]
+	cmds := app.Commands
+	for len(args) > 0 && !strings.HasPrefix(args[0], "-") && len(cmds) > 0 {
+		sub := findCommand(cmds, args[0])
+		if sub == nil {
+			return []string{fmt.Sprintf("%s: %s has no command %q", where, command[0], args[0])}
+		}
+		flags, args, cmds = flagNames(sub.Flags), args[1:], sub.Subcommands
+	}
+	var problems []string
+	for _, a := range args {
+		if !strings.HasPrefix(a, "--") {
+			continue
+		}
+		f := strings.SplitN(strings.TrimPrefix(a, "--"), "=", 2)[0]
+		if !flags[f] {
+			problems = append(problems, fmt.Sprintf("%s: %s has no flag --%s", where, command[0], f))
+		}
+	}
+	return problems
+}
+
+// imageDefault is the image a compose image reference names when its
+// variables are unset: "${NATS_IMAGE:-nats:2.11-alpine}" is
+// "nats:2.11-alpine".
+func imageDefault(ref string) string {
+	if inner, ok := strings.CutPrefix(ref, "${"); ok && strings.HasSuffix(inner, "}") {
+		if _, def, ok := strings.Cut(strings.TrimSuffix(inner, "}"), ":-"); ok {
+			return def
+		}
+	}
+	return ref
+}
+
 func TestComposeCheckCatchesMistakes(t *testing.T) {
 	t.Parallel()
 	bad := []byte(`services:
   gw:
     command: ["vibergw", "--no-such-flag", "x"]
-    environment: {VIBER_NOPE: "1", VIBER_NATS_URL: "nats://nats:4222"}
+    environment: {VIBER_NOPE: "1", VIBER_LEAF: "nats-leaf://nats:7422"}
+    healthcheck:
+      test: ["CMD-SHELL", "viber daemon ls --no-such-health-flag | grep -q x"]
+  w:
+    command: ["viberd", "--name", "x"]
+    healthcheck:
+      test: ["CMD", "viber", "daemon", "lsx"]
   d:
     command: ["viberdd", "--name", "x"]
 `)
 	problems, _ := composeProblems(t, bad)
 	text := strings.Join(problems, "\n")
-	for _, want := range []string{"--no-such-flag", "VIBER_NOPE", "VIBER_NATS_URL is not read by vibergw", "viberdd"} {
+	for _, want := range []string{"--no-such-flag", "VIBER_NOPE", "VIBER_LEAF is read by neither vibergw", "viberdd",
+		"service gw healthcheck: viber has no flag --no-such-health-flag", `service w healthcheck: viber has no command "lsx"`} {
 		if !strings.Contains(text, want) {
 			t.Errorf("problem with %s not reported; got:\n%s", want, text)
 		}

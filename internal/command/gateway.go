@@ -62,6 +62,9 @@ func runGateway(c *cli.Context) error {
 	if err != nil {
 		return userError(err)
 	}
+	if err := checkHTTPToken(c.String("http-token")); err != nil {
+		return userError(err)
+	}
 	ctx, stop := signalContext(c.Context)
 	defer stop()
 	var nc *nats.Conn

@@ -74,6 +74,9 @@ channels: section, the chat bridges run too (see 'viber channel run --help').`,
 			if err != nil {
 				return userError(err)
 			}
+			if err := checkHTTPToken(c.String("http-token")); err != nil {
+				return userError(err)
+			}
 			ctx, stop := signalContext(c.Context)
 			defer stop()
 			setup, err := loadAgentSetup(c, log)
