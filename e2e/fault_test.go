@@ -13,7 +13,7 @@ package e2e
 //	go test -run TestFaultCampaign -v ./e2e/                  # ~30 faults, a few minutes
 //	FAULT_SEED=42 go test -run TestFaultCampaign -v ./e2e/    # replay a seed's choices
 //	FAULTS=1000 go test -run TestFaultCampaign -timeout 3h -v ./e2e/
-//	FAULTS_STRICT=1 ...                                       # fail on any violation
+//	FAULTS_STRICT=0 ...                                       # report violations without failing
 //
 // docs/reliability.md describes the campaign and keeps its figures.
 
@@ -74,7 +74,7 @@ type faultConfig struct {
 
 func faultConfigFromEnv(t *testing.T) faultConfig {
 	t.Helper()
-	c := faultConfig{seed: uint64(time.Now().UnixNano()), faults: faultDefault, strict: os.Getenv("FAULTS_STRICT") == "1"}
+	c := faultConfig{seed: uint64(time.Now().UnixNano()), faults: faultDefault, strict: os.Getenv("FAULTS_STRICT") != "0"}
 	if s := os.Getenv("FAULT_SEED"); s != "" {
 		v, err := strconv.ParseUint(s, 10, 64)
 		if err != nil {
@@ -940,11 +940,10 @@ func TestFaultCampaign(t *testing.T) {
 	case len(vs) == 0:
 		t.Logf("seed %d: every log passed the checker", cfg.seed)
 	case cfg.strict:
-		t.Errorf("seed %d (rerun with FAULT_SEED=%d FAULTS=%d FAULTS_STRICT=1): %s", cfg.seed, cfg.seed, cfg.faults, report)
+		t.Errorf("seed %d (rerun with FAULT_SEED=%d FAULTS=%d): %s", cfg.seed, cfg.seed, cfg.faults, report)
 	default:
-		// Today's code is known to break at-most-once under these
-		// faults (issue 9): report, fail only with FAULTS_STRICT=1.
-		t.Logf("seed %d (rerun with FAULT_SEED=%d FAULTS=%d; FAULTS_STRICT=1 makes this fail): %s", cfg.seed, cfg.seed, cfg.faults, report)
+		// FAULTS_STRICT=0: report only (for exploring a seed).
+		t.Logf("seed %d (rerun with FAULT_SEED=%d FAULTS=%d): %s", cfg.seed, cfg.seed, cfg.faults, report)
 	}
 }
 
