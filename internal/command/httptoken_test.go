@@ -29,7 +29,9 @@ func TestPlaceholderTokenRefused(t *testing.T) {
 		app.Writer, app.ErrWriter = &strings.Builder{}, &strings.Builder{}
 		args := append(tc.args, "--data", t.TempDir(), "--http-token", placeholderHTTPToken)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		cliMu.Lock() // see cliMu: urfave/cli's global help flag
 		err := app.RunContext(ctx, args)
+		cliMu.Unlock()
 		cancel()
 		if err == nil || !strings.Contains(err.Error(), "placeholder") {
 			t.Errorf("%s with the placeholder token: got %v, want a refusal naming the placeholder", tc.args[0], err)
