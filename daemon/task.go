@@ -433,6 +433,9 @@ func (r *runtime) complete(ctx context.Context, res *agents.Result) (more bool, 
 		if err := r.d.fence(v); err != nil {
 			return err
 		}
+		if res.Message != nil && !slices.ContainsFunc(v.After(v.TurnSeq), func(e *bus.Event) bool { return e.ID == res.Message.ID }) {
+			return errMore // an edge dropped the answer: a follow-up came first
+		}
 		for _, e := range v.After(answer) {
 			if e.Type == bus.TypeInput {
 				return errMore
@@ -628,8 +631,10 @@ func (r *runtime) Append(ctx context.Context, p bus.Payload) (*bus.Event, error)
 }
 
 func (r *runtime) AppendAfter(ctx context.Context, p bus.Payload, prev *bus.Event) (*bus.Event, error) {
-	prev = r.link.resolve(prev)
 	return r.write(ctx, p, func(v *bus.View) error {
+		// Resolved when checked: an edge may check it only when it
+		// forwards the event, once prev is on the hub.
+		prev := r.link.resolve(prev)
 		for _, e := range v.After(prev.Seq) {
 			if e.Type == bus.TypeInput {
 				return fmt.Errorf("append %s to task %s: a follow-up came first: %w", p.EventType().Short(), r.taskID, bus.ErrConflict)
