@@ -491,6 +491,12 @@ func (r *runtime) finish(ctx context.Context, p bus.Payload) {
 	if err != nil {
 		return
 	}
+	// What the link keeps (an edge's buffer) reaches the hub first: stored
+	// after the end of the turn it would be fenced off and dropped.
+	if err := r.link.flush(fctx); err != nil {
+		r.d.log.Error().Err(err).Str("task", r.taskID).Msg("could not forward the task's kept events before its terminal event")
+		return
+	}
 	for {
 		_, err := r.append(fctx, ev, nil)
 		if err == nil || errors.Is(err, bus.ErrTooLarge) || errors.Is(err, bus.ErrMalformed) || errors.Is(err, bus.ErrFenced) {

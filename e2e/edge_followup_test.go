@@ -52,3 +52,47 @@ func TestEdgeFollowUpDuringCutIsAnswered(t *testing.T) {
 		t.Fatalf("the turn completed with %q, an answer made before the follow-up \"second\" that the hub stored before it (events: %s; %d model calls)", r, types(events), len(fake.Requests()))
 	}
 }
+
+// TestEdgeFailureDuringCutKeepsKeptEvents: the edge's tool call runs while
+// the leaf link is cut, then the model fails. The turn's failed event must
+// land after the events kept on the edge, not before them (which would
+// fence them off and drop them: the hub would never learn the tool ran).
+func TestEdgeFailureDuringCutKeepsKeptEvents(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	fake := openaitest.New(t, func(r *openaitest.Request) openaitest.Reply {
+		if r.LastToolResult() != "" {
+			return openaitest.Reply{Status: 400, Error: "the model refuses"}
+		}
+		<-release
+		return openaitest.Reply{ToolCalls: []openaitest.ToolCall{openaitest.Call("f1", "write_file", `{"path":"cut.txt","content":"x"}`)}}
+	})
+	proxy, cl, log := edgeSystem(t, fake)
+	rctx, rcancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer rcancel()
+	s, err := cl.CreateTask(rctx, &bus.CreateTaskRequest{Goal: "write then fail", Daemon: "e1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-fake.Arrived():
+	case <-time.After(20 * time.Second):
+		t.Fatal("the edge never called the model")
+	}
+	proxy.Cut()
+	close(release)
+	deadline := time.Now().Add(20 * time.Second)
+	for len(fake.Requests()) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("the edge task did not go on while cut")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(time.Second) // the edge tries to store the failure
+	proxy.Heal()
+	events := followLog(t, rctx, log, s.ID)
+	checkOrdered(t, events)
+	if got, want := types(events), "created assigned started tool_call tool_result failed"; got != want {
+		t.Fatalf("hub log after the cut: %s, want %s (the tool ran on the edge)", got, want)
+	}
+}
