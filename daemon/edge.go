@@ -206,11 +206,11 @@ func (r *edgeLink) append(ctx context.Context, ev *bus.Event, extra func(*bus.Vi
 
 // events is the task's log as the edge knows it: what its tail has read
 // from the hub, plus the events buffered while the link is cut.
-func (r *edgeLink) events() []*bus.Event {
-	events := r.rt.tail.Snapshot().Events
+func (r *edgeLink) events() ([]*bus.Event, uint64) {
+	v := r.rt.tail.Snapshot()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append(events, r.pending...)
+	return append(v.Events, r.pending...), v.LastSeq
 }
 
 // outbox is the edge's durable copy of buffered events.
