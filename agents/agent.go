@@ -178,7 +178,7 @@ func (a *Agent) Run(ctx context.Context, rt Runtime) (*Result, error) {
 			if usage.InputTokens == 0 && usage.OutputTokens == 0 {
 				usage = nil
 			}
-			msg, again, err := a.answer(ctx, rt, events[len(events)-1], choice.Content, usage)
+			msg, again, err := a.answer(ctx, rt, events, choice.Content, usage)
 			if err != nil {
 				return nil, err
 			}
@@ -205,9 +205,15 @@ func (a *Agent) Run(ctx context.Context, rt Runtime) (*Result, error) {
 }
 
 // answer appends the final message (with the turn's usage so far) right
-// after seen, the last event the model saw. It reports again=true when a follow-up arrived meanwhile.
-func (a *Agent) answer(ctx context.Context, rt Runtime, seen *bus.Event, text string, usage *bus.Usage) (*bus.Event, bool, error) {
-	prev := seen
+// after saw, the events the model saw. It reports again=true when a follow-up arrived meanwhile.
+func (a *Agent) answer(ctx context.Context, rt Runtime, saw []*bus.Event, text string, usage *bus.Usage) (*bus.Event, bool, error) {
+	prev := saw[len(saw)-1]
+	// Told apart by id, not seq: an edge's events kept while its link is
+	// cut carry seqs the hub has not given them yet.
+	seen := make(map[string]bool, len(saw))
+	for _, ev := range saw {
+		seen[ev.ID] = true
+	}
 	for range 16 {
 		msg, err := rt.AppendAfter(ctx, &bus.Message{Role: "assistant", Text: text, Final: true, Usage: usage}, prev)
 		if err == nil {
@@ -221,7 +227,7 @@ func (a *Agent) answer(ctx context.Context, rt Runtime, seen *bus.Event, text st
 			return nil, false, err
 		}
 		for _, ev := range events {
-			if ev.Seq > seen.Seq && ev.Type == bus.TypeInput {
+			if ev.Type == bus.TypeInput && !seen[ev.ID] {
 				return nil, true, nil
 			}
 		}

@@ -196,7 +196,16 @@ func (r *taskReader) request() (string, error) {
 // fetch reads the next batch of stored messages; none when caught up. When
 // more are stored after the batch, it asks for the next one before
 // returning, so that it is under way while the caller works.
-func (r *taskReader) fetch(ctx context.Context) ([]storedMsg, error) {
+func (r *taskReader) fetch(ctx context.Context) (_ []storedMsg, err error) {
+	// A batch that does not end (a cut link, a timeout, an error status)
+	// is asked for again from its start: what arrived of it is dropped,
+	// never skipped.
+	start := r.next
+	defer func() {
+		if err != nil {
+			r.next = start
+		}
+	}()
 	reply := r.ahead
 	r.ahead = ""
 	if reply == "" {

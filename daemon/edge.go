@@ -39,6 +39,7 @@ type edgeLink struct {
 
 	mu         sync.Mutex
 	pending    []*bus.Event
+	conds      map[string]func(*bus.View) error // event id → the condition it is stored on
 	stored     map[string]*bus.Event
 	forwarding bool
 	drained    chan struct{}
@@ -70,7 +71,7 @@ func (r *edgeLink) remember(ev *bus.Event) {
 
 // buffer keeps an event for forwarding (in the edge's own JetStream, when
 // it has one) and starts the forwarder.
-func (r *edgeLink) buffer(ev *bus.Event) *bus.Event {
+func (r *edgeLink) buffer(ev *bus.Event, extra func(*bus.View) error) *bus.Event {
 	v := r.rt.tail.Snapshot()
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -81,6 +82,12 @@ func (r *edgeLink) buffer(ev *bus.Event) *bus.Event {
 	ev.Seq = last + 1 // tentative: the hub assigns the real one
 	r.rt.d.outboxPut(ev)
 	r.pending = append(r.pending, ev)
+	if extra != nil {
+		if r.conds == nil {
+			r.conds = map[string]func(*bus.View) error{}
+		}
+		r.conds[ev.ID] = extra
+	}
 	if !r.forwarding {
 		r.forwarding = true
 		go r.forward(r.life)
@@ -107,14 +114,20 @@ func (r *edgeLink) forward(life context.Context) {
 			return
 		}
 		ev := *r.pending[0]
+		extra := r.conds[ev.ID]
 		r.mu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), hubTimeout)
-		stored, err := r.rt.append(ctx, &ev, nil)
+		stored, err := r.rt.append(ctx, &ev, extra)
 		cancel()
 		switch {
 		case err == nil:
 			r.pop()
 			r.remember(stored)
+		case errors.Is(err, bus.ErrConflict) && extra != nil:
+			// Its condition no longer holds on the hub (a follow-up came
+			// first): not stored; the turn finds its answer missing.
+			r.rt.d.log.Info().Err(err).Str("task", r.rt.taskID).Str("type", ev.Type.Short()).Msg("a kept event's condition failed on the hub; dropping it")
+			r.pop()
 		case errors.Is(err, bus.ErrFenced):
 			r.mu.Lock()
 			dropped := len(r.pending)
@@ -138,6 +151,7 @@ func (r *edgeLink) pop() {
 	r.mu.Lock()
 	ev := r.pending[0]
 	r.pending = r.pending[1:]
+	delete(r.conds, ev.ID)
 	r.mu.Unlock()
 	r.rt.d.outboxDone(ev.ID)
 }
@@ -187,16 +201,16 @@ func (r *edgeLink) append(ctx context.Context, ev *bus.Event, extra func(*bus.Vi
 			return nil, err
 		}
 	}
-	return r.buffer(ev), nil
+	return r.buffer(ev, extra), nil
 }
 
 // events is the task's log as the edge knows it: what its tail has read
 // from the hub, plus the events buffered while the link is cut.
-func (r *edgeLink) events() []*bus.Event {
-	events := r.rt.tail.Snapshot().Events
+func (r *edgeLink) events() ([]*bus.Event, uint64) {
+	v := r.rt.tail.Snapshot()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append(events, r.pending...)
+	return append(v.Events, r.pending...), v.LastSeq
 }
 
 // outbox is the edge's durable copy of buffered events.

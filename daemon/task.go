@@ -433,6 +433,9 @@ func (r *runtime) complete(ctx context.Context, res *agents.Result) (more bool, 
 		if err := r.d.fence(v); err != nil {
 			return err
 		}
+		if res.Message != nil && !slices.ContainsFunc(v.After(v.TurnSeq), func(e *bus.Event) bool { return e.ID == res.Message.ID }) {
+			return errMore // an edge dropped the answer: a follow-up came first
+		}
 		for _, e := range v.After(answer) {
 			if e.Type == bus.TypeInput {
 				return errMore
@@ -486,6 +489,12 @@ func (r *runtime) finish(ctx context.Context, p bus.Payload) {
 	defer cancel()
 	ev, err := bus.NewEvent(r.taskID, r.d.source, p)
 	if err != nil {
+		return
+	}
+	// What the link keeps (an edge's buffer) reaches the hub first: stored
+	// after the end of the turn it would be fenced off and dropped.
+	if err := r.link.flush(fctx); err != nil {
+		r.d.log.Error().Err(err).Str("task", r.taskID).Msg("could not forward the task's kept events before its terminal event")
 		return
 	}
 	for {
@@ -545,6 +554,9 @@ type runtime struct {
 
 	mu       sync.Mutex
 	callStop context.CancelCauseFunc
+	// seen is the hub seq of the last event Events gave the agent: a
+	// follow-up after it is one the model has not seen.
+	seen uint64
 }
 
 // link is how a running task's events reach the hub's log: straight
@@ -558,8 +570,8 @@ type link interface {
 	// runtime.append), or keeps it to store later.
 	append(ctx context.Context, ev *bus.Event, extra func(*bus.View) error) (*bus.Event, error)
 	// events is the task's log as the daemon knows it, including what it
-	// keeps to store later.
-	events() []*bus.Event
+	// keeps to store later, and the seq of the last of them on the hub.
+	events() ([]*bus.Event, uint64)
 	// flush waits until everything appended is in the hub's log.
 	flush(ctx context.Context) error
 	// resolve returns the hub's copy of an event appended through the link.
@@ -585,7 +597,10 @@ func (l direct) append(ctx context.Context, ev *bus.Event, extra func(*bus.View)
 	return l.r.append(ctx, ev, extra)
 }
 
-func (l direct) events() []*bus.Event { return l.r.tail.Snapshot().Events }
+func (l direct) events() ([]*bus.Event, uint64) {
+	v := l.r.tail.Snapshot()
+	return v.Events, v.LastSeq
+}
 
 func (direct) flush(context.Context) error { return nil }
 
@@ -620,7 +635,11 @@ func (r *runtime) write(ctx context.Context, p bus.Payload, extra func(*bus.View
 }
 
 func (r *runtime) Events(context.Context) ([]*bus.Event, error) {
-	return r.link.events(), nil
+	events, seen := r.link.events()
+	r.mu.Lock()
+	r.seen = seen
+	r.mu.Unlock()
+	return events, nil
 }
 
 func (r *runtime) Append(ctx context.Context, p bus.Payload) (*bus.Event, error) {
@@ -628,9 +647,19 @@ func (r *runtime) Append(ctx context.Context, p bus.Payload) (*bus.Event, error)
 }
 
 func (r *runtime) AppendAfter(ctx context.Context, p bus.Payload, prev *bus.Event) (*bus.Event, error) {
-	prev = r.link.resolve(prev)
+	// prev is the last event the agent was given (by Events); what the
+	// model has not seen is what came on the hub after the last of them
+	// that was on the hub then. (An edge may check this only when it
+	// forwards the event, after its kept events: prev's seq is not the
+	// hub's yet.)
+	r.mu.Lock()
+	seen := r.seen
+	r.mu.Unlock()
+	if seen == 0 { // no Events yet: take prev as it is
+		seen = r.link.resolve(prev).Seq
+	}
 	return r.write(ctx, p, func(v *bus.View) error {
-		for _, e := range v.After(prev.Seq) {
+		for _, e := range v.After(seen) {
 			if e.Type == bus.TypeInput {
 				return fmt.Errorf("append %s to task %s: a follow-up came first: %w", p.EventType().Short(), r.taskID, bus.ErrConflict)
 			}

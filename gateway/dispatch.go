@@ -78,7 +78,11 @@ func (g *Gateway) createTask(ctx context.Context, req *bus.CreateTaskRequest, id
 	if id == "" {
 		id = bus.NewID()
 	}
-	created := &bus.Created{Goal: req.Goal, Daemon: req.Daemon, Model: req.Model, Skills: req.Skills, Policy: req.Policy, Submitter: req.Submitter,
+	pinned := req.Daemon
+	if pinned == bus.AnyDaemon {
+		pinned = "" // the shared queue: no daemon is pinned
+	}
+	created := &bus.Created{Goal: req.Goal, Daemon: pinned, Model: req.Model, Skills: req.Skills, Policy: req.Policy, Submitter: req.Submitter,
 		Schedule: schedule, Notify: req.Notify}
 	telemetry.SetTask(ctx, id)
 	ev, err := bus.NewEvent(id, g.source, created)
