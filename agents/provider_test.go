@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/viberhq/viber/agents"
 	"github.com/viberhq/viber/agents/anthropictest"
 	"github.com/viberhq/viber/agents/openaitest"
+	"github.com/viberhq/viber/bus"
 )
 
 func ctx(t *testing.T) context.Context {
@@ -66,7 +68,7 @@ func TestOpenAICompatibleKinds(t *testing.T) {
 				if !stream {
 					onDelta = nil
 				}
-				r, err := agents.Generate(ctx(t), m, []llms.MessageContent{llms.TextParts(llms.ChatMessageTypeHuman, "hi there")}, onDelta)
+				r, err := generate(ctx(t), m, []llms.MessageContent{llms.TextParts(llms.ChatMessageTypeHuman, "hi there")}, onDelta)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -203,7 +205,7 @@ func TestAnthropicStreamedText(t *testing.T) {
 	fake := anthropictest.New(t, anthropictest.Echo)
 	m := anthropicModel(t, fake)
 	var deltas []string
-	r, err := agents.Generate(ctx(t), m, []llms.MessageContent{llms.TextParts(llms.ChatMessageTypeHuman, "one two three")},
+	r, err := generate(ctx(t), m, []llms.MessageContent{llms.TextParts(llms.ChatMessageTypeHuman, "one two three")},
 		func(s string) { deltas = append(deltas, s) })
 	if err != nil {
 		t.Fatal(err)
@@ -217,7 +219,7 @@ func TestAnthropicError(t *testing.T) {
 	fake := anthropictest.New(t, func(*anthropictest.Request) anthropictest.Reply {
 		return anthropictest.Reply{Status: 529, Error: "Overloaded"}
 	})
-	_, err := agents.Generate(ctx(t), anthropicModel(t, fake), []llms.MessageContent{llms.TextParts(llms.ChatMessageTypeHuman, "x")}, nil)
+	_, err := generate(ctx(t), anthropicModel(t, fake), []llms.MessageContent{llms.TextParts(llms.ChatMessageTypeHuman, "x")}, nil)
 	if err == nil || !strings.Contains(err.Error(), "Overloaded") || strings.Contains(err.Error(), "sk-ant-test") {
 		t.Fatalf("error %v", err)
 	}
@@ -365,9 +367,47 @@ func TestUnreachableModelNamesURL(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = agents.Generate(ctx(t), m, []llms.MessageContent{llms.TextParts(llms.ChatMessageTypeHuman, "hi")}, nil)
+		_, err = generate(ctx(t), m, []llms.MessageContent{llms.TextParts(llms.ChatMessageTypeHuman, "hi")}, nil)
 		if err == nil || !strings.Contains(err.Error(), mc.BaseURL) || !strings.Contains(err.Error(), mc.ProviderName()) {
 			t.Errorf("%s: error %v; want one naming %s and %s", mc.Provider, err, mc.ProviderName(), mc.BaseURL)
 		}
 	}
+}
+
+// reply is a model's whole answer to one call.
+type reply struct {
+	Text  string
+	Usage *bus.Usage
+}
+
+// generate calls the model once, streaming text deltas to onDelta (which
+// may be nil), as the agent loop does, and returns the whole answer.
+func generate(ctx context.Context, m llms.Model, msgs []llms.MessageContent, onDelta func(string)) (*reply, error) {
+	var opts []llms.CallOption
+	if onDelta != nil {
+		opts = append(opts, llms.WithStreamingFunc(func(_ context.Context, chunk []byte) error {
+			if len(chunk) > 0 {
+				onDelta(string(chunk))
+			}
+			return nil
+		}))
+	}
+	resp, err := m.GenerateContent(ctx, msgs, opts...)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("model call: %w", err)
+	}
+	if resp == nil || len(resp.Choices) == 0 {
+		return nil, errors.New("model call: the model returned no answer")
+	}
+	c := resp.Choices[0]
+	r := &reply{Text: c.Content}
+	in, okIn := c.GenerationInfo["PromptTokens"].(int)
+	out, _ := c.GenerationInfo["CompletionTokens"].(int)
+	if okIn {
+		r.Usage = &bus.Usage{InputTokens: in, OutputTokens: out}
+	}
+	return r, nil
 }

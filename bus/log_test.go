@@ -259,3 +259,25 @@ func TestMessagesThatDoNotFitAreSkippedAndReported(t *testing.T) {
 		t.Errorf("ghost task: %v, want ErrTaskNotFound", err)
 	}
 }
+
+// A tail told to start past the end of a task's log (a stale assignment
+// after a stream reset) still opens: it looks for the head and reads the
+// whole log.
+func TestTailStartingPastTheEnd(t *testing.T) {
+	t.Parallel()
+	env := bustest.Start(t, "", bus.SetupOptions{})
+	ctx := bustest.Context(t, 30*time.Second)
+	task := bus.NewID()
+	created, err := env.Log.AppendPayload(ctx, task, gw, &bus.Created{Goal: "g"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tail, err := env.Log.Tail(ctx, task, created.StreamSeq+1000, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tail.Close()
+	if v := tail.Snapshot(); v.LastSeq != 1 || v.Goal != "g" {
+		t.Fatalf("view after a start past the end: last seq %d goal %q", v.LastSeq, v.Goal)
+	}
+}

@@ -66,8 +66,19 @@ func (l *Log) Tail(ctx context.Context, taskID string, from uint64, onReject fun
 	if head > 0 {
 		caughtUp = func(v *View) bool { return v.StreamSeq >= head }
 	}
-	if err := t.Wait(ctx, caughtUp); err != nil {
+	wctx, stop := ctx, context.CancelFunc(func() {})
+	if from > 0 {
+		// A start past the log's end (a stream reset, say) reads nothing:
+		// after a while, look for the head and read it all.
+		wctx, stop = context.WithTimeout(ctx, readTimeout)
+	}
+	err := t.Wait(wctx, caughtUp)
+	stop()
+	if err != nil {
 		t.Close()
+		if from > 0 && ctx.Err() == nil {
+			return l.Tail(ctx, taskID, 0, onReject)
+		}
 		return nil, fmt.Errorf("read task %s: %w", taskID, err)
 	}
 	if t.Snapshot().LastSeq == 0 {
