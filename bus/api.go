@@ -50,10 +50,13 @@ const (
 
 // CreateTaskRequest asks the gateway to create and queue a task.
 type CreateTaskRequest struct {
-	Goal      string            `json:"goal"`
-	Daemon    string            `json:"daemon,omitempty"`
-	Model     string            `json:"model,omitempty"`
-	Skills    []string          `json:"skills,omitempty"`
+	Goal   string   `json:"goal"`
+	Daemon string   `json:"daemon,omitempty"`
+	Model  string   `json:"model,omitempty"`
+	Skills []string `json:"skills,omitempty"`
+	// Tools the task needs (e.g. an MCP server's mcp_github_get_issue):
+	// only daemons offering them take it.
+	Tools     []string          `json:"tools,omitempty"`
 	Policy    map[string]string `json:"policy,omitempty"`
 	Submitter string            `json:"submitter,omitempty"`
 	// Notify is a URL the gateway POSTs each terminal event of the task

@@ -221,6 +221,9 @@ type Created struct {
 	Model string `json:"model,omitempty"`
 	// Skills the task needs; only daemons offering them take it.
 	Skills []string `json:"skills,omitempty"`
+	// Tools the task needs by name (an MCP server's tools, say); only
+	// daemons offering them take it.
+	Tools []string `json:"tools,omitempty"`
 	// Submitter says who asked (free text, e.g. a user or a tool name).
 	Submitter string `json:"submitter,omitempty"`
 	// Policy overrides the daemon's tool policy for this task: tool name

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -106,6 +108,25 @@ func (d *DaemonInfo) Offers(names []string) bool {
 				ok = true
 				break
 			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// OffersTools reports whether every named tool is offered by one of the
+// daemon's connected MCP servers. Names outside the mcp_ space are the
+// built-in tools every daemon has.
+func (d *DaemonInfo) OffersTools(names []string) bool {
+	for _, n := range names {
+		if !strings.HasPrefix(n, "mcp_") {
+			continue
+		}
+		ok := false
+		for _, s := range d.MCPServers {
+			ok = ok || (s.Status == "connected" && slices.Contains(s.Tools, n))
 		}
 		if !ok {
 			return false

@@ -64,6 +64,8 @@ type Summary struct {
 	RequestedDaemon string   `json:"requested_daemon,omitempty"`
 	Model           string   `json:"model,omitempty"`
 	Skills          []string `json:"skills,omitempty"`
+	// Tools are the tools the task needs (see [Created]).
+	Tools []string `json:"tools,omitempty"`
 	// Schedule names the schedule that made the task.
 	Schedule string `json:"schedule,omitempty"`
 	// Notify is the URL the task's terminal events are POSTed to.
@@ -260,7 +262,7 @@ func (s *Summary) apply(ev *Event, validated bool) (bool, error) {
 	t := ev.Time
 	switch d := p.(type) {
 	case *Created:
-		s.Goal, s.RequestedDaemon, s.Model, s.Skills = d.Goal, d.Daemon, d.Model, d.Skills
+		s.Goal, s.RequestedDaemon, s.Model, s.Skills, s.Tools = d.Goal, d.Daemon, d.Model, d.Skills, d.Tools
 		s.Schedule, s.Notify = d.Schedule, d.Notify
 		s.State, s.CreatedAt, s.TurnSeq, s.FirstStreamSeq = StatePending, t, ev.Seq, ev.StreamSeq
 	case *Input:

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	goruntime "runtime"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -146,6 +147,22 @@ func (d *Daemon) lacks(names []string) []string {
 	return out
 }
 
+// lacksTools lists the MCP tools of names this daemon cannot offer now
+// (as bus.DaemonInfo.OffersTools: other names are built-in tools).
+func (d *Daemon) lacksTools(names []string) []string {
+	var out []string
+	have := map[string]bool{}
+	for _, t := range d.toolset() {
+		have[t.Name()] = true
+	}
+	for _, n := range names {
+		if strings.HasPrefix(n, "mcp_") && !have[n] {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 // claimLocal marks a task running here unless it already is.
 func (d *Daemon) claimLocal(taskID string) bool {
 	d.mu.Lock()
@@ -214,6 +231,10 @@ func (d *Daemon) run(ctx context.Context, a *bus.Assignment, attempt int) outcom
 		}
 		if missing := d.lacks(v.Skills); len(missing) > 0 {
 			log.Debug().Strs("skills", missing).Msg("task needs skills this daemon lacks; leaving it to others")
+			return notForUs
+		}
+		if missing := d.lacksTools(v.Tools); len(missing) > 0 {
+			log.Debug().Strs("tools", missing).Msg("task needs tools this daemon lacks; leaving it to others")
 			return notForUs
 		}
 		if v.Owner != "" && v.Owner != d.cfg.ID && d.ownerAlive(ctx, v.Owner, taskID) {

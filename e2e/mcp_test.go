@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -250,5 +251,42 @@ func TestMCPCheckCommand(t *testing.T) {
 	}
 	if strings.Contains(out+stderr, mcpSecret) {
 		t.Errorf("the output shows the secret")
+	}
+}
+
+// A task that names an MCP tool goes to a daemon offering it; one naming a
+// tool nobody offers is refused, saying where to look.
+func TestTaskRoutedByMCPTool(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "", answer("done"))
+	r.gateway()
+	server, err := mcptest.StdioConfig(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.daemon("plain")
+	r.daemonOpts("tooled", daemonOptions{Models: r.mcpModels(map[string]agents.MCPServerConfig{"test": server})})
+	r.eventually(30*time.Second, "the tooled daemon's MCP tools in presence", func() bool {
+		ds, err := r.client.Daemons(context.Background())
+		if err != nil {
+			return false
+		}
+		for _, d := range ds {
+			if d.ID == "tooled" && d.OffersTools([]string{"mcp_test_echo"}) {
+				return true
+			}
+		}
+		return false
+	})
+	for range 3 {
+		s := r.submitWith(&bus.CreateTaskRequest{Goal: "use the echo tool", Tools: []string{"mcp_test_echo"}})
+		events := r.follow(s.ID, 30*time.Second)
+		if a := payload[bus.Assigned](t, events[1]); a.Daemon != "tooled" {
+			t.Fatalf("a task needing mcp_test_echo ran on %s (events: %s)", a.Daemon, types(events))
+		}
+	}
+	_, err = r.client.CreateTask(r.ctx(5*time.Second), &bus.CreateTaskRequest{Goal: "x", Tools: []string{"mcp_nope_tool"}})
+	if !errors.Is(err, bus.ErrSkillUnavailable) || !strings.Contains(err.Error(), "mcp_nope_tool") {
+		t.Errorf("a tool nobody offers: %v, want a refusal naming it", err)
 	}
 }

@@ -69,9 +69,14 @@ func (g *Gateway) createTask(ctx context.Context, req *bus.CreateTaskRequest, id
 			return nil, fmt.Errorf("%w: skill name %q is not valid", bus.ErrMalformed, s)
 		}
 	}
-	if len(req.Skills) > 0 {
+	for _, t := range req.Tools {
+		if !bus.ValidToken(t) {
+			return nil, fmt.Errorf("%w: tool name %q is not valid", bus.ErrMalformed, t)
+		}
+	}
+	if len(req.Skills) > 0 || len(req.Tools) > 0 {
 		var err error
-		if target, err = g.routeBySkill(ctx, target, req.Skills); err != nil {
+		if target, err = g.route(ctx, target, req.Skills, req.Tools); err != nil {
 			return nil, err
 		}
 	}
@@ -83,7 +88,7 @@ func (g *Gateway) createTask(ctx context.Context, req *bus.CreateTaskRequest, id
 		pinned = "" // the shared queue: no daemon is pinned
 	}
 	created := &bus.Created{Goal: req.Goal, Daemon: pinned, Model: req.Model, Skills: req.Skills, Policy: req.Policy, Submitter: req.Submitter,
-		Schedule: schedule, Notify: req.Notify}
+		Tools: req.Tools, Schedule: schedule, Notify: req.Notify}
 	telemetry.SetTask(ctx, id)
 	ev, err := bus.NewEvent(id, g.source, created)
 	if err != nil {
@@ -144,33 +149,40 @@ func (g *Gateway) targetFor(ctx context.Context, s *bus.Summary) (string, error)
 	if s.RequestedDaemon != "" {
 		target = s.RequestedDaemon
 	}
-	if len(s.Skills) > 0 {
-		return g.routeBySkill(ctx, target, s.Skills)
+	if len(s.Skills) > 0 || len(s.Tools) > 0 {
+		return g.route(ctx, target, s.Skills, s.Tools)
 	}
 	return target, nil
 }
 
-// routeBySkill checks that some daemon offers the skills a task needs and
-// where to queue it: the pinned daemon if it has them, otherwise the shared
-// queue, from which only daemons offering the skills take it (so the task
+// route checks that some daemon offers the skills and tools a task needs
+// and where to queue it: the pinned daemon if it has them, otherwise the
+// shared queue, from which only daemons offering them take it (so the task
 // survives the death of any one of them).
-func (g *Gateway) routeBySkill(ctx context.Context, pinned string, needs []string) (string, error) {
+func (g *Gateway) route(ctx context.Context, pinned string, skills, tools []string) (string, error) {
 	all, err := g.presence.List(ctx)
 	if err != nil {
 		return "", err
 	}
 	for _, d := range all {
-		if !d.Offers(needs) {
+		if !d.Offers(skills) || !d.OffersTools(tools) {
 			continue
 		}
 		if pinned == bus.AnyDaemon || d.ID == pinned {
 			return pinned, nil
 		}
 	}
-	if pinned != bus.AnyDaemon {
-		return "", fmt.Errorf("daemon %s does not offer skill(s) %s with all their requirements (`viber skill ls` lists who offers what): %w", pinned, strings.Join(needs, ", "), bus.ErrSkillUnavailable)
+	var what []string
+	if len(skills) > 0 {
+		what = append(what, "skill(s) "+strings.Join(skills, ", ")+" with all their requirements (`viber skill ls` lists who offers what)")
 	}
-	return "", fmt.Errorf("no daemon offers skill(s) %s with all their requirements (`viber skill ls` lists who offers what): %w", strings.Join(needs, ", "), bus.ErrSkillUnavailable)
+	if len(tools) > 0 {
+		what = append(what, "tool(s) "+strings.Join(tools, ", ")+" (`viber daemon ls` lists each daemon's MCP servers and tools)")
+	}
+	if pinned != bus.AnyDaemon {
+		return "", fmt.Errorf("daemon %s does not offer %s: %w", pinned, strings.Join(what, " and "), bus.ErrSkillUnavailable)
+	}
+	return "", fmt.Errorf("no daemon offers %s: %w", strings.Join(what, " and "), bus.ErrSkillUnavailable)
 }
 
 // Task returns a task's summary: the projected one when it is current,

@@ -211,6 +211,7 @@ type SubmitTaskInput struct {
 	Goal        string            `json:"goal" jsonschema:"what the worker should do"`
 	Daemon      string            `json:"daemon,omitempty" jsonschema:"run on this daemon (list_daemons); any daemon when empty"`
 	Skills      []string          `json:"skills,omitempty" jsonschema:"skills the daemon must offer (list_skills)"`
+	Tools       []string          `json:"tools,omitempty" jsonschema:"tools the daemon must offer, such as an MCP server's mcp_github_get_issue (list_daemons shows them)"`
 	Model       string            `json:"model,omitempty" jsonschema:"model reference: provider/model, provider or model; the daemon's default when empty"`
 	Policy      map[string]string `json:"policy,omitempty" jsonschema:"tool policy overrides (tool or glob → allow, ask, deny); they may only tighten the daemon's"`
 	WaitSeconds int               `json:"wait_seconds,omitempty" jsonschema:"wait up to this many seconds (at most 3600) for the task to end; 0 returns at once"`
@@ -235,7 +236,7 @@ func (s *server) submitTask(ctx context.Context, req *sdk.CallToolRequest, in Su
 	}
 	rctx, cancel := s.ctx(ctx)
 	sum, err := s.cl.CreateTask(rctx, &bus.CreateTaskRequest{
-		Goal: in.Goal, Daemon: in.Daemon, Model: in.Model, Skills: in.Skills, Policy: in.Policy, Submitter: submitter(req),
+		Goal: in.Goal, Daemon: in.Daemon, Model: in.Model, Skills: in.Skills, Tools: in.Tools, Policy: in.Policy, Submitter: submitter(req),
 	})
 	cancel()
 	if err != nil {

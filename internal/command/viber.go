@@ -181,6 +181,7 @@ was cancelled.`,
 					&cli.StringFlag{Name: "daemon", Usage: "run on this daemon only"},
 					&cli.StringFlag{Name: "model", Usage: "provider/model to use (e.g. openai/gpt-4o-mini)"},
 					&cli.StringSliceFlag{Name: "skill", Usage: "skill the task needs (repeatable)"},
+					&cli.StringSliceFlag{Name: "tool", Usage: "tool the task needs, such as an MCP server's mcp_github_get_issue (repeatable): only a daemon offering it takes the task"},
 					&cli.StringSliceFlag{Name: "policy", Usage: "TOOL=ask|deny to make the daemon's tool policy stricter for this task (repeatable; TOOL may be a glob such as mcp_github_*; shell:PREFIX=... for shell commands, *=... for every tool; allow and unknown tools are refused)"},
 					&cli.BoolFlag{Name: "wait", Usage: "follow the task to its end and print the result"},
 					&cli.StringFlag{Name: "notify", Usage: "POST the task's terminal event to this URL (signed with the gateway's webhook secret)"},
@@ -256,7 +257,7 @@ func taskSubmit(c *cli.Context) error {
 		return cli.Exit("viber task submit: "+err.Error(), 1)
 	}
 	sum, err := cl.CreateTask(ctx, &bus.CreateTaskRequest{
-		Goal: goal, Daemon: c.String("daemon"), Model: c.String("model"), Skills: c.StringSlice("skill"), Policy: policy, Submitter: submitter(),
+		Goal: goal, Daemon: c.String("daemon"), Model: c.String("model"), Skills: c.StringSlice("skill"), Tools: c.StringSlice("tool"), Policy: policy, Submitter: submitter(),
 		Notify: c.String("notify"),
 	})
 	if err != nil {
