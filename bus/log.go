@@ -372,7 +372,7 @@ func (l *Log) Replay(ctx context.Context, taskID string, opt ReplayOptions) iter
 		if opt.From > last {
 			opt.From = 0
 		}
-		r, err := l.openReader(taskID, max(opt.From, 1), opt.Follow != UntilCaughtUp)
+		r, err := l.openReader(taskID, max(opt.From, 1), opt.Follow != UntilCaughtUp, nil)
 		if err != nil {
 			yield(nil, fmt.Errorf("replay task %s: %w", taskID, err))
 			return

@@ -79,8 +79,10 @@ type taskReader struct {
 
 // openReader opens a reader of task taskID from stream sequence from (1 for
 // the whole log). With follow, it subscribes to the task's subjects as a
-// doorbell, to notice new messages at once.
-func (l *Log) openReader(taskID string, from uint64, follow bool) (*taskReader, error) {
+// doorbell, to notice new messages at once; ignore (optional) silences the
+// bell for messages whose Nats-Msg-Id it knows (a writer's own appends,
+// which it has already).
+func (l *Log) openReader(taskID string, from uint64, follow bool, ignore func(msgID string) bool) (*taskReader, error) {
 	nc := l.js.Conn()
 	r := &taskReader{
 		nc: nc, subject: jsAPIPrefix(l.js) + "DIRECT.GET." + TaskStream, filter: TaskFilter(taskID), next: max(from, 1),
@@ -93,7 +95,10 @@ func (l *Log) openReader(taskID string, from uint64, follow bool) (*taskReader, 
 	r.sub = sub
 	if follow {
 		r.bell = make(chan struct{}, 1)
-		r.bellSub, err = nc.Subscribe(taskPrefix+taskID+".*.*", func(*nats.Msg) {
+		r.bellSub, err = nc.Subscribe(taskPrefix+taskID+".*.*", func(m *nats.Msg) {
+			if ignore != nil && ignore(m.Header.Get(HeaderMsgID)) {
+				return
+			}
 			select {
 			case r.bell <- struct{}{}:
 			default:

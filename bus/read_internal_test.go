@@ -82,7 +82,7 @@ func TestReaderRereadsABatchCutShort(t *testing.T) {
 	}
 
 	l := NewLog(js)
-	r, err := l.openReader(task, 1, false)
+	r, err := l.openReader(task, 1, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,6 +31,9 @@ type Tail struct {
 	from     uint64 // where the first reader starts (0: the beginning)
 	caughtUp bool   // the first reader reached the end of the log (under mu)
 
+	ownMu sync.Mutex
+	own   map[string]struct{} // ids of events appended through this tail
+
 	mu      sync.Mutex
 	view    View
 	changed chan struct{}
@@ -104,7 +107,7 @@ func (t *Tail) follow(ctx context.Context) {
 		if after == 0 && t.from > 0 {
 			after = t.from - 1
 		}
-		r, err := t.log.openReader(t.taskID, after+1, true)
+		r, err := t.log.openReader(t.taskID, after+1, true, t.isOwn)
 		if err != nil {
 			sleepCtx(ctx, 250*time.Millisecond)
 			continue
@@ -215,6 +218,7 @@ func (t *Tail) Append(ctx context.Context, ev *Event, check func(*View) error) (
 		if err != nil {
 			return nil, err
 		}
+		t.markOwn(ev.ID)
 		stored, err := t.log.AppendAt(ctx, ev, streamSeq, seq)
 		if err == nil {
 			return stored, t.applyStored(stored)
@@ -232,6 +236,26 @@ func (t *Tail) Append(ctx context.Context, ev *Event, check func(*View) error) (
 			return nil, fmt.Errorf("append %s to task %s: the log moved on but the newer events could not be read: %w", ev.Type.Short(), t.taskID, ErrUnavailable)
 		}
 	}
+}
+
+// markOwn remembers an event id this tail appends: the reader's doorbell
+// need not ring for it (the view has it already; the reader reads past it
+// at the next ring or poll).
+func (t *Tail) markOwn(id string) {
+	t.ownMu.Lock()
+	defer t.ownMu.Unlock()
+	if t.own == nil || len(t.own) > 256 {
+		t.own = map[string]struct{}{}
+	}
+	t.own[id] = struct{}{}
+}
+
+// isOwn reports whether id is an event this tail appended.
+func (t *Tail) isOwn(id string) bool {
+	t.ownMu.Lock()
+	defer t.ownMu.Unlock()
+	_, ok := t.own[id]
+	return ok
 }
 
 // applyStored adds an event this process stored to the view (the tail
