@@ -231,6 +231,27 @@ func UserDir(home string) string { return filepath.Join(home, "skills") }
 // scripts can run: <home>/builtin-skills.
 func BuiltinDir(home string) string { return filepath.Join(home, "builtin-skills") }
 
+// AgentsWorkspaceDir is where a workspace ships its named agents
+// (<name>.md with YAML front matter): <workspace>/.agents/agents.
+func AgentsWorkspaceDir(workspace string) string {
+	return filepath.Join(workspace, ".agents", "agents")
+}
+
+// AgentsUserDir is where a user keeps named agents for every workspace
+// (<name>.yaml): <home>/agents (home is ~/.viber by default).
+func AgentsUserDir(home string) string { return filepath.Join(home, "agents") }
+
+// AgentRoots are the folders named agents are discovered in, in order of
+// precedence (the workspace's first, then the user's): the same order as
+// skills, defined here so that skills and agents cannot drift apart. The
+// roster package reads them.
+func AgentRoots(workspace, home string) []Root {
+	return []Root{
+		{Dir: AgentsWorkspaceDir(workspace), Source: SourceWorkspace},
+		{Dir: AgentsUserDir(home), Source: SourceUser},
+	}
+}
+
 // Roots are the folders skills are discovered in, in order of precedence
 // (a skill found earlier wins): the workspace's, the user's, then the
 // built-in skills (written out under home) unless builtins is false. It is
