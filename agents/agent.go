@@ -144,9 +144,10 @@ func (a *Agent) Run(ctx context.Context, rt Runtime) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
+		offered := a.offered(reg, events) // a skill's allowed-tools narrow it
 		mctx, steered := rt.ModelContext(ctx)
 		resp, err := a.Model.GenerateContent(mctx, conv,
-			llms.WithTools(reg.LLMTools()),
+			llms.WithTools(offered.LLMTools()),
 			llms.WithStreamingFunc(func(_ context.Context, chunk []byte) error {
 				if len(chunk) > 0 && !isToolCallChunk(chunk) {
 					rt.Delta(string(chunk))
@@ -193,7 +194,7 @@ func (a *Agent) Run(ctx context.Context, rt Runtime) (*Result, error) {
 			}
 		}
 		for _, tc := range choice.ToolCalls {
-			if err := a.call(ctx, rt, reg, tc); err != nil {
+			if err := a.call(ctx, rt, offered, tc); err != nil {
 				return nil, err
 			}
 		}

@@ -42,6 +42,7 @@ type CreateTaskRequest struct {
 	Daemon    string            `json:"daemon,omitempty"`
 	Model     string            `json:"model,omitempty"`
 	Skills    []string          `json:"skills,omitempty"`
+	Agent     string            `json:"agent,omitempty"`
 	Policy    map[string]string `json:"policy,omitempty"`
 	Submitter string            `json:"submitter,omitempty"`
 }

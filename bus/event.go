@@ -220,6 +220,10 @@ type Created struct {
 	Model string `json:"model,omitempty"`
 	// Skills the task needs; only daemons offering them take it.
 	Skills []string `json:"skills,omitempty"`
+	// Agent names the named agent that runs the task (its prompt, tools,
+	// skills, policy and memory); only daemons offering it take it. Empty
+	// means the daemon's default agent.
+	Agent string `json:"agent,omitempty" jsonschema:"pattern=^[a-z0-9]+(-[a-z0-9]+)*$"`
 	// Submitter says who asked (free text, e.g. a user or a tool name).
 	Submitter string `json:"submitter,omitempty"`
 	// Policy overrides the daemon's tool policy for this task: tool name

@@ -64,6 +64,8 @@ type Summary struct {
 	RequestedDaemon string   `json:"requested_daemon,omitempty"`
 	Model           string   `json:"model,omitempty"`
 	Skills          []string `json:"skills,omitempty"`
+	// Agent is the named agent the task asked for ("" for the default).
+	Agent string `json:"agent,omitempty"`
 	// Result is the answer of the latest completed turn.
 	Result string `json:"result,omitempty"`
 	// Error is the reason of the latest failed turn.
@@ -233,7 +235,7 @@ func (s *Summary) Apply(ev *Event) (bool, error) {
 	t := ev.Time
 	switch d := p.(type) {
 	case *Created:
-		s.Goal, s.RequestedDaemon, s.Model, s.Skills = d.Goal, d.Daemon, d.Model, d.Skills
+		s.Goal, s.RequestedDaemon, s.Model, s.Skills, s.Agent = d.Goal, d.Daemon, d.Model, d.Skills, d.Agent
 		s.State, s.CreatedAt, s.TurnSeq = StatePending, t, ev.Seq
 	case *Input:
 		s.AnswerSeq = 0

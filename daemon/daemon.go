@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -63,6 +64,10 @@ type Config struct {
 	Home string
 	// NoBuiltinSkills leaves the skills built into the binary out.
 	NoBuiltinSkills bool
+	// Rescan is how often the skill and agent folders are read again, so
+	// that skills and agents dropped into them are offered without a
+	// restart (default 2 s; negative: never).
+	Rescan time.Duration
 	// Version is reported in presence.
 	Version string
 	// Labels are reported in presence.
@@ -118,8 +123,8 @@ type Daemon struct {
 
 	tools   []tool.Tool
 	mcp     *mcpclient.Manager
-	catalog *skills.Catalog
-	skills  []bus.SkillInfo
+	offer   atomic.Pointer[offer] // skills and agents, replaced by rescans
+	scan    scanner
 	localJS jetstream.JetStream
 	outbox  *outbox
 	policy  agents.Policy
@@ -175,7 +180,7 @@ func New(cfg Config) (*Daemon, error) {
 		return nil, fmt.Errorf("daemon: %w", err)
 	}
 	log := cfg.Logger.With().Str("component", "daemon").Str("daemon", cfg.ID).Logger()
-	catalog, roots := discoverSkills(cfg, ws, log)
+	skillRoots, roots := discoverSkills(cfg, ws, log)
 	var wsOpts []tool.WorkspaceOption
 	for _, r := range roots {
 		wsOpts = append(wsOpts, tool.WithReadOnlyRoot(r))
@@ -202,12 +207,14 @@ func New(cfg Config) (*Daemon, error) {
 		tools = append(tools, mcp.Tools()...)
 	}
 	cfg.Policy = &policy
-	return &Daemon{
+	if cfg.Rescan == 0 {
+		cfg.Rescan = 2 * time.Second
+	}
+	d := &Daemon{
 		tools:    tools,
 		mcp:      mcp,
 		localJS:  cfg.LocalJS,
-		catalog:  catalog,
-		skills:   skillInfo(catalog),
+		scan:     scanner{skillRoots: skillRoots, agentRoots: skills.AgentRoots(ws, cfg.Home)},
 		policy:   policy,
 		model0:   cfg.Models.Default(),
 		cfg:      cfg,
@@ -220,7 +227,9 @@ func New(cfg Config) (*Daemon, error) {
 		running:  map[string]struct{}{},
 		slots:    make(chan struct{}, cfg.Capacity),
 		beatReq:  beatReq,
-	}, nil
+	}
+	d.rescan(true)
+	return d, nil
 }
 
 // startMCP starts the configured MCP servers (waiting for their first
@@ -296,6 +305,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 		defer loops.Done()
 		d.heartbeatLoop(runCtx)
 	}()
+	if d.cfg.Rescan > 0 {
+		loops.Add(1)
+		go func() {
+			defer loops.Done()
+			d.rescanLoop(runCtx)
+		}()
+	}
 	for _, c := range consumers {
 		loops.Add(1)
 		go func() {
@@ -372,7 +388,7 @@ func (d *Daemon) info(status string) *bus.DaemonInfo {
 		ID: d.cfg.ID, Name: d.cfg.ID, Instance: d.instance, Version: d.cfg.Version,
 		Hostname: d.host, Labels: d.cfg.Labels, Edge: d.cfg.Edge,
 		Provider: d.model0.Provider, Model: d.model0.Model,
-		Skills: d.skills, MCPServers: d.mcpInfo(), Capacity: d.cfg.Capacity, Running: running, Status: status,
+		Skills: d.offer.Load().skills, Agents: d.offer.Load().agents, MCPServers: d.mcpInfo(), Capacity: d.cfg.Capacity, Running: running, Status: status,
 		Heartbeat: bus.Duration(d.cfg.Heartbeat), StartedAt: d.started, LastSeen: time.Now().UTC(),
 	}
 }
@@ -486,24 +502,23 @@ func sleep(ctx context.Context, dur time.Duration) {
 
 // discoverSkills finds the daemon's skills: the workspace's
 // .agents/skills first, then Home/skills, then the built-in ones (written
-// out under Home/builtin-skills so scripts can run). It returns the catalog
-// and the folders the file tools may read.
-func discoverSkills(cfg Config, ws string, log zerolog.Logger) (*skills.Catalog, []string) {
+// out under Home/builtin-skills so scripts can run). It returns the roots
+// (read again by every rescan) and the folders the file tools may read.
+func discoverSkills(cfg Config, ws string, log zerolog.Logger) ([]skills.Root, []string) {
 	roots, err := skills.Roots(ws, cfg.Home, !cfg.NoBuiltinSkills)
 	if err != nil {
 		log.Warn().Err(err).Msg("built-in skills unavailable")
 	}
-	catalog, warnings := skills.Discover(roots...)
-	for _, w := range warnings {
-		log.Warn().Str("skill", w.Path).Msg(w.Message)
-	}
+	// The user's folder exists so that skills dropped into it later are
+	// readable by the file tools (they are roots fixed at start).
+	_ = os.MkdirAll(skills.UserDir(cfg.Home), 0o750)
 	var dirs []string
 	for _, r := range roots[1:] {
 		if st, err := os.Stat(r.Dir); err == nil && st.IsDir() {
 			dirs = append(dirs, r.Dir)
 		}
 	}
-	return catalog, dirs
+	return roots, dirs
 }
 
 // skillInfo describes a catalog for presence, with unmet requirements. It

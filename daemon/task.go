@@ -132,9 +132,10 @@ func (d *Daemon) handle(ctx context.Context, msg jetstream.Msg, ackWait time.Dur
 // lacks lists the skills of names this daemon cannot offer.
 func (d *Daemon) lacks(names []string) []string {
 	var out []string
+	offered := d.offer.Load().skills
 	for _, n := range names {
 		ok := false
-		for _, s := range d.skills {
+		for _, s := range offered {
 			ok = ok || (s.Name == n && len(s.Missing) == 0)
 		}
 		if !ok {
@@ -211,6 +212,10 @@ func (d *Daemon) run(ctx context.Context, taskID string, attempt int) outcome {
 		}
 		if missing := d.lacks(v.Skills); len(missing) > 0 {
 			log.Debug().Strs("skills", missing).Msg("task needs skills this daemon lacks; leaving it to others")
+			return notForUs
+		}
+		if _, ok := d.offer.Load().roster.Get(v.Agent); !ok {
+			log.Debug().Str("agent", v.Agent).Msg("task asks for an agent this daemon lacks; leaving it to others")
 			return notForUs
 		}
 		if v.Owner != "" && v.Owner != d.cfg.ID && d.ownerAlive(ctx, v.Owner, taskID) {
@@ -336,23 +341,17 @@ func (d *Daemon) execute(ctx context.Context, rt *runtime, claimed *bus.Event, r
 		}
 	}()
 
-	model, mc, err := d.model(created.Model)
+	model, mc, err := d.model(d.modelFor(created))
 	if err != nil {
 		rt.finish(ctx, &bus.Failed{Error: err.Error(), Code: bus.FailNoModel})
 		log.Warn().Err(err).Msg("task failed: no model")
 		return done
 	}
-	policy, ignored, err := d.policy.Tighten(created.Policy)
+	agent, err := d.agentFor(created, model, mc.Provider)
 	if err != nil {
 		rt.finish(ctx, &bus.Failed{Error: err.Error(), Code: bus.FailBadRequest})
+		log.Warn().Err(err).Msg("task failed: its agent cannot run here")
 		return done
-	}
-	if len(ignored) > 0 {
-		log.Info().Strs("ignored", ignored).Msg("the task asked for a looser tool policy than this daemon allows; kept the daemon's")
-	}
-	agent := &agents.Agent{
-		Model: model, Kind: mc.Provider, Tools: d.toolset(), Skills: d.catalog, Policy: policy,
-		MaxSteps: d.cfg.MaxSteps, System: d.systemPrompt(),
 	}
 	if _, err := rt.Append(taskCtx, &bus.Started{Daemon: d.cfg.ID, Provider: mc.Provider, Model: mc.Model, Resumed: resumed}); err != nil {
 		return d.interrupted(ctx, taskCtx, rt, err)

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/viberhq/viber/bus"
+	"github.com/viberhq/viber/roster"
 )
 
 // CreateTask validates the request, appends the created event and queues
@@ -41,14 +42,17 @@ func (g *Gateway) CreateTask(ctx context.Context, req *bus.CreateTaskRequest) (*
 			return nil, fmt.Errorf("%w: skill name %q is not valid", bus.ErrMalformed, s)
 		}
 	}
-	if len(req.Skills) > 0 {
+	if req.Agent != "" && !roster.ValidName(req.Agent) {
+		return nil, fmt.Errorf("%w: agent name %q is not valid (a-z, 0-9 and \"-\")", bus.ErrMalformed, req.Agent)
+	}
+	if len(req.Skills) > 0 || req.Agent != "" {
 		var err error
-		if target, err = g.routeBySkill(ctx, target, req.Skills); err != nil {
+		if target, err = g.routeBySkill(ctx, target, req.Skills, req.Agent); err != nil {
 			return nil, err
 		}
 	}
 	id := bus.NewID()
-	created := &bus.Created{Goal: req.Goal, Daemon: req.Daemon, Model: req.Model, Skills: req.Skills, Policy: req.Policy, Submitter: req.Submitter}
+	created := &bus.Created{Goal: req.Goal, Daemon: req.Daemon, Model: req.Model, Skills: req.Skills, Agent: req.Agent, Policy: req.Policy, Submitter: req.Submitter}
 	ev, err := g.tasks.AppendPayload(ctx, id, g.source, created)
 	if err != nil {
 		return nil, fmt.Errorf("create task: %w", err)
@@ -68,28 +72,39 @@ func (g *Gateway) targetFor(ctx context.Context, s *bus.Summary) (string, error)
 	if s.RequestedDaemon != "" {
 		target = s.RequestedDaemon
 	}
-	if len(s.Skills) > 0 {
-		return g.routeBySkill(ctx, target, s.Skills)
+	if len(s.Skills) > 0 || s.Agent != "" {
+		return g.routeBySkill(ctx, target, s.Skills, s.Agent)
 	}
 	return target, nil
 }
 
-// routeBySkill checks that some daemon offers the skills a task needs and
-// where to queue it: the pinned daemon if it has them, otherwise the shared
-// queue, from which only daemons offering the skills take it (so the task
-// survives the death of any one of them).
-func (g *Gateway) routeBySkill(ctx context.Context, pinned string, needs []string) (string, error) {
+// routeBySkill checks that some daemon offers the skills and the named
+// agent a task needs and where to queue it: the pinned daemon if it has
+// them, otherwise the shared queue, from which only daemons offering them
+// take it (so the task survives the death of any one of them).
+func (g *Gateway) routeBySkill(ctx context.Context, pinned string, needs []string, agent string) (string, error) {
 	all, err := g.presence.List(ctx)
 	if err != nil {
 		return "", err
 	}
+	skilled := false
 	for _, d := range all {
 		if !d.Offers(needs) {
+			continue
+		}
+		skilled = skilled || pinned == bus.AnyDaemon || d.ID == pinned
+		if !d.HasAgent(agent) {
 			continue
 		}
 		if pinned == bus.AnyDaemon || d.ID == pinned {
 			return pinned, nil
 		}
+	}
+	if skilled || len(needs) == 0 {
+		if pinned != bus.AnyDaemon {
+			return "", fmt.Errorf("daemon %s does not offer agent %q (`viber agent ls` lists who offers what): %w", pinned, agent, bus.ErrAgentUnavailable)
+		}
+		return "", fmt.Errorf("no daemon offers agent %q%s (`viber agent ls` lists who offers what): %w", agent, withSkills(needs), bus.ErrAgentUnavailable)
 	}
 	if pinned != bus.AnyDaemon {
 		return "", fmt.Errorf("daemon %s does not offer skill(s) %s with all their requirements (`viber skill ls` lists who offers what): %w", pinned, strings.Join(needs, ", "), bus.ErrSkillUnavailable)
@@ -363,4 +378,12 @@ func (g *Gateway) Sweep(ctx context.Context) error {
 		g.log.Info().Str("task", s.ID).Msg("queued a task that had lost its assignment")
 	}
 	return nil
+}
+
+// withSkills describes skills a task needs besides its agent.
+func withSkills(needs []string) string {
+	if len(needs) == 0 {
+		return ""
+	}
+	return " with skill(s) " + strings.Join(needs, ", ")
 }

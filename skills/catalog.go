@@ -88,6 +88,19 @@ func Discover(roots ...Root) (*Catalog, []Warning) {
 	return c, warnings
 }
 
+// Only returns a catalog of the named skills this catalog holds (names it
+// does not hold are left out), for an agent limited to some skills.
+func (c *Catalog) Only(names []string) *Catalog {
+	out := &Catalog{byName: map[string]*Skill{}}
+	for _, s := range c.List() {
+		if slices.Contains(names, s.Name) {
+			out.byName[s.Name] = s
+			out.sorted = append(out.sorted, s)
+		}
+	}
+	return out
+}
+
 // List returns the skills sorted by name.
 func (c *Catalog) List() []*Skill {
 	if c == nil {

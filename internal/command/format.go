@@ -26,6 +26,9 @@ func describe(ev *bus.Event) string {
 		if d.Model != "" {
 			s += "  model=" + d.Model
 		}
+		if d.Agent != "" {
+			s += "  agent=" + d.Agent
+		}
 		return s
 	case *bus.Assigned:
 		return fmt.Sprintf("daemon=%s attempt=%d", d.Daemon, d.Attempt)
@@ -149,6 +152,7 @@ func printSummary(w io.Writer, s *bus.Summary, waiting map[string]*bus.ApprovalR
 	row("daemon", s.Daemon)
 	row("pinned to", s.RequestedDaemon)
 	row("model", s.Model)
+	row("agent", s.Agent)
 	row("created", s.CreatedAt.Local().Format(time.RFC3339))
 	if s.StartedAt != nil {
 		row("started", s.StartedAt.Local().Format(time.RFC3339))

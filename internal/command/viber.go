@@ -38,7 +38,7 @@ Start everything on this machine with 'viber up', then give it work:
 
 Every command below 'up' is a NATS client: point it at your server with
 --nats-url (or VIBER_NATS_URL).`,
-		Commands: []*cli.Command{upCommand(), initCommand(), doctorCommand(), taskCommand(), daemonCommand(), skillCommand(), mcpCommand(), benchCommand()},
+		Commands: []*cli.Command{upCommand(), initCommand(), doctorCommand(), taskCommand(), daemonCommand(), skillCommand(), agentCommand(), mcpCommand(), benchCommand()},
 		ExitErrHandler: func(c *cli.Context, err error) {
 			cli.HandleExitCoder(err)
 		},
@@ -157,6 +157,7 @@ was cancelled.`,
 					&cli.StringFlag{Name: "daemon", Usage: "run on this daemon only"},
 					&cli.StringFlag{Name: "model", Usage: "provider/model to use (e.g. openai/gpt-4o-mini)"},
 					&cli.StringSliceFlag{Name: "skill", Usage: "skill the task needs (repeatable)"},
+					&cli.StringFlag{Name: "agent", Usage: "named agent to run the task (`viber agent ls` lists them); default: the daemon's default agent"},
 					&cli.StringSliceFlag{Name: "policy", Usage: "TOOL=ask|deny to make the daemon's tool policy stricter for this task (repeatable; TOOL may be a glob such as mcp_github_*; shell:PREFIX=... for shell commands, *=... for every tool; allow and unknown tools are refused)"},
 					&cli.BoolFlag{Name: "wait", Usage: "follow the task to its end and print the result"},
 				),
@@ -228,7 +229,7 @@ func taskSubmit(c *cli.Context) error {
 		return cli.Exit("viber task submit: "+err.Error(), 1)
 	}
 	sum, err := cl.CreateTask(ctx, &bus.CreateTaskRequest{
-		Goal: goal, Daemon: c.String("daemon"), Model: c.String("model"), Skills: c.StringSlice("skill"), Policy: policy, Submitter: submitter(),
+		Goal: goal, Daemon: c.String("daemon"), Model: c.String("model"), Skills: c.StringSlice("skill"), Agent: c.String("agent"), Policy: policy, Submitter: submitter(),
 	})
 	if err != nil {
 		return userError(err)
