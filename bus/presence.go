@@ -92,9 +92,9 @@ type AgentInfo struct {
 	Source string `json:"source"`
 	// Model is the agent's own model ("" for the daemon's default).
 	Model string `json:"model,omitempty"`
-	// Tools is the agent's tool allow-list (names and globs); absent means
-	// every tool.
-	Tools []string `json:"tools,omitempty"`
+	// Tools is the agent's tool allow-list (names and globs); null means
+	// every tool, an empty list none.
+	Tools []string `json:"tools"`
 	// Skills are the only skills the agent uses; absent means all.
 	Skills []string `json:"skills,omitempty"`
 }

@@ -36,6 +36,7 @@ export interface Summary {
   requested_daemon?: string;
   model?: string;
   skills?: string[];
+  agent?: string;
   result?: string;
   error?: string;
   cancel_requested?: boolean;
@@ -74,6 +75,7 @@ export interface DaemonView {
   last_seen: string;
   online: boolean;
   skills?: { name: string; description?: string; source?: string; missing?: string[] }[];
+  agents?: { name: string; description?: string; source?: string; model?: string; tools?: string[] | null; skills?: string[] }[];
   mcp_servers?: MCPServerInfo[];
 }
 
