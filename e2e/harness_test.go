@@ -127,6 +127,10 @@ type daemonOptions struct {
 	Policy    *agents.Policy
 	Tools     tool.Options
 	MaxSteps  int
+	// Home is the daemon's ~/.viber (default a temp dir).
+	Home string
+	// Rescan is how often it reads its skill and agent folders again.
+	Rescan time.Duration
 	// Logger, when set, receives the daemon's logs.
 	Logger *zerolog.Logger
 }
@@ -140,6 +144,9 @@ func (r *rig) daemonOpts(name string, o daemonOptions) *component {
 	if o.Workspace == "" {
 		o.Workspace = r.t.TempDir()
 	}
+	if o.Home == "" {
+		o.Home = r.t.TempDir()
+	}
 	nc := r.env.Connect(r.t, "daemon-"+name)
 	var models agents.Models = agents.Single(mc)
 	if o.Models != nil {
@@ -150,7 +157,7 @@ func (r *rig) daemonOpts(name string, o daemonOptions) *component {
 		log = *o.Logger
 	}
 	d, err := daemon.New(daemon.Config{
-		NC: nc, ID: name, Workspace: o.Workspace, Home: r.t.TempDir(), Heartbeat: heartbeat, Setup: setup,
+		NC: nc, ID: name, Workspace: o.Workspace, Home: o.Home, Rescan: o.Rescan, Heartbeat: heartbeat, Setup: setup,
 		Models: models, Policy: o.Policy, Tools: o.Tools, MaxSteps: o.MaxSteps, Logger: log,
 	})
 	if err != nil {
