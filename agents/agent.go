@@ -96,6 +96,20 @@ type Agent struct {
 	MaxSteps int
 	// System is the system prompt; the skills catalog is appended to it.
 	System string
+	// Memory, when set, is what the agent remembers: read into the system
+	// prompt at the start of each turn, changed through its tools.
+	Memory Memory
+
+	memoryText string // the memory section of the current turn
+}
+
+// Memory is an agent's memory across tasks (see the memory package).
+type Memory interface {
+	// Prompt returns the memory section of the system prompt, read now.
+	Prompt(ctx context.Context) string
+	// Tools returns the memory tools of one run; record stores an event
+	// of the task (memory_updated) while the tool call is open.
+	Tools(record func(context.Context, bus.Payload) error) []tool.Tool
 }
 
 // Result is a turn's outcome.
@@ -113,6 +127,9 @@ type Result struct {
 // ErrMaxSteps, a model error, or the context's error when cancelled.
 func (a *Agent) Run(ctx context.Context, rt Runtime) (*Result, error) {
 	rt = logRuntime{rt}
+	if a.Memory != nil {
+		a.memoryText = a.Memory.Prompt(ctx)
+	}
 	reg, err := a.registry(rt)
 	if err != nil {
 		return nil, err
@@ -254,7 +271,7 @@ func (a *Agent) call(ctx context.Context, rt Runtime, reg *tool.Registry, tc llm
 		}
 		return a.afterApproval(ctx, rt, reg, id, name, args)
 	}
-	return a.result(ctx, rt, id, name, reg.Call(ctx, name, json.RawMessage(args)))
+	return a.result(ctx, rt, id, name, reg.Call(tool.WithCallID(ctx, id), name, json.RawMessage(args)))
 }
 
 // afterApproval waits for a decision and runs or refuses the call.
@@ -273,7 +290,7 @@ func (a *Agent) afterApproval(ctx context.Context, rt Runtime, reg *tool.Registr
 		}
 		return a.result(ctx, rt, id, name, tool.Errorf("%s. Do not retry it; adjust the plan or ask the user.", msg))
 	}
-	return a.result(ctx, rt, id, name, reg.Call(ctx, name, json.RawMessage(args)))
+	return a.result(ctx, rt, id, name, reg.Call(tool.WithCallID(ctx, id), name, json.RawMessage(args)))
 }
 
 func (a *Agent) result(ctx context.Context, rt Runtime, id, name string, r tool.Result) error {
@@ -338,6 +355,15 @@ func (a *Agent) registry(rt Runtime) (*tool.Registry, error) {
 			return nil, err
 		}
 	}
+	if a.Memory != nil {
+		record := func(ctx context.Context, p bus.Payload) error {
+			_, err := rt.Append(ctx, p)
+			return err
+		}
+		if err := reg.Add(a.Memory.Tools(record)...); err != nil {
+			return nil, err
+		}
+	}
 	return reg, nil
 }
 
@@ -348,6 +374,9 @@ func (a *Agent) SystemPrompt() string {
 		if p := a.Skills.Prompt(); p != "" {
 			s += "\n\n" + p
 		}
+	}
+	if a.memoryText != "" {
+		s += "\n\n" + a.memoryText
 	}
 	return s
 }

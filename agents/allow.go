@@ -11,7 +11,7 @@ import (
 
 // ownTools are the agent's own tools, which no allow-list removes: they
 // act on the task itself, not on the world.
-var ownTools = map[string]bool{"update_plan": true, "activate_skill": true}
+var ownTools = map[string]bool{"update_plan": true, "activate_skill": true, "memory_read": true, "memory_update": true}
 
 // toolAliases maps the tool names other agent harnesses use in a skill's
 // allowed-tools to Viber's.

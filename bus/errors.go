@@ -36,6 +36,9 @@ var (
 	// ErrAgentUnavailable means no daemon (or not the pinned one) offers
 	// the named agent a task asks for.
 	ErrAgentUnavailable = errors.New("agent unavailable")
+	// ErrMemoryNotFound means a memory file (or the revision asked for)
+	// does not exist.
+	ErrMemoryNotFound = errors.New("memory file not found")
 	// ErrConflict means an append lost its optimistic-concurrency race too
 	// many times in a row.
 	ErrConflict = errors.New("task log write conflict")
@@ -80,6 +83,7 @@ const (
 	CodeNotWaiting     ErrorCode = "not_waiting"
 	CodeSkillMissing   ErrorCode = "skill_unavailable"
 	CodeAgentMissing   ErrorCode = "agent_unavailable"
+	CodeMemoryNotFound ErrorCode = "memory_not_found"
 	// CodeNoEndpoint answers an HTTP request for a path or method the API
 	// does not have. It has no sentinel: it is a client's programming
 	// error, not a state of the system.
@@ -98,6 +102,7 @@ var errorCodes = []struct {
 	{CodeTaskNotFound, ErrTaskNotFound, http.StatusNotFound},
 	{CodeDaemonNotFound, ErrDaemonNotFound, http.StatusNotFound},
 	{CodeCallNotFound, ErrCallNotFound, http.StatusNotFound},
+	{CodeMemoryNotFound, ErrMemoryNotFound, http.StatusNotFound},
 	{CodeNotWaiting, ErrNotWaiting, http.StatusConflict},
 	{CodeSkillMissing, ErrSkillUnavailable, http.StatusBadRequest},
 	{CodeAgentMissing, ErrAgentUnavailable, http.StatusBadRequest},

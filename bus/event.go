@@ -33,6 +33,7 @@ const (
 	TypeCompleted         Type = "viber.task.completed"
 	TypeFailed            Type = "viber.task.failed"
 	TypeCancelled         Type = "viber.task.cancelled"
+	TypeMemoryUpdated     Type = "viber.task.memory_updated"
 )
 
 const typePrefix = "viber.task."
@@ -189,6 +190,7 @@ func AllTypes() []Payload {
 		&Created{}, &Assigned{}, &Started{}, &Message{}, &Plan{},
 		&ToolCall{}, &ToolResult{}, &ApprovalRequested{}, &ApprovalDecided{},
 		&Input{}, &CancelRequested{}, &Completed{}, &Failed{}, &Cancelled{},
+		&MemoryUpdated{},
 	}
 }
 
@@ -207,6 +209,7 @@ var payloadFactories = map[Type]func() Payload{
 	TypeCompleted:         func() Payload { return &Completed{} },
 	TypeFailed:            func() Payload { return &Failed{} },
 	TypeCancelled:         func() Payload { return &Cancelled{} },
+	TypeMemoryUpdated:     func() Payload { return &MemoryUpdated{} },
 }
 
 // Created opens a task: the goal and how it should be run.
@@ -434,3 +437,25 @@ type Cancelled struct {
 
 // EventType implements [Payload].
 func (*Cancelled) EventType() Type { return TypeCancelled }
+
+// MemoryUpdated records a write to the fleet's memory (bucket viber_memory)
+// by the task's memory_update tool call, so that every change of memory is
+// replayable and attributable to a task and a call.
+type MemoryUpdated struct {
+	// CallID is the memory_update call that wrote it.
+	CallID string `json:"call_id" jsonschema:"minLength=1"`
+	// Scope is the memory scope written: "global", "agent:<name>" or
+	// "user:<submitter>".
+	Scope string `json:"scope" jsonschema:"minLength=1"`
+	// Name is the file's name ("MEMORY.md").
+	Name string `json:"name" jsonschema:"minLength=1"`
+	// Revision is the file's new revision in the bucket.
+	Revision uint64 `json:"revision" jsonschema:"minimum=1"`
+	// Previous is the revision it replaced (0: the file was created).
+	Previous uint64 `json:"previous,omitempty"`
+	// Content is the file's new text.
+	Content string `json:"content"`
+}
+
+// EventType implements [Payload].
+func (*MemoryUpdated) EventType() Type { return TypeMemoryUpdated }

@@ -418,6 +418,13 @@ func (s *Summary) admitPayload(ev *Event, p Payload) error {
 		if c := s.Call(d.CallID); c == nil || c.Approval != "" {
 			return fmt.Errorf("approval request for call %q, which is not open or was asked already", d.CallID)
 		}
+	case *MemoryUpdated:
+		if err := needOwner(); err != nil {
+			return err
+		}
+		if c := s.Call(d.CallID); c == nil || c.Tool != "memory_update" || c.Approval == ApprovalWaiting {
+			return fmt.Errorf("memory update by call %q, which is not an open memory_update call", d.CallID)
+		}
 	default: // started, message, plan, completed, failed
 		return needOwner()
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/viberhq/viber/agents/mcpclient"
 	"github.com/viberhq/viber/agents/tool"
 	"github.com/viberhq/viber/bus"
+	"github.com/viberhq/viber/memory"
 	"github.com/viberhq/viber/skills"
 )
 
@@ -64,6 +65,9 @@ type Config struct {
 	Home string
 	// NoBuiltinSkills leaves the skills built into the binary out.
 	NoBuiltinSkills bool
+	// MemoryFileCap caps each memory file in an agent's system prompt
+	// (default 8 KB; the agent reads the rest with memory_read).
+	MemoryFileCap int
 	// Rescan is how often the skill and agent folders are read again, so
 	// that skills and agents dropped into them are offered without a
 	// restart (default 2 s; negative: never).
@@ -125,6 +129,7 @@ type Daemon struct {
 	mcp     *mcpclient.Manager
 	offer   atomic.Pointer[offer] // skills and agents, replaced by rescans
 	scan    scanner
+	mem     memoryState
 	localJS jetstream.JetStream
 	outbox  *outbox
 	policy  agents.Policy
@@ -184,6 +189,11 @@ func New(cfg Config) (*Daemon, error) {
 	var wsOpts []tool.WorkspaceOption
 	for _, r := range roots {
 		wsOpts = append(wsOpts, tool.WithReadOnlyRoot(r))
+	}
+	if st, err := os.Stat(memory.PinnedDir(ws)); err == nil && st.IsDir() {
+		// The operator's pinned memory: the file tools may read it, not
+		// change it.
+		wsOpts = append(wsOpts, tool.WithReadOnlyRoot(memory.PinnedDir(ws)))
 	}
 	workspace, err := tool.NewWorkspace(ws, wsOpts...)
 	if err != nil {
@@ -305,6 +315,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		defer loops.Done()
 		d.heartbeatLoop(runCtx)
 	}()
+	d.startMemory(runCtx, &loops)
 	if d.cfg.Rescan > 0 {
 		loops.Add(1)
 		go func() {

@@ -7,6 +7,7 @@ import (
 	goruntime "runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tmc/langchaingo/llms"
@@ -14,6 +15,7 @@ import (
 	"github.com/viberhq/viber/agents"
 	"github.com/viberhq/viber/agents/tool"
 	"github.com/viberhq/viber/bus"
+	"github.com/viberhq/viber/memory"
 	"github.com/viberhq/viber/roster"
 	"github.com/viberhq/viber/skills"
 )
@@ -149,10 +151,40 @@ func (d *Daemon) agentFor(c *bus.Created, model llms.Model, kind string) (*agent
 	if def.MaxSteps > 0 {
 		maxSteps = def.MaxSteps
 	}
-	return &agents.Agent{
+	a := &agents.Agent{
 		Model: model, Kind: kind, Tools: tools, Skills: catalog, Policy: policy,
 		MaxSteps: maxSteps, System: d.systemPromptFor(def),
-	}, nil
+	}
+	if kinds := def.MemoryScopes(); d.mem.store != nil && len(kinds) > 0 {
+		a.Memory = memory.NewSession(memory.Options{
+			Store: d.mem.store, Cache: d.mem.cache, Kinds: kinds, Agent: def.Name, Submitter: c.Submitter,
+			PinnedDir: memory.PinnedDir(d.cfg.Workspace), FileCap: d.cfg.MemoryFileCap,
+		})
+	}
+	return a, nil
+}
+
+// memoryState is the fleet's memory as a daemon reaches it.
+type memoryState struct {
+	store *bus.Memory
+	cache *memory.Cache
+}
+
+// startMemory opens the memory bucket and follows it with a cache until
+// ctx ends. Without the bucket (a gateway too old to create it) agents
+// run without memory.
+func (d *Daemon) startMemory(ctx context.Context, loops *sync.WaitGroup) {
+	store, err := bus.OpenMemory(ctx, d.js)
+	if err != nil {
+		d.log.Warn().Err(err).Msg("memory unavailable; agents run without it")
+		return
+	}
+	d.mem = memoryState{store: store, cache: memory.NewCache()}
+	loops.Add(1)
+	go func() {
+		defer loops.Done()
+		d.mem.cache.Run(ctx, store, d.log)
+	}()
 }
 
 // systemPromptFor is the system prompt of a task run by agent a: the

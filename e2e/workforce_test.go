@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -203,7 +204,7 @@ func TestSkillAllowedToolsNarrowTheTools(t *testing.T) {
 	}
 	got := reqs[1].ToolNames()
 	slices.Sort(got)
-	if want := []string{"activate_skill", "grep", "read_file", "update_plan"}; !slices.Equal(got, want) {
+	if want := []string{"activate_skill", "grep", "memory_read", "memory_update", "read_file", "update_plan"}; !slices.Equal(got, want) {
 		t.Errorf("after activating the skill the tools are %v, want %v", got, want)
 	}
 }
@@ -226,5 +227,161 @@ func TestCLIAgentValidate(t *testing.T) {
 	}
 	if want := "sloppy.yaml:4: max_steps: must be a whole number"; !strings.Contains(stdout, want) {
 		t.Errorf("want %q in:\n%s", want, stdout)
+	}
+}
+
+// memoryEvents returns the memory_updated events of a task's log.
+func memoryEvents(t *testing.T, events []*bus.Event) []*bus.MemoryUpdated {
+	var out []*bus.MemoryUpdated
+	for _, ev := range events {
+		if ev.Type == bus.TypeMemoryUpdated {
+			out = append(out, payload[bus.MemoryUpdated](t, ev))
+		}
+	}
+	return out
+}
+
+// A task saves memory with memory_update (a memory_updated event in its
+// log, a revision in viber_memory); a later task of the same agent sees it
+// in its system prompt; the API lists, shows, logs and restores it.
+func TestMemoryUpdateThenANewTaskRemembers(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "", func(req *openaitest.Request) openaitest.Reply {
+		switch {
+		case strings.HasPrefix(req.LastToolResult(), "saved"):
+			return openaitest.Reply{Text: "noted"}
+		case req.LastUser() == "remember that I like tea":
+			return callTool("c1", "memory_update", map[string]any{"name": "MEMORY.md", "content": "The user likes tea.", "scope": "agent"})(req)
+		}
+		return openaitest.Reply{Text: "fine"}
+	})
+	r.gateway()
+	ws := t.TempDir()
+	writeFile(t, filepath.Join(ws, ".viber", "SOUL.md"), "You are calm and precise.")
+	r.daemonOpts("d1", daemonOptions{Workspace: ws})
+
+	first := r.submit("remember that I like tea")
+	events := r.follow(first.ID, 15*time.Second)
+	if s, _ := bus.Fold(events); s.State != bus.StateCompleted {
+		t.Fatalf("first task ended %s: %s (%s)", s.State, s.Error, types(events))
+	}
+	mu := memoryEvents(t, events)
+	if len(mu) != 1 || mu[0].Scope != "agent:default" || mu[0].Name != "MEMORY.md" || mu[0].Content != "The user likes tea." || mu[0].CallID != "c1" || mu[0].Revision == 0 {
+		t.Fatalf("memory_updated events %+v, want one for agent:default MEMORY.md by call c1", mu)
+	}
+
+	const goal = "what do you know?"
+	second := r.submit(goal)
+	r.follow(second.ID, 15*time.Second)
+	reqs := requestsFor(r.model, goal)
+	if len(reqs) == 0 {
+		t.Fatal("no model request for the second task")
+	}
+	sys := systemOf(reqs[0])
+	for _, want := range []string{"The user likes tea.", `scope="pinned" name="SOUL.md"`, "You are calm and precise."} {
+		if !strings.Contains(sys, want) {
+			t.Errorf("the second task's system prompt lacks %q:\n%s", want, sys)
+		}
+	}
+	if tools := reqs[0].ToolNames(); !slices.Contains(tools, "memory_update") || !slices.Contains(tools, "memory_read") {
+		t.Errorf("memory tools not offered: %v", tools)
+	}
+
+	// The API: list, show, write (compare-and-set), log, restore.
+	ctx := r.ctx(10 * time.Second)
+	files, err := r.client.MemoryList(ctx, "agent:default")
+	if err != nil || len(files) != 1 || files[0].Name != "MEMORY.md" {
+		t.Fatalf("memory list: %v %+v", err, files)
+	}
+	cur, err := r.client.MemoryGet(ctx, "agent:default", "MEMORY.md", 0)
+	if err != nil || cur.Content != "The user likes tea." {
+		t.Fatalf("memory get: %v %+v", err, cur)
+	}
+	if _, err := r.client.MemoryPut(ctx, "agent:default", "MEMORY.md", "stale write", cur.Revision-1); !errors.Is(err, bus.ErrConflict) {
+		t.Errorf("a write over an old revision: got %v, want ErrConflict", err)
+	}
+	edited, err := r.client.MemoryPut(ctx, "agent:default", "MEMORY.md", "The user likes coffee.", cur.Revision)
+	if err != nil {
+		t.Fatal(err)
+	}
+	revs, err := r.client.MemoryHistory(ctx, "agent:default", "MEMORY.md")
+	if err != nil || len(revs) != 2 || revs[0].Content != "The user likes coffee." || revs[1].Content != "The user likes tea." {
+		t.Fatalf("memory log: %v %+v", err, revs)
+	}
+	back, err := r.client.MemoryRestore(ctx, "agent:default", "MEMORY.md", cur.Revision)
+	if err != nil || back.Content != "The user likes tea." || back.Revision <= edited.Revision {
+		t.Fatalf("restore: %v %+v", err, back)
+	}
+	if _, err := r.client.MemoryGet(ctx, "user:nobody", "MEMORY.md", 0); !errors.Is(err, bus.ErrMemoryNotFound) {
+		t.Errorf("missing file: got %v, want ErrMemoryNotFound", err)
+	}
+}
+
+// Two tasks racing to write one memory file both land: the second write
+// is refused with the current text, the model merges, and its next write
+// lands.
+func TestMemoryRaceBothLandOneAfterAMerge(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	firsts := map[string]bool{}
+	both := make(chan struct{})
+	r := newRig(t, "", func(req *openaitest.Request) openaitest.Reply {
+		goal := ""
+		for _, m := range req.Messages {
+			if m.Role == "user" {
+				goal = m.Text()
+				break
+			}
+		}
+		fact := "fact " + strings.TrimPrefix(goal, "remember ")
+		last := req.LastToolResult()
+		switch {
+		case strings.HasPrefix(last, "saved"):
+			return openaitest.Reply{Text: "saved " + fact}
+		case strings.Contains(last, "<current>"):
+			current := last[strings.Index(last, "<current>\n")+len("<current>\n") : strings.Index(last, "\n</current>")]
+			return callTool("c2", "memory_update", map[string]any{"name": "MEMORY.md", "content": current + "\n" + fact, "scope": "global"})(req)
+		}
+		// Both tasks read the (empty) memory before either writes.
+		mu.Lock()
+		firsts[goal] = true
+		if len(firsts) == 2 {
+			select {
+			case <-both:
+			default:
+				close(both)
+			}
+		}
+		mu.Unlock()
+		select {
+		case <-both:
+		case <-time.After(10 * time.Second):
+		}
+		return callTool("c1", "memory_update", map[string]any{"name": "MEMORY.md", "content": fact, "scope": "global"})(req)
+	})
+	r.gateway()
+	r.daemon("d1")
+	a, b := r.submit("remember A"), r.submit("remember B")
+	var updates []*bus.MemoryUpdated
+	for _, id := range []string{a.ID, b.ID} {
+		events := r.follow(id, 20*time.Second)
+		if s, _ := bus.Fold(events); s.State != bus.StateCompleted {
+			t.Fatalf("task %s ended %s: %s", id, s.State, s.Error)
+		}
+		updates = append(updates, memoryEvents(t, events)...)
+	}
+	if len(updates) != 2 {
+		t.Fatalf("want 2 memory_updated events (one per task), got %d", len(updates))
+	}
+	f, err := r.client.MemoryGet(r.ctx(5*time.Second), "global", "MEMORY.md", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(f.Content, "fact A") || !strings.Contains(f.Content, "fact B") {
+		t.Errorf("the merged file lost a write: %q", f.Content)
+	}
+	revs, err := r.client.MemoryHistory(r.ctx(5*time.Second), "global", "MEMORY.md")
+	if err != nil || len(revs) != 2 {
+		t.Errorf("want 2 revisions, got %d (%v)", len(revs), err)
 	}
 }

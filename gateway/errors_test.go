@@ -87,6 +87,7 @@ func TestErrorCodesSurviveTheWire(t *testing.T) {
 		{fmt.Errorf("the projector is behind: %w", bus.ErrUnavailable), bus.ErrUnavailable, bus.CodeUnavailable, 503},
 		{fmt.Errorf("call c1 (shell) of task t1 does not wait for approval: %w", bus.ErrNotWaiting), bus.ErrNotWaiting, bus.CodeNotWaiting, 409},
 		{fmt.Errorf("no daemon offers skill(s) pdf: %w", bus.ErrSkillUnavailable), bus.ErrSkillUnavailable, bus.CodeSkillMissing, 400},
+		{fmt.Errorf("memory global MEMORY.md: %w", bus.ErrMemoryNotFound), bus.ErrMemoryNotFound, bus.CodeMemoryNotFound, 404},
 		{fmt.Errorf("no daemon offers agent %q: %w", "reviewer", bus.ErrAgentUnavailable), bus.ErrAgentUnavailable, bus.CodeAgentMissing, 400},
 		{errors.New("disk on fire\nsecond line kept"), nil, bus.CodeInternal, 500},
 	}

@@ -71,6 +71,7 @@ type Gateway struct {
 	tasks     *bus.Log
 	summaries *bus.Summaries
 	presence  *bus.Presence
+	memory    *bus.Memory
 	svc       micro.Service
 	httpSrv   *http.Server
 	httpAddr  net.Addr
@@ -122,6 +123,9 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		return nil, err
 	}
 	if g.presence, err = bus.OpenPresence(ctx, js); err != nil {
+		return nil, err
+	}
+	if g.memory, err = bus.OpenMemory(ctx, js); err != nil {
 		return nil, err
 	}
 	return g, nil

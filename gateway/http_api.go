@@ -32,6 +32,7 @@ func (g *Gateway) apiRoutes() http.Handler {
 	mux.HandleFunc(bus.RouteWatchTasks, g.apiWatchTasks)
 	mux.HandleFunc(bus.RouteDaemons, g.apiDaemons)
 	mux.HandleFunc(bus.RouteSkills, g.apiSkills)
+	g.memoryRoutes(mux)
 	mux.HandleFunc(bus.APIPath, func(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusNotFound, bus.CodeNoEndpoint, "no API endpoint "+r.Method+" "+r.URL.Path)
 	})

@@ -30,6 +30,7 @@ func (g *Gateway) startService(ctx context.Context) error {
 	}
 	tasks := svc.AddGroup(bus.APISubjectPrefix() + "." + bus.APIGroupTask)
 	daemons := svc.AddGroup(bus.APISubjectPrefix() + "." + bus.APIGroupDaemon)
+	memory := svc.AddGroup(bus.APISubjectPrefix() + "." + bus.APIGroupMemory)
 	// Each endpoint's description is its entry in bus.APIEndpoints, the
 	// wire's one list of them.
 	add := func(grp micro.Group, group, name string, h func(context.Context, []byte) (any, error)) error {
@@ -110,6 +111,9 @@ func (g *Gateway) startService(ctx context.Context) error {
 				return nil, err
 			}
 			return &bus.ListDaemonsResponse{Daemons: list}, nil
+		}),
+		g.addMemoryEndpoints(func(name string, h func(context.Context, []byte) (any, error)) error {
+			return add(memory, bus.APIGroupMemory, name, h)
 		}),
 	)
 	if err != nil {

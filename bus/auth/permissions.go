@@ -46,7 +46,9 @@ func kvKey(bucket, key string) string { return "$KV." + bucket + "." + key }
 //   - publish task events under its own writer token only
 //     (viber.task.*.d-<name>.*: readers accept them only from the daemon
 //     holding the task, so it cannot write another daemon's task nor pass
-//     for a gateway) and live deltas (viber.live.*).
+//     for a gateway) and live deltas (viber.live.*);
+//   - read and write the memory bucket (viber_memory), whose files its
+//     agents load and update.
 //
 // Everything else is refused: the stream API (create, update, delete,
 // purge, message delete), other daemons' consumers and work subjects,
@@ -95,6 +97,17 @@ func DaemonPermissions(name, inbox string) (jwt.Permissions, error) {
 		jsAPI+"CONSUMER.DELETE."+bus.TaskStream+".*",
 		bus.TaskWriterFilter(bus.DaemonWriter(name)),
 		bus.LiveSubject("*"),
+		// Memory: the fleet's memory, read for prompts and written by
+		// the memory_update tool (any key: tasks move between daemons).
+		jsAPI+"STREAM.INFO."+kvStream(bus.MemoryBucket),
+		kvKey(bus.MemoryBucket, ">"),
+		jsAPI+"DIRECT.GET."+kvStream(bus.MemoryBucket),
+		jsAPI+"DIRECT.GET."+kvStream(bus.MemoryBucket)+".>",
+		jsAPI+"STREAM.MSG.GET."+kvStream(bus.MemoryBucket),
+		jsAPI+"CONSUMER.CREATE."+kvStream(bus.MemoryBucket)+".*",
+		jsAPI+"CONSUMER.CREATE."+kvStream(bus.MemoryBucket)+".*.>",
+		jsAPI+"CONSUMER.DELETE."+kvStream(bus.MemoryBucket)+".*",
+		jsAPI+"CONSUMER.INFO."+kvStream(bus.MemoryBucket)+".*",
 	)
 	denyProjector(&p)
 	p.Sub.Allow.Add(inbox + ".>")
