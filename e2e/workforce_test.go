@@ -2,10 +2,13 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -383,5 +386,89 @@ func TestMemoryRaceBothLandOneAfterAMerge(t *testing.T) {
 	revs, err := r.client.MemoryHistory(r.ctx(5*time.Second), "global", "MEMORY.md")
 	if err != nil || len(revs) != 2 {
 		t.Errorf("want 2 revisions, got %d (%v)", len(revs), err)
+	}
+}
+
+// The issue's check, through the binaries: an agent file dropped into a
+// running daemon's folder shows up in `viber agent ls`; `task submit
+// --agent` runs with its prompt; memory_update then a new task sees the
+// memory; `viber memory log` shows the revisions; edit, show and restore.
+func TestCLIAgentsAndMemory(t *testing.T) {
+	t.Parallel()
+	fake := openaitest.New(t, func(r *openaitest.Request) openaitest.Reply {
+		switch {
+		case strings.HasPrefix(r.LastToolResult(), "saved"):
+			return openaitest.Reply{Text: "noted"}
+		case r.LastUser() == "remember the launch is on Friday":
+			return callTool("c1", "memory_update", map[string]any{"name": "MEMORY.md", "content": "The launch is on Friday."})(r)
+		}
+		return openaitest.Reply{Text: "ok"}
+	})
+	natsAddr, httpAddr := freeAddr(t), freeAddr(t)
+	home := t.TempDir()
+	env := append(modelEnv(fake), "VIBER_NATS_URL=nats://"+natsAddr, "VIBER_HOME="+home)
+	up := start(t, env, "viber", "up", "--data", t.TempDir(), "--nats-listen", natsAddr, "--http-listen", httpAddr)
+	waitHealthy(t, httpAddr, up)
+	defer up.stop(t)
+
+	writeFile(t, filepath.Join(skills.AgentsUserDir(home), "scribe.yaml"),
+		"name: scribe\ndescription: Keeps notes.\nsystem: You are the scribe; you keep notes.\nmemory: [agent]\n")
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		stdout, _, _ := run(t, env, "viber", "agent", "ls")
+		if strings.Contains(stdout, "scribe") && strings.Contains(stdout, "Keeps notes.") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the dropped agent never showed in viber agent ls:\n%s", stdout)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	stdout, stderr, code := run(t, env, "viber", "task", "submit", "--wait", "--agent", "scribe", "remember the launch is on Friday")
+	if code != 0 || strings.TrimSpace(stdout) != "noted" {
+		t.Fatalf("submit --agent scribe: exit %d\n%s%s", code, stdout, stderr)
+	}
+	id := strings.TrimSpace(strings.TrimPrefix(strings.SplitN(stderr, "\n", 2)[0], "task "))
+	if out, _, _ := run(t, env, "viber", "task", "show", id); !strings.Contains(out, "agent") || !strings.Contains(out, "scribe") {
+		t.Errorf("task show does not name the agent:\n%s", out)
+	}
+	if reqs := requestsFor(fake, "remember the launch is on Friday"); len(reqs) == 0 || !strings.HasPrefix(systemOf(reqs[0]), "You are the scribe") {
+		t.Errorf("the task did not run with the scribe's prompt")
+	}
+	if _, stderr, code := run(t, env, "viber", "task", "submit", "--wait", "--agent", "scribe", "what is planned?"); code != 0 {
+		t.Fatalf("second task: exit %d %s", code, stderr)
+	}
+	if reqs := requestsFor(fake, "what is planned?"); len(reqs) == 0 || !strings.Contains(systemOf(reqs[0]), "The launch is on Friday.") {
+		t.Errorf("the second task's system prompt lacks the memory")
+	}
+
+	// An operator's edit from stdin, then the log shows both revisions.
+	cmd := exec.Command(filepath.Join(binaries(t), "viber"), "memory", "edit", "agent:scribe", "MEMORY.md")
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdin = strings.NewReader("The launch moved to Monday.\n")
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "revision") {
+		t.Fatalf("memory edit: %v\n%s", err, out)
+	}
+	stdout, _, code = run(t, env, "viber", "memory", "log", "agent:scribe", "MEMORY.md")
+	if code != 0 || !strings.Contains(stdout, "The launch is on Friday.") || !strings.Contains(stdout, "The launch moved to Monday.") {
+		t.Fatalf("memory log: exit %d\n%s", code, stdout)
+	}
+	var revs []bus.MemoryFile
+	stdout, _, _ = run(t, env, "viber", "memory", "log", "--json", "agent:scribe", "MEMORY.md")
+	if err := json.Unmarshal([]byte(stdout), &revs); err != nil || len(revs) != 2 {
+		t.Fatalf("memory log --json: %v\n%s", err, stdout)
+	}
+	if _, stderr, code := run(t, env, "viber", "memory", "restore", "agent:scribe", "MEMORY.md", strconv.FormatUint(revs[1].Revision, 10)); code != 0 {
+		t.Fatalf("restore: exit %d %s", code, stderr)
+	}
+	if stdout, _, _ := run(t, env, "viber", "memory", "show", "agent:scribe", "MEMORY.md"); strings.TrimSpace(stdout) != "The launch is on Friday." {
+		t.Errorf("after restore, show prints %q", stdout)
+	}
+	if stdout, _, _ := run(t, env, "viber", "memory", "ls"); !strings.Contains(stdout, "agent:scribe") {
+		t.Errorf("memory ls:\n%s", stdout)
+	}
+	if _, stderr, code := run(t, env, "viber", "memory", "show", "global", "NOPE.md"); code != 1 || !strings.Contains(stderr, "viber memory ls") {
+		t.Errorf("show a missing file: exit %d %q", code, stderr)
 	}
 }
