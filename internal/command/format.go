@@ -82,6 +82,8 @@ func describe(ev *bus.Event) string {
 		return "error: " + d.Error
 	case *bus.Cancelled:
 		return d.Reason
+	case *bus.MemoryUpdated:
+		return fmt.Sprintf("%s %s revision %d (call %s): %s", d.Scope, d.Name, d.Revision, d.CallID, oneLine(d.Content, 160))
 	}
 	return ""
 }
