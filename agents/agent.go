@@ -322,6 +322,14 @@ func (a *Agent) settle(ctx context.Context, rt Runtime, reg *tool.Registry) (*bu
 		case bus.ApprovalExpired:
 			err = a.result(ctx, rt, c.CallID, c.Tool, tool.Errorf(
 				"not run: the turn ended before anyone decided on this call. Ask again if it is still needed."))
+		case "", bus.ApprovalApproved:
+			if resumable(reg, c.Tool) {
+				// Running it again does its work once (spawn finds its
+				// child): finish it rather than report it interrupted.
+				err = a.result(ctx, rt, c.CallID, c.Tool, reg.Call(tool.WithCallID(ctx, c.CallID), c.Tool, json.RawMessage(orEmptyObject(c.Arguments))))
+				break
+			}
+			fallthrough
 		default:
 			err = a.result(ctx, rt, c.CallID, c.Tool, tool.Errorf(
 				"interrupted: the daemon running this call stopped before it reported a result, so it may or may not have taken effect; it was not run again. Check its effect before retrying."))
@@ -571,4 +579,15 @@ func (s *skillTool) Call(_ context.Context, args json.RawMessage) tool.Result {
 		return tool.Errorf("%v; available: %s", err, strings.Join(s.catalog.Names(), ", "))
 	}
 	return tool.Result{Output: body}
+}
+
+// resumable reports whether the registry's tool of that name may run an
+// unfinished call again (see tool.Resumable).
+func resumable(reg *tool.Registry, name string) bool {
+	t, ok := reg.Get(name)
+	if !ok {
+		return false
+	}
+	r, ok := t.(tool.Resumable)
+	return ok && r.Resumable()
 }

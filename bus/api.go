@@ -43,6 +43,10 @@ type CreateTaskRequest struct {
 	Model     string            `json:"model,omitempty"`
 	Skills    []string          `json:"skills,omitempty"`
 	Agent     string            `json:"agent,omitempty"`
+	// Parent makes the task a child of a running task's spawn call (a
+	// daemon's spawn tool sets it); the task's id is then derived from
+	// the parent and call, so asking again returns the same task.
+	Parent *ParentRef        `json:"parent,omitempty"`
 	Policy    map[string]string `json:"policy,omitempty"`
 	Submitter string            `json:"submitter,omitempty"`
 }
@@ -58,6 +62,8 @@ type ListTasksRequest struct {
 	State State `json:"state,omitempty"`
 	// Daemon keeps only tasks run (or pinned) on that daemon.
 	Daemon string `json:"daemon,omitempty"`
+	// Parent keeps only the child tasks of that task.
+	Parent string `json:"parent,omitempty"`
 	// Limit caps the count (default 100, newest first).
 	Limit int `json:"limit,omitempty"`
 }

@@ -34,6 +34,7 @@ const (
 	TypeFailed            Type = "viber.task.failed"
 	TypeCancelled         Type = "viber.task.cancelled"
 	TypeMemoryUpdated     Type = "viber.task.memory_updated"
+	TypeChildCreated      Type = "viber.task.child_created"
 )
 
 const typePrefix = "viber.task."
@@ -190,7 +191,7 @@ func AllTypes() []Payload {
 		&Created{}, &Assigned{}, &Started{}, &Message{}, &Plan{},
 		&ToolCall{}, &ToolResult{}, &ApprovalRequested{}, &ApprovalDecided{},
 		&Input{}, &CancelRequested{}, &Completed{}, &Failed{}, &Cancelled{},
-		&MemoryUpdated{},
+		&MemoryUpdated{}, &ChildCreated{},
 	}
 }
 
@@ -210,6 +211,7 @@ var payloadFactories = map[Type]func() Payload{
 	TypeFailed:            func() Payload { return &Failed{} },
 	TypeCancelled:         func() Payload { return &Cancelled{} },
 	TypeMemoryUpdated:     func() Payload { return &MemoryUpdated{} },
+	TypeChildCreated:      func() Payload { return &ChildCreated{} },
 }
 
 // Created opens a task: the goal and how it should be run.
@@ -232,6 +234,25 @@ type Created struct {
 	// Policy overrides the daemon's tool policy for this task: tool name
 	// (or "shell:PREFIX", or "*" for the default) → allow, ask or deny.
 	Policy map[string]string `json:"policy,omitempty"`
+	// Parent names the task and spawn call that started this one (a child
+	// task); absent for a task a person or tool started.
+	Parent *ParentRef `json:"parent,omitempty"`
+	// Depth is how many parents the task has (0 for a top-level task).
+	Depth int `json:"depth,omitempty" jsonschema:"minimum=0"`
+}
+
+// ParentRef names the task and tool call that started a child task. The
+// child's id is derived from both ([ChildID]), so creating it again for
+// the same call finds the same task.
+type ParentRef struct {
+	// Task is the parent task's id.
+	Task string `json:"task" jsonschema:"minLength=1"`
+	// CallID is the parent's spawn call.
+	CallID string `json:"call_id" jsonschema:"minLength=1"`
+	// Wait is true when the parent waits for the child and takes its
+	// result as the call's result; false when the result reaches the
+	// parent later as a follow-up input.
+	Wait bool `json:"wait,omitempty"`
 }
 
 // EventType implements [Payload].
@@ -459,3 +480,21 @@ type MemoryUpdated struct {
 
 // EventType implements [Payload].
 func (*MemoryUpdated) EventType() Type { return TypeMemoryUpdated }
+
+// ChildCreated records in the parent's log that its spawn call started a
+// child task.
+type ChildCreated struct {
+	// CallID is the spawn call.
+	CallID string `json:"call_id" jsonschema:"minLength=1"`
+	// Task is the child task's id.
+	Task string `json:"task" jsonschema:"minLength=1"`
+	// Goal, Agent and Daemon repeat what the child was asked.
+	Goal   string `json:"goal"`
+	Agent  string `json:"agent,omitempty"`
+	Daemon string `json:"daemon,omitempty"`
+	// Wait repeats whether the parent waits for the child.
+	Wait bool `json:"wait,omitempty"`
+}
+
+// EventType implements [Payload].
+func (*ChildCreated) EventType() Type { return TypeChildCreated }

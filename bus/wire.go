@@ -125,6 +125,7 @@ var eventRules = map[Type]eventRule{
 	TypeCompleted:         {ByOwner, "ends the turn", "waiters (`viber task wait`, client.Wait)"},
 	TypeFailed:            {ByOwner, "ends the turn", "waiters (`viber task wait`, client.Wait)"},
 	TypeCancelled:         {ByOwnerOrGateway, "ends the turn", "waiters (`viber task wait`, client.Wait)"},
+	TypeChildCreated:      {ByOwner, "for an open spawn call that has no child yet", "`viber task tree`, the dashboard (the parent's children)"},
 	TypeMemoryUpdated:     {ByOwner, "for an open memory_update call not waiting for approval", "`viber memory log`, replays (the write itself is in " + MemoryBucket + ")"},
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/viberhq/viber/agents/mcpclient"
 	"github.com/viberhq/viber/agents/tool"
 	"github.com/viberhq/viber/bus"
+	"github.com/viberhq/viber/client"
 	"github.com/viberhq/viber/memory"
 	"github.com/viberhq/viber/skills"
 )
@@ -65,6 +66,9 @@ type Config struct {
 	Home string
 	// NoBuiltinSkills leaves the skills built into the binary out.
 	NoBuiltinSkills bool
+	// MaxDepth is the deepest task that is offered the spawn tool (default
+	// 2, the gateway's default limit; negative: no spawn at all).
+	MaxDepth int
 	// MemoryFileCap caps each memory file in an agent's system prompt
 	// (default 8 KB; the agent reads the rest with memory_read).
 	MemoryFileCap int
@@ -130,6 +134,7 @@ type Daemon struct {
 	offer   atomic.Pointer[offer] // skills and agents, replaced by rescans
 	scan    scanner
 	mem     memoryState
+	cl      *client.Client // the gateway's API, for child tasks
 	localJS jetstream.JetStream
 	outbox  *outbox
 	policy  agents.Policy
@@ -239,6 +244,9 @@ func New(cfg Config) (*Daemon, error) {
 		beatReq:  beatReq,
 	}
 	d.rescan(true)
+	if d.cl, err = client.New(cfg.NC); err != nil {
+		return nil, fmt.Errorf("daemon: %w", err)
+	}
 	return d, nil
 }
 

@@ -122,7 +122,7 @@ func (d *Daemon) modelFor(c *bus.Created) string {
 // agentFor builds the agent that runs a task: the named agent's prompt,
 // tools (its allow-list applied to the daemon's), skills, step limit and
 // policy (the daemon's, tightened by the agent's, then by the task's).
-func (d *Daemon) agentFor(c *bus.Created, model llms.Model, kind string) (*agents.Agent, error) {
+func (d *Daemon) agentFor(c *bus.Created, model llms.Model, kind string, rt *runtime) (*agents.Agent, error) {
 	off := d.offer.Load()
 	def, ok := off.roster.Get(c.Agent)
 	if !ok {
@@ -142,7 +142,11 @@ func (d *Daemon) agentFor(c *bus.Created, model llms.Model, kind string) (*agent
 	if len(ignored) > 0 {
 		d.log.Info().Strs("ignored", ignored).Msg("the task asked for a looser tool policy than this daemon allows; kept the daemon's")
 	}
-	tools := slices.DeleteFunc(slices.Clone(d.toolset()), func(t tool.Tool) bool { return !def.Allows(t.Name()) })
+	tools := d.toolset()
+	if d.cl != nil && c.Depth < d.maxDepth() {
+		tools = append(slices.Clone(tools), &spawnTool{d: d, rt: rt, cl: d.cl})
+	}
+	tools = slices.DeleteFunc(slices.Clone(tools), func(t tool.Tool) bool { return !def.Allows(t.Name()) })
 	catalog := off.catalog
 	if def.Skills != nil {
 		catalog = catalog.Only(def.Skills)

@@ -347,7 +347,7 @@ func (d *Daemon) execute(ctx context.Context, rt *runtime, claimed *bus.Event, r
 		log.Warn().Err(err).Msg("task failed: no model")
 		return done
 	}
-	agent, err := d.agentFor(created, model, mc.Provider)
+	agent, err := d.agentFor(created, model, mc.Provider, rt)
 	if err != nil {
 		rt.finish(ctx, &bus.Failed{Error: err.Error(), Code: bus.FailBadRequest})
 		log.Warn().Err(err).Msg("task failed: its agent cannot run here")

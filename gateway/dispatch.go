@@ -53,7 +53,19 @@ func (g *Gateway) CreateTask(ctx context.Context, req *bus.CreateTaskRequest) (*
 	}
 	id := bus.NewID()
 	created := &bus.Created{Goal: req.Goal, Daemon: req.Daemon, Model: req.Model, Skills: req.Skills, Agent: req.Agent, Policy: req.Policy, Submitter: req.Submitter}
+	if req.Parent != nil {
+		var existing *bus.Summary
+		var err error
+		if id, existing, err = g.childOf(ctx, req, created); err != nil || existing != nil {
+			return existing, err
+		}
+	}
 	ev, err := g.tasks.AppendPayload(ctx, id, g.source, created)
+	if req.Parent != nil && errors.Is(err, bus.ErrConflict) {
+		// The same spawn call asked twice (a resumed parent, a retry):
+		// the child it started is the answer.
+		return g.Task(ctx, id)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("create task: %w", err)
 	}
@@ -150,6 +162,9 @@ func (g *Gateway) ListTasks(ctx context.Context, req *bus.ListTasksRequest) (*bu
 		if req.Daemon != "" && s.Daemon != req.Daemon && s.RequestedDaemon != req.Daemon {
 			continue
 		}
+		if req.Parent != "" && (s.Parent == nil || s.Parent.Task != req.Parent) {
+			continue
+		}
 		resp.Total++
 		if len(resp.Tasks) < limit {
 			resp.Tasks = append(resp.Tasks, s)
@@ -194,6 +209,7 @@ func (g *Gateway) CancelTask(ctx context.Context, req *bus.CancelTaskRequest) (*
 			return nil, err
 		}
 	}
+	g.cancelChildren(ctx, &v.Summary, req)
 	return stored, nil
 }
 

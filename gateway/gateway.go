@@ -38,6 +38,10 @@ type Config struct {
 	// SweepInterval is how often tasks that lost their assignment are
 	// queued again (default 1 minute).
 	SweepInterval time.Duration
+	// MaxDepth bounds how deep child tasks nest (default 2: a child's
+	// child, never further); MaxChildren bounds the children of one task
+	// (default 8).
+	MaxDepth, MaxChildren int
 	// Logger receives the gateway's logs.
 	Logger zerolog.Logger
 }
@@ -50,6 +54,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ID != "" && !bus.ValidToken(c.ID) {
 		errs = append(errs, fmt.Errorf("gateway: id %q must be letters, digits, '-' or '_'", c.ID))
+	}
+	if c.MaxDepth < 0 || c.MaxChildren < 0 {
+		errs = append(errs, fmt.Errorf("gateway: child task limits must not be negative (depth %d, children %d)", c.MaxDepth, c.MaxChildren))
 	}
 	if c.HTTPListen != "" && c.HTTPListen != "none" {
 		host, _, err := net.SplitHostPort(c.HTTPListen)

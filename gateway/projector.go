@@ -125,6 +125,7 @@ func (g *Gateway) projectOne(ctx context.Context, subject string, data []byte, s
 		if streamSeq != 0 && streamSeq <= sum.StreamSeq {
 			return nil // already folded
 		}
+		ended := sum.State.Terminal()
 		if _, err := sum.ApplyMsg(subject, data, streamSeq); err != nil {
 			g.log.Warn().Err(err).Msg("projector: a message does not fit its task; folding the task again from its log")
 			v, lerr := g.tasks.Load(ctx, taskID)
@@ -138,6 +139,9 @@ func (g *Gateway) projectOne(ctx context.Context, subject string, data []byte, s
 		}
 		err = g.summaries.Put(ctx, sum, rev, create)
 		if err == nil {
+			if !ended && sum.State.Terminal() {
+				g.childEnded(sum) // a child's answer goes to a parent that did not wait
+			}
 			return nil
 		}
 		if !errors.Is(err, jetstream.ErrKeyExists) && !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {

@@ -16,3 +16,12 @@ func CallID(ctx context.Context) string {
 	id, _ := ctx.Value(callIDKey{}).(string)
 	return id
 }
+
+// Resumable is implemented by tools whose call may run again when a task
+// resumes after its daemon died, because running it twice does the work
+// once (spawn finds the child its call started). A resumed task runs such
+// an unfinished call again instead of reporting it interrupted.
+type Resumable interface {
+	// Resumable reports whether an unfinished call may run again.
+	Resumable() bool
+}

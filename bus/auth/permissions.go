@@ -48,11 +48,13 @@ func kvKey(bucket, key string) string { return "$KV." + bucket + "." + key }
 //     holding the task, so it cannot write another daemon's task nor pass
 //     for a gateway) and live deltas (viber.live.*);
 //   - read and write the memory bucket (viber_memory), whose files its
-//     agents load and update.
+//     agents load and update;
+//   - ask the gateway to create tasks (viber.api.task.create), for the
+//     child tasks of its spawn tool.
 //
 // Everything else is refused: the stream API (create, update, delete,
 // purge, message delete), other daemons' consumers and work subjects,
-// queuing work (viber.work.>), the gateway's API (viber.api.>), the task
+// queuing work (viber.work.>), the gateway's API beyond creating tasks, the task
 // summaries, and subscribing to task or live subjects.
 func DaemonPermissions(name, inbox string) (jwt.Permissions, error) {
 	if !bus.ValidToken(name) || name == bus.AnyDaemon {
@@ -97,6 +99,9 @@ func DaemonPermissions(name, inbox string) (jwt.Permissions, error) {
 		jsAPI+"CONSUMER.DELETE."+bus.TaskStream+".*",
 		bus.TaskWriterFilter(bus.DaemonWriter(name)),
 		bus.LiveSubject("*"),
+		// Child tasks: the spawn tool asks the gateway to create them
+		// (the gateway checks the parent's open spawn call).
+		bus.APISubject(bus.APIGroupTask, bus.APITaskCreate),
 		// Memory: the fleet's memory, read for prompts and written by
 		// the memory_update tool (any key: tasks move between daemons).
 		jsAPI+"STREAM.INFO."+kvStream(bus.MemoryBucket),
