@@ -38,15 +38,15 @@ const (
 
 // CreateTaskRequest asks the gateway to create and queue a task.
 type CreateTaskRequest struct {
-	Goal      string            `json:"goal"`
-	Daemon    string            `json:"daemon,omitempty"`
-	Model     string            `json:"model,omitempty"`
-	Skills    []string          `json:"skills,omitempty"`
-	Agent     string            `json:"agent,omitempty"`
+	Goal   string   `json:"goal"`
+	Daemon string   `json:"daemon,omitempty"`
+	Model  string   `json:"model,omitempty"`
+	Skills []string `json:"skills,omitempty"`
+	Agent  string   `json:"agent,omitempty"`
 	// Parent makes the task a child of a running task's spawn call (a
 	// daemon's spawn tool sets it); the task's id is then derived from
 	// the parent and call, so asking again returns the same task.
-	Parent *ParentRef        `json:"parent,omitempty"`
+	Parent    *ParentRef        `json:"parent,omitempty"`
 	Policy    map[string]string `json:"policy,omitempty"`
 	Submitter string            `json:"submitter,omitempty"`
 }

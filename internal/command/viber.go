@@ -176,11 +176,17 @@ was cancelled.`,
 				Flags: common(
 					&cli.StringFlag{Name: "state", Usage: "only tasks in this state (pending, assigned, running, waiting_approval, completed, failed, cancelled)"},
 					&cli.StringFlag{Name: "daemon", Usage: "only tasks of this daemon"},
+					&cli.StringFlag{Name: "parent", Usage: "only the child tasks of this task"},
 					&cli.IntFlag{Name: "limit", Usage: "at most this many", Value: bus.DefaultListLimit},
 				),
 				Action: taskList,
 			},
 			{Name: "show", Usage: "show a task's summary", ArgsUsage: "ID", Flags: common(), Action: taskShow},
+			{
+				Name: "tree", Usage: "show a task with its child tasks, and theirs", ArgsUsage: "ID",
+				Description: "tree prints the task (or, given a child, its whole tree from the root) with each child\nunder its parent: state, agent and goal. Example:\n\n   viber task tree 01JD3...",
+				Flags:       common(), Action: taskTree,
+			},
 			{
 				Name: "cancel", Usage: "stop a task", ArgsUsage: "ID",
 				Flags:  common(&cli.StringFlag{Name: "reason", Usage: "why (shown to watchers)"}),
@@ -357,7 +363,7 @@ func taskWatch(c *cli.Context) error {
 
 func taskList(c *cli.Context) error {
 	resp, err := request(c, func(ctx context.Context, cl *client.Client) (*bus.ListTasksResponse, error) {
-		return cl.ListTasks(ctx, &bus.ListTasksRequest{State: bus.State(c.String("state")), Daemon: c.String("daemon"), Limit: c.Int("limit")})
+		return cl.ListTasks(ctx, &bus.ListTasksRequest{State: bus.State(c.String("state")), Daemon: c.String("daemon"), Parent: c.String("parent"), Limit: c.Int("limit")})
 	})
 	if err != nil {
 		return err
