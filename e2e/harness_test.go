@@ -131,6 +131,8 @@ type daemonOptions struct {
 	Home string
 	// Rescan is how often it reads its skill and agent folders again.
 	Rescan time.Duration
+	// Capacity is how many tasks it runs at once (default 4).
+	Capacity int
 	// Logger, when set, receives the daemon's logs.
 	Logger *zerolog.Logger
 }
@@ -157,7 +159,7 @@ func (r *rig) daemonOpts(name string, o daemonOptions) *component {
 		log = *o.Logger
 	}
 	d, err := daemon.New(daemon.Config{
-		NC: nc, ID: name, Workspace: o.Workspace, Home: o.Home, Rescan: o.Rescan, Heartbeat: heartbeat, Setup: setup,
+		NC: nc, ID: name, Workspace: o.Workspace, Home: o.Home, Rescan: o.Rescan, Capacity: o.Capacity, Heartbeat: heartbeat, Setup: setup,
 		Models: models, Policy: o.Policy, Tools: o.Tools, MaxSteps: o.MaxSteps, Logger: log,
 	})
 	if err != nil {

@@ -472,3 +472,190 @@ func TestCLIAgentsAndMemory(t *testing.T) {
 		t.Errorf("show a missing file: exit %d %q", code, stderr)
 	}
 }
+
+// goalOf is the first user message of a request: the task's goal.
+func goalOf(req *openaitest.Request) string {
+	for _, m := range req.Messages {
+		if m.Role == "user" {
+			return m.Text()
+		}
+	}
+	return ""
+}
+
+// childrenOf lists the tasks whose parent is id.
+func (r *rig) childrenOf(id string) []*bus.Summary {
+	r.t.Helper()
+	resp, err := r.client.ListTasks(r.ctx(5*time.Second), &bus.ListTasksRequest{Parent: id})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return resp.Tasks
+}
+
+// A parent that spawns a child with wait:true gets the child's answer as
+// the tool result, on a daemon with a single slot (the waiting parent
+// gives its slot to the child instead of deadlocking).
+func TestSpawnWaitOnASingleSlotDaemon(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "", func(req *openaitest.Request) openaitest.Reply {
+		switch goalOf(req) {
+		case "plan the trip":
+			if res := req.LastToolResult(); res != "" {
+				return openaitest.Reply{Text: "parent heard: " + res}
+			}
+			return callTool("s1", "spawn", map[string]any{"goal": "find the train times", "wait": true})(req)
+		case "find the train times":
+			return openaitest.Reply{Text: "the 9:14 and the 10:02"}
+		}
+		return openaitest.Reply{Text: "?"}
+	})
+	r.gateway()
+	r.daemonOpts("solo", daemonOptions{Capacity: 1})
+	parent := r.submit("plan the trip")
+	events := r.follow(parent.ID, 20*time.Second)
+	final, _ := bus.Fold(events)
+	if final.State != bus.StateCompleted || !strings.Contains(final.Result, "the 9:14 and the 10:02") {
+		t.Fatalf("parent ended %s with %q (%s); want the child's answer in its result", final.State, final.Result, final.Error)
+	}
+	childID := bus.ChildID(parent.ID, "s1")
+	if len(final.Children) != 1 || final.Children[0].Task != childID || final.Children[0].CallID != "s1" {
+		t.Fatalf("parent's children %+v, want the one derived from call s1 (%s)", final.Children, childID)
+	}
+	kids := r.childrenOf(parent.ID)
+	if len(kids) != 1 || kids[0].ID != childID || kids[0].Parent == nil || kids[0].Parent.CallID != "s1" || kids[0].Depth != 1 {
+		t.Fatalf("task ls --parent: %+v", kids)
+	}
+	childEvents := r.follow(childID, 5*time.Second)
+	created := payload[bus.Created](t, childEvents[0])
+	if created.Parent == nil || created.Parent.Task != parent.ID || !created.Parent.Wait || created.Submitter != "" {
+		t.Errorf("child's created: %+v", created)
+	}
+	// The child is offered spawn (depth 1 of 2).
+	for _, req := range requestsFor(r.model, "find the train times") {
+		if !slices.Contains(req.ToolNames(), "spawn") {
+			t.Errorf("the child at depth 1 should be offered spawn: %v", req.ToolNames())
+		}
+	}
+	// Asking again for the same call finds the same child.
+	again, err := r.client.CreateTask(r.ctx(5*time.Second), &bus.CreateTaskRequest{Goal: "x", Parent: &bus.ParentRef{Task: parent.ID, CallID: "s1"}})
+	if err != nil || again.ID != childID {
+		t.Errorf("a second create for call s1: %v %+v, want child %s", err, again, childID)
+	}
+	// A call that is not a spawn call starts nothing.
+	if _, err := r.client.CreateTask(r.ctx(5*time.Second), &bus.CreateTaskRequest{Goal: "x", Parent: &bus.ParentRef{Task: childID, CallID: "nope"}}); !errors.Is(err, bus.ErrTerminal) && !errors.Is(err, bus.ErrCallNotFound) {
+		t.Errorf("a child for no spawn call: got %v", err)
+	}
+}
+
+// A parent whose daemon is killed while its child runs resumes on a new
+// process, runs the spawn call again, finds the child it started (no
+// second child) and takes its answer.
+func TestSpawnParentKilledResumesWithTheSameChild(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	childAsked := make(chan struct{}, 8)
+	r := newRig(t, "", func(req *openaitest.Request) openaitest.Reply {
+		switch goalOf(req) {
+		case "write the report":
+			if res := req.LastToolResult(); res != "" {
+				return openaitest.Reply{Text: "report done with: " + res}
+			}
+			return callTool("s1", "spawn", map[string]any{"goal": "gather the numbers", "daemon": "worker", "wait": true})(req)
+		case "gather the numbers":
+			childAsked <- struct{}{}
+			<-release
+			return openaitest.Reply{Text: "42 units"}
+		}
+		return openaitest.Reply{Text: "?"}
+	})
+	r.gateway()
+	r.daemon("worker")
+	boss := r.daemon("boss")
+	parent := r.submitWith(&bus.CreateTaskRequest{Goal: "write the report", Daemon: "boss"})
+	select {
+	case <-childAsked:
+	case <-time.After(15 * time.Second):
+		t.Fatal("the child never reached its model")
+	}
+	boss.Kill()
+	r.daemon("boss") // a new process of the same daemon resumes the parent
+	r.waitFor(parent.ID, bus.TypeStarted, 10*time.Second)
+	r.eventually(15*time.Second, "the parent to be resumed", func() bool {
+		v, err := r.env.Log.Load(context.Background(), parent.ID)
+		return err == nil && v.Attempts >= 2 && v.State == bus.StateRunning
+	})
+	close(release)
+	events := r.follow(parent.ID, 20*time.Second)
+	final, _ := bus.Fold(events)
+	if final.State != bus.StateCompleted || !strings.Contains(final.Result, "42 units") {
+		t.Fatalf("parent ended %s with %q (%s): %s", final.State, final.Result, final.Error, types(events))
+	}
+	if kids := r.childrenOf(parent.ID); len(kids) != 1 {
+		t.Fatalf("want exactly one child after the resume, got %d", len(kids))
+	}
+	n := 0
+	for _, ev := range events {
+		if ev.Type == bus.TypeChildCreated {
+			n++
+		}
+		if ev.Type == bus.TypeToolResult && strings.Contains(payload[bus.ToolResult](t, ev).Output, "interrupted") {
+			t.Errorf("the spawn call was reported interrupted instead of finished: %s", payload[bus.ToolResult](t, ev).Output)
+		}
+	}
+	if n != 1 {
+		t.Errorf("want one child_created in the parent's log, got %d", n)
+	}
+}
+
+// Cancelling a parent cancels its running child; a child started with
+// wait:false reports its answer to the parent as a follow-up.
+func TestSpawnCancelCascadesAndNoWaitReportsBack(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "", func(req *openaitest.Request) openaitest.Reply {
+		switch goalOf(req) {
+		case "supervise":
+			if strings.HasPrefix(req.LastUser(), "Child task") {
+				return openaitest.Reply{Text: "heard back: " + req.LastUser()}
+			}
+			if res := req.LastToolResult(); res != "" {
+				return openaitest.Reply{Text: "started it"}
+			}
+			return callTool("s1", "spawn", map[string]any{"goal": "quick errand", "wait": false})(req)
+		case "quick errand":
+			return openaitest.Reply{Text: "errand done"}
+		case "wait forever":
+			if res := req.LastToolResult(); res != "" {
+				return openaitest.Reply{Text: "unexpected: " + res}
+			}
+			return callTool("s1", "spawn", map[string]any{"goal": "endless chore", "wait": true})(req)
+		case "endless chore":
+			return openaitest.Reply{Hang: true}
+		}
+		return openaitest.Reply{Text: "?"}
+	})
+	r.gateway()
+	r.daemon("d1")
+
+	sup := r.submit("supervise")
+	r.eventually(20*time.Second, "the child's answer to reach the parent as a new turn", func() bool {
+		v, err := r.env.Log.Load(context.Background(), sup.ID)
+		return err == nil && v.State == bus.StateCompleted && strings.Contains(v.Result, "heard back") && strings.Contains(v.Result, "errand done")
+	})
+
+	boss := r.submit("wait forever")
+	childID := bus.ChildID(boss.ID, "s1")
+	r.eventually(15*time.Second, "the child to run", func() bool {
+		v, err := r.env.Log.Load(context.Background(), childID)
+		return err == nil && v.State == bus.StateRunning
+	})
+	if _, err := r.client.CancelTask(r.ctx(5*time.Second), &bus.CancelTaskRequest{ID: boss.ID, Reason: "enough"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{boss.ID, childID} {
+		s, _ := bus.Fold(r.follow(id, 15*time.Second))
+		if s.State != bus.StateCancelled {
+			t.Errorf("task %s ended %s, want cancelled", id, s.State)
+		}
+	}
+}
