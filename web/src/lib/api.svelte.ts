@@ -37,6 +37,9 @@ export interface Summary {
   model?: string;
   skills?: string[];
   agent?: string;
+  parent?: { task: string; call_id: string; wait?: boolean };
+  depth?: number;
+  children?: { task: string; call_id: string }[];
   result?: string;
   error?: string;
   cancel_requested?: boolean;
