@@ -401,6 +401,16 @@ func TestCLIAgentsAndMemory(t *testing.T) {
 			return openaitest.Reply{Text: "noted"}
 		case r.LastUser() == "remember the launch is on Friday":
 			return callTool("c1", "memory_update", map[string]any{"name": "MEMORY.md", "content": "The launch is on Friday."})(r)
+		case goalOf(r) == "delegate the shell work":
+			if res := r.LastToolResult(); res != "" {
+				return openaitest.Reply{Text: "delegated: " + res}
+			}
+			return callTool("s1", "spawn", map[string]any{"goal": "run the shell", "wait": true})(r)
+		case goalOf(r) == "run the shell":
+			if res := r.LastToolResult(); res != "" {
+				return openaitest.Reply{Text: "shell said " + strings.TrimSpace(res)}
+			}
+			return callTool("sh1", "shell", map[string]any{"command": "echo from-child"})(r)
 		}
 		return openaitest.Reply{Text: "ok"}
 	})
@@ -470,6 +480,47 @@ func TestCLIAgentsAndMemory(t *testing.T) {
 	}
 	if _, stderr, code := run(t, env, "viber", "memory", "show", "global", "NOPE.md"); code != 1 || !strings.Contains(stderr, "viber memory ls") {
 		t.Errorf("show a missing file: exit %d %q", code, stderr)
+	}
+
+	// A child's approval request is visible from its parent and decided
+	// there; the tree shows both.
+	stdout, _, code = run(t, env, "viber", "task", "submit", "delegate the shell work")
+	parent := strings.TrimSpace(stdout)
+	if code != 0 || !bus.ValidToken(parent) {
+		t.Fatalf("submit: exit %d %q", code, stdout)
+	}
+	child := bus.ChildID(parent, "s1")
+	want := "child " + child + " waits for approval of call sh1"
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		out, _, _ := run(t, env, "viber", "task", "show", parent)
+		if strings.Contains(out, want) && strings.Contains(out, "viber task approve "+child+" sh1") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("task show of the parent never showed %q:\n%s", want, out)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if _, stderr, code := run(t, env, "viber", "task", "approve", child, "sh1"); code != 0 {
+		t.Fatalf("approve the child's call: exit %d %s", code, stderr)
+	}
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		out, _, _ := run(t, env, "viber", "task", "tree", parent)
+		if strings.Contains(out, parent+"  completed") && strings.Contains(out, "└─ "+child+"  completed") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("task tree never showed both completed:\n%s", out)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if out, _, _ := run(t, env, "viber", "task", "show", parent); !strings.Contains(out, "delegated: child task "+child+" completed") || !strings.Contains(out, "shell said from-child") {
+		t.Errorf("the parent's result lacks the child's answer:\n%s", out)
+	}
+	if out, _, _ := run(t, env, "viber", "task", "ls", "--parent", parent); !strings.Contains(out, child) || strings.Contains(out, parent+" ") {
+		t.Errorf("task ls --parent:\n%s", out)
 	}
 }
 

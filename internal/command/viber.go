@@ -388,10 +388,14 @@ func taskShow(c *cli.Context) error {
 		return err
 	}
 	var waiting map[string]*bus.ApprovalRequested
+	var kidsWaiting []*bus.Summary
 	s, err := request(c, func(ctx context.Context, cl *client.Client) (*bus.Summary, error) {
 		s, err := cl.Task(ctx, id)
 		if err == nil && len(s.PendingApprovals) > 0 && !c.Bool("json") {
 			waiting, err = waitingCalls(ctx, cl, id)
+		}
+		if err == nil && !c.Bool("json") {
+			kidsWaiting = childrenWaiting(ctx, cl, s)
 		}
 		return s, err
 	})
@@ -402,7 +406,29 @@ func taskShow(c *cli.Context) error {
 		return printJSON(os.Stdout, s)
 	}
 	printSummary(os.Stdout, s, waiting)
+	for _, k := range kidsWaiting {
+		for _, call := range k.PendingApprovals {
+			fmt.Printf("child %s waits for approval of call %s: `viber task approve %s %s` or `viber task deny %s %s`\n", k.ID, call, k.ID, call, k.ID, call)
+		}
+	}
 	return nil
+}
+
+// childrenWaiting returns the children of a task (and theirs) that wait
+// for an approval, so a parent's page shows what holds it up.
+func childrenWaiting(ctx context.Context, cl *client.Client, s *bus.Summary) []*bus.Summary {
+	var out []*bus.Summary
+	for _, ch := range s.Children {
+		k, err := cl.Task(ctx, ch.Task)
+		if err != nil {
+			continue
+		}
+		if len(k.PendingApprovals) > 0 {
+			out = append(out, k)
+		}
+		out = append(out, childrenWaiting(ctx, cl, k)...)
+	}
+	return out
 }
 
 // waitingCalls reads a task's log for its approval requests, by call id,
