@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/viberhq/viber/agents/openaitest"
 	"github.com/viberhq/viber/bus"
 	"github.com/viberhq/viber/skills"
@@ -708,5 +710,51 @@ func TestSpawnCancelCascadesAndNoWaitReportsBack(t *testing.T) {
 		if s.State != bus.StateCancelled {
 			t.Errorf("task %s ended %s, want cancelled", id, s.State)
 		}
+	}
+}
+
+// The dashboard shows a child's approval request on its parent's page and
+// decides it there; the pages link parent and child.
+func TestDashboardChildApproval(t *testing.T) {
+	needBrowser(t)
+	t.Parallel()
+	r := newRig(t, "", func(req *openaitest.Request) openaitest.Reply {
+		switch goalOf(req) {
+		case "delegate":
+			if res := req.LastToolResult(); res != "" {
+				return openaitest.Reply{Text: "parent done: " + res}
+			}
+			return callTool("s1", "spawn", map[string]any{"goal": "run a command", "wait": true})(req)
+		case "run a command":
+			if res := req.LastToolResult(); res != "" {
+				return openaitest.Reply{Text: "child saw " + strings.TrimSpace(res)}
+			}
+			return callTool("a1", "shell", map[string]any{"command": "echo child-ran"})(req)
+		}
+		return openaitest.Reply{Text: "?"}
+	})
+	_, g := r.gateway()
+	r.daemon("d1")
+	b := newBrowser(t, "http://"+g.HTTPAddr())
+	parent := r.submit("delegate")
+	child := bus.ChildID(parent.ID, "s1")
+	r.eventually(15*time.Second, "the child to wait for approval", func() bool {
+		v, err := r.env.Log.Load(context.Background(), child)
+		return err == nil && len(v.PendingApprovals) == 1
+	})
+	b.open("/tasks/" + parent.ID)
+	b.waitJS("the child's approval on the parent's page", `document.querySelector('[data-testid=child-approval]')?.textContent.includes('`+child+`')`, 10*time.Second)
+	b.waitJS("a link to the child", `!!document.querySelector('[data-testid=task-children] a[href="/tasks/`+child+`"]')`, 5*time.Second)
+	b.shots("task-child-approval")
+	b.do("approve the child's call", 5*time.Second, chromedp.Click(chromedp.CSS(`[data-testid=child-approval] button.primary`)))
+	decided := r.waitFor(child, bus.TypeApprovalDecided, 10*time.Second)
+	if d := payload[bus.ApprovalDecided](t, decided); !d.Approved || d.CallID != "a1" {
+		t.Fatalf("decision: %+v", d)
+	}
+	b.waitJS("the parent completes", `document.querySelector('[data-testid=task-state]')?.textContent === 'completed'`, 20*time.Second)
+	b.open("/tasks/" + child)
+	b.waitJS("the child links its parent", `!!document.querySelector('[data-testid=task-parent] a[href="/tasks/`+parent.ID+`"]')`, 10*time.Second)
+	if errs := b.consoleErrors(); len(errs) > 0 {
+		t.Errorf("console errors: %v", errs)
 	}
 }
