@@ -142,7 +142,7 @@ type Daemon struct {
 
 	mu      sync.Mutex
 	running map[string]struct{}
-	slots   chan struct{}
+	slots   *slotSet
 	beatReq chan struct{}
 	wg      sync.WaitGroup
 }
@@ -240,7 +240,7 @@ func New(cfg Config) (*Daemon, error) {
 		tasks:    bus.NewLog(js),
 		host:     host,
 		running:  map[string]struct{}{},
-		slots:    make(chan struct{}, cfg.Capacity),
+		slots:    newSlotSet(cfg.Capacity),
 		beatReq:  beatReq,
 	}
 	d.rescan(true)
@@ -464,16 +464,14 @@ func (d *Daemon) heartbeatLoop(ctx context.Context) {
 // free.
 func (d *Daemon) pullLoop(ctx context.Context, c jetstream.Consumer) {
 	for ctx.Err() == nil {
-		select {
-		case d.slots <- struct{}{}:
-		case <-ctx.Done():
+		if d.slots.acquire(ctx, false) != nil {
 			return
 		}
 		fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		batch, err := c.Fetch(1, jetstream.FetchContext(fctx))
 		if err != nil {
 			cancel()
-			<-d.slots
+			d.slots.release()
 			if ctx.Err() == nil {
 				d.log.Warn().Err(err).Msg("pull failed; retrying")
 				sleep(ctx, time.Second)
@@ -486,13 +484,13 @@ func (d *Daemon) pullLoop(ctx context.Context, c jetstream.Consumer) {
 			d.wg.Add(1)
 			go func() {
 				defer d.wg.Done()
-				defer func() { <-d.slots }()
+				defer d.slots.release()
 				d.handle(ctx, msg, ackWait(c, d.cfg.Setup.AckWait()))
 			}()
 		}
 		cancel()
 		if !got {
-			<-d.slots
+			d.slots.release()
 			if err := batch.Error(); err != nil && ctx.Err() == nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
 				d.log.Warn().Err(err).Msg("pull ended with an error; retrying")
 				sleep(ctx, time.Second)

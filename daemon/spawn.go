@@ -123,16 +123,15 @@ func (d *Daemon) waitChild(ctx context.Context, id string) (*bus.Summary, error)
 }
 
 // yieldSlot gives up the capacity slot of the calling task (the one its
-// assignment took) and returns the function that takes one again. When ctx
-// ends while it waits for a slot, the slot is taken back in the background
+// assignment took) and returns the function that takes one again, before
+// the pull loops may take it. When ctx ends while it waits, the slot is
+// taken anyway (beyond the capacity, for the moment the task needs to end)
 // so that the task's own release at its end stays balanced.
 func (d *Daemon) yieldSlot() func(context.Context) {
-	<-d.slots
+	d.slots.release()
 	return func(ctx context.Context) {
-		select {
-		case d.slots <- struct{}{}:
-		case <-ctx.Done():
-			go func() { d.slots <- struct{}{} }()
+		if d.slots.acquire(ctx, true) != nil {
+			d.slots.take()
 		}
 	}
 }
