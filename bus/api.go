@@ -248,3 +248,27 @@ func ParseHTTPError(status int, body []byte) *APIError {
 	}
 	return &e
 }
+
+// StricterPolicy merges two task policies (tool, glob, shell:PREFIX or *
+// → allow, ask or deny), keeping for each rule the stricter decision
+// (allow < ask < deny): what a child task runs under, so that it never
+// loosens its parent's.
+func StricterPolicy(a, b map[string]string) map[string]string {
+	if len(a) == 0 {
+		return b
+	}
+	if len(b) == 0 {
+		return a
+	}
+	rank := map[string]int{"allow": 0, "ask": 1, "deny": 2}
+	out := make(map[string]string, len(a)+len(b))
+	for k, v := range a {
+		out[k] = v
+	}
+	for k, v := range b {
+		if cur, ok := out[k]; !ok || rank[strings.ToLower(v)] > rank[strings.ToLower(cur)] {
+			out[k] = v
+		}
+	}
+	return out
+}

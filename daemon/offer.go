@@ -144,7 +144,9 @@ func (d *Daemon) agentFor(c *bus.Created, model llms.Model, kind string, rt *run
 	}
 	tools := d.toolset()
 	if d.cl != nil && c.Depth < d.maxDepth() {
-		tools = append(slices.Clone(tools), &spawnTool{d: d, rt: rt, cl: d.cl})
+		// A child runs under its parent's task policy and its agent's
+		// (the gateway adds the task's; this adds the agent's).
+		tools = append(slices.Clone(tools), &spawnTool{d: d, rt: rt, cl: d.cl, policy: bus.StricterPolicy(c.Policy, def.Policy)})
 	}
 	tools = slices.DeleteFunc(slices.Clone(tools), func(t tool.Tool) bool { return !def.Allows(t.Name()) })
 	catalog := off.catalog

@@ -21,6 +21,9 @@ type spawnTool struct {
 	d  *Daemon
 	rt *runtime
 	cl *client.Client
+	// policy is the parent's task and agent policy, which the child
+	// inherits (it may only be made stricter).
+	policy map[string]string
 }
 
 func (*spawnTool) Name() string { return "spawn" }
@@ -70,7 +73,7 @@ func (t *spawnTool) Call(ctx context.Context, raw json.RawMessage) tool.Result {
 	child := t.rt.tail.Snapshot().Child(callID)
 	if child == "" {
 		sum, err := t.cl.CreateTask(ctx, &bus.CreateTaskRequest{
-			Goal: a.Goal, Agent: a.Agent, Daemon: a.Daemon, Skills: a.Skills,
+			Goal: a.Goal, Agent: a.Agent, Daemon: a.Daemon, Skills: a.Skills, Policy: t.policy,
 			Parent: &bus.ParentRef{Task: t.rt.taskID, CallID: callID, Wait: wait},
 		})
 		if err != nil {

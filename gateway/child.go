@@ -65,7 +65,7 @@ func (g *Gateway) childOf(ctx context.Context, req *bus.CreateTaskRequest, creat
 	pc := createdOf(parent.Events)
 	created.Parent, created.Depth = &bus.ParentRef{Task: p.Task, CallID: p.CallID, Wait: p.Wait}, parent.Depth+1
 	created.Submitter = pc.Submitter
-	created.Policy = stricter(pc.Policy, created.Policy)
+	created.Policy = bus.StricterPolicy(pc.Policy, created.Policy)
 	return id, nil, nil
 }
 
@@ -79,25 +79,6 @@ func createdOf(events []*bus.Event) *bus.Created {
 		}
 	}
 	return &bus.Created{}
-}
-
-// stricter merges two task policies, keeping for each rule the stricter
-// decision (allow < ask < deny), so a child never loosens its parent's.
-func stricter(parent, child map[string]string) map[string]string {
-	if len(parent) == 0 {
-		return child
-	}
-	rank := map[string]int{"allow": 0, "ask": 1, "deny": 2}
-	out := map[string]string{}
-	for k, v := range parent {
-		out[k] = v
-	}
-	for k, v := range child {
-		if cur, ok := out[k]; !ok || rank[v] > rank[cur] {
-			out[k] = v
-		}
-	}
-	return out
 }
 
 // cancelChildren asks every child of a cancelled task that is still
