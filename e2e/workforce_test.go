@@ -754,6 +754,8 @@ func TestDashboardChildApproval(t *testing.T) {
 	b.waitJS("the parent completes", `document.querySelector('[data-testid=task-state]')?.textContent === 'completed'`, 20*time.Second)
 	b.open("/tasks/" + child)
 	b.waitJS("the child links its parent", `!!document.querySelector('[data-testid=task-parent] a[href="/tasks/`+parent.ID+`"]')`, 10*time.Second)
+	b.open("/daemons")
+	b.waitJS("the daemon's agents", `document.querySelector('[data-testid=agents]')?.textContent.includes('default')`, 10*time.Second)
 	if errs := b.consoleErrors(); len(errs) > 0 {
 		t.Errorf("console errors: %v", errs)
 	}
