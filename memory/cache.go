@@ -58,8 +58,9 @@ func (c *Cache) put(f *bus.MemoryFile) {
 	c.mu.Unlock()
 }
 
-// wait waits (a few seconds at most) until the cache holds the bucket's
-// files as they were when it started watching.
+// wait waits (a few seconds at most, once) until the cache holds the
+// bucket's files as they were when it started watching. A watch that never
+// got there delays only the first turn: later ones take what the cache has.
 func (c *Cache) wait(ctx context.Context) {
 	t := time.NewTimer(5 * time.Second)
 	defer t.Stop()
@@ -67,6 +68,7 @@ func (c *Cache) wait(ctx context.Context) {
 	case <-c.ready:
 	case <-ctx.Done():
 	case <-t.C:
+		c.once.Do(func() { close(c.ready) })
 	}
 }
 
