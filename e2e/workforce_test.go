@@ -233,6 +233,16 @@ func TestCLIAgentValidate(t *testing.T) {
 	if want := "sloppy.yaml:4: max_steps: must be a whole number"; !strings.Contains(stdout, want) {
 		t.Errorf("want %q in:\n%s", want, stdout)
 	}
+	// ls --local reads the folders here: the workspace's agent, the
+	// built-in default, and a warning for the sloppy one.
+	ws, home := t.TempDir(), t.TempDir()
+	writeFile(t, filepath.Join(skills.AgentsWorkspaceDir(ws), "reviewer.md"), reviewerAgent)
+	writeFile(t, filepath.Join(skills.AgentsUserDir(home), "sloppy.yaml"), "name: sloppy\ndescription: d\nsystem: s\nmax_steps: many\n")
+	stdout, stderr, code = run(t, []string{"VIBER_HOME=" + home}, "viber", "agent", "ls", "--local", "--workspace", ws)
+	if code != 0 || !strings.Contains(stdout, "reviewer") || !strings.Contains(stdout, "default") || !strings.Contains(stdout, "sloppy") ||
+		!strings.Contains(stderr, "warning:") || !strings.Contains(stderr, "max_steps") {
+		t.Errorf("agent ls --local: exit %d\n%s%s", code, stdout, stderr)
+	}
 }
 
 // memoryEvents returns the memory_updated events of a task's log.
