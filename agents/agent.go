@@ -96,6 +96,20 @@ type Agent struct {
 	MaxSteps int
 	// System is the system prompt; the skills catalog is appended to it.
 	System string
+	// Memory, when set, is what the agent remembers: read into the system
+	// prompt at the start of each turn, changed through its tools.
+	Memory Memory
+
+	memoryText string // the memory section of the current turn
+}
+
+// Memory is an agent's memory across tasks (see the memory package).
+type Memory interface {
+	// Prompt returns the memory section of the system prompt, read now.
+	Prompt(ctx context.Context) string
+	// Tools returns the memory tools of one run; record stores an event
+	// of the task (memory_updated) while the tool call is open.
+	Tools(record func(context.Context, bus.Payload) error) []tool.Tool
 }
 
 // Result is a turn's outcome.
@@ -113,6 +127,9 @@ type Result struct {
 // ErrMaxSteps, a model error, or the context's error when cancelled.
 func (a *Agent) Run(ctx context.Context, rt Runtime) (*Result, error) {
 	rt = logRuntime{rt}
+	if a.Memory != nil {
+		a.memoryText = a.Memory.Prompt(ctx)
+	}
 	reg, err := a.registry(rt)
 	if err != nil {
 		return nil, err
@@ -144,9 +161,10 @@ func (a *Agent) Run(ctx context.Context, rt Runtime) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
+		offered := a.offered(reg, events) // a skill's allowed-tools narrow it
 		mctx, steered := rt.ModelContext(ctx)
 		resp, err := a.Model.GenerateContent(mctx, conv,
-			llms.WithTools(reg.LLMTools()),
+			llms.WithTools(offered.LLMTools()),
 			llms.WithStreamingFunc(func(_ context.Context, chunk []byte) error {
 				if len(chunk) > 0 && !isToolCallChunk(chunk) {
 					rt.Delta(string(chunk))
@@ -196,7 +214,7 @@ func (a *Agent) Run(ctx context.Context, rt Runtime) (*Result, error) {
 			}
 		}
 		for _, tc := range choice.ToolCalls {
-			if err := a.call(ctx, rt, reg, tc); err != nil {
+			if err := a.call(ctx, rt, offered, tc); err != nil {
 				return nil, err
 			}
 		}
@@ -262,7 +280,7 @@ func (a *Agent) call(ctx context.Context, rt Runtime, reg *tool.Registry, tc llm
 		}
 		return a.afterApproval(ctx, rt, reg, id, name, args)
 	}
-	return a.result(ctx, rt, id, name, reg.Call(ctx, name, json.RawMessage(args)))
+	return a.result(ctx, rt, id, name, reg.Call(tool.WithCallID(ctx, id), name, json.RawMessage(args)))
 }
 
 // afterApproval waits for a decision and runs or refuses the call.
@@ -281,7 +299,7 @@ func (a *Agent) afterApproval(ctx context.Context, rt Runtime, reg *tool.Registr
 		}
 		return a.result(ctx, rt, id, name, tool.Errorf("%s. Do not retry it; adjust the plan or ask the user.", msg))
 	}
-	return a.result(ctx, rt, id, name, reg.Call(ctx, name, json.RawMessage(args)))
+	return a.result(ctx, rt, id, name, reg.Call(tool.WithCallID(ctx, id), name, json.RawMessage(args)))
 }
 
 func (a *Agent) result(ctx context.Context, rt Runtime, id, name string, r tool.Result) error {
@@ -313,6 +331,14 @@ func (a *Agent) settle(ctx context.Context, rt Runtime, reg *tool.Registry) (*bu
 		case bus.ApprovalExpired:
 			err = a.result(ctx, rt, c.CallID, c.Tool, tool.Errorf(
 				"not run: the turn ended before anyone decided on this call. Ask again if it is still needed."))
+		case "", bus.ApprovalApproved:
+			if resumable(reg, c.Tool) {
+				// Running it again does its work once (spawn finds its
+				// child): finish it rather than report it interrupted.
+				err = a.result(ctx, rt, c.CallID, c.Tool, reg.Call(tool.WithCallID(ctx, c.CallID), c.Tool, json.RawMessage(orEmptyObject(c.Arguments))))
+				break
+			}
+			fallthrough
 		default:
 			err = a.result(ctx, rt, c.CallID, c.Tool, tool.Errorf(
 				"interrupted: the daemon running this call stopped before it reported a result, so it may or may not have taken effect; it was not run again. Check its effect before retrying."))
@@ -346,6 +372,15 @@ func (a *Agent) registry(rt Runtime) (*tool.Registry, error) {
 			return nil, err
 		}
 	}
+	if a.Memory != nil {
+		record := func(ctx context.Context, p bus.Payload) error {
+			_, err := rt.Append(ctx, p)
+			return err
+		}
+		if err := reg.Add(a.Memory.Tools(record)...); err != nil {
+			return nil, err
+		}
+	}
 	return reg, nil
 }
 
@@ -356,6 +391,9 @@ func (a *Agent) SystemPrompt() string {
 		if p := a.Skills.Prompt(); p != "" {
 			s += "\n\n" + p
 		}
+	}
+	if a.memoryText != "" {
+		s += "\n\n" + a.memoryText
 	}
 	return s
 }
@@ -550,4 +588,15 @@ func (s *skillTool) Call(_ context.Context, args json.RawMessage) tool.Result {
 		return tool.Errorf("%v; available: %s", err, strings.Join(s.catalog.Names(), ", "))
 	}
 	return tool.Result{Output: body}
+}
+
+// resumable reports whether the registry's tool of that name may run an
+// unfinished call again (see tool.Resumable).
+func resumable(reg *tool.Registry, name string) bool {
+	t, ok := reg.Get(name)
+	if !ok {
+		return false
+	}
+	r, ok := t.(tool.Resumable)
+	return ok && r.Resumable()
 }

@@ -93,6 +93,7 @@ func DefaultPolicy() Policy {
 			"read_file": Allow, "list_dir": Allow, "glob": Allow, "grep": Allow,
 			"write_file": Allow, "edit_file": Allow, "web_fetch": Allow,
 			"update_plan": Allow, "activate_skill": Allow,
+			"memory_read": Allow, "memory_update": Allow, "spawn": Allow,
 			"shell": Ask, "schedule": Ask,
 		},
 		Default: Ask,
@@ -284,5 +285,5 @@ func ToolNames() []string {
 	for _, t := range tool.Builtins(&tool.Workspace{}, tool.Options{}) {
 		names = append(names, t.Name())
 	}
-	return append(names, (*planTool)(nil).Name(), (*skillTool)(nil).Name())
+	return append(names, (*planTool)(nil).Name(), (*skillTool)(nil).Name(), "memory_read", "memory_update", "spawn")
 }

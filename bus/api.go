@@ -56,7 +56,14 @@ type CreateTaskRequest struct {
 	Skills []string `json:"skills,omitempty"`
 	// Tools the task needs (e.g. an MCP server's mcp_github_get_issue):
 	// only daemons offering them take it.
-	Tools     []string          `json:"tools,omitempty"`
+	Tools []string `json:"tools,omitempty"`
+	// Agent names the named agent to run the task; only daemons offering
+	// it take it.
+	Agent string `json:"agent,omitempty"`
+	// Parent makes the task a child of a running task's spawn call (a
+	// daemon's spawn tool sets it); the task's id is then derived from
+	// the parent and call, so asking again returns the same task.
+	Parent    *ParentRef        `json:"parent,omitempty"`
 	Policy    map[string]string `json:"policy,omitempty"`
 	Submitter string            `json:"submitter,omitempty"`
 	// Notify is a URL the gateway POSTs each terminal event of the task
@@ -84,6 +91,8 @@ type ListTasksRequest struct {
 	// Before is the cursor of the page: only tasks older than this task id
 	// (the Next of the previous page). Empty starts at the newest.
 	Before string `json:"before,omitempty"`
+	// Parent keeps only the child tasks of that task.
+	Parent string `json:"parent,omitempty"`
 	// Limit caps the count (default 100, newest first).
 	Limit int `json:"limit,omitempty"`
 }
@@ -109,6 +118,9 @@ func (r *ListTasksRequest) Matches(s *Summary) bool {
 		return false
 	}
 	if r.Schedule != "" && s.Schedule != r.Schedule {
+		return false
+	}
+	if r.Parent != "" && (s.Parent == nil || s.Parent.Task != r.Parent) {
 		return false
 	}
 	if r.Query != "" && !strings.Contains(strings.ToLower(s.Goal), strings.ToLower(r.Query)) {
@@ -377,4 +389,28 @@ func ParseHTTPError(status int, body []byte) *APIError {
 		e.Message = fmt.Sprintf("HTTP %d %s", status, http.StatusText(status))
 	}
 	return &e
+}
+
+// StricterPolicy merges two task policies (tool, glob, shell:PREFIX or *
+// → allow, ask or deny), keeping for each rule the stricter decision
+// (allow < ask < deny): what a child task runs under, so that it never
+// loosens its parent's.
+func StricterPolicy(a, b map[string]string) map[string]string {
+	if len(a) == 0 {
+		return b
+	}
+	if len(b) == 0 {
+		return a
+	}
+	rank := map[string]int{"allow": 0, "ask": 1, "deny": 2}
+	out := make(map[string]string, len(a)+len(b))
+	for k, v := range a {
+		out[k] = v
+	}
+	for k, v := range b {
+		if cur, ok := out[k]; !ok || rank[strings.ToLower(v)] > rank[strings.ToLower(cur)] {
+			out[k] = v
+		}
+	}
+	return out
 }

@@ -33,6 +33,12 @@ var (
 	// ErrSkillUnavailable means no daemon (or not the pinned one) offers
 	// the skills a task needs with all their requirements.
 	ErrSkillUnavailable = errors.New("skill unavailable")
+	// ErrAgentUnavailable means no daemon (or not the pinned one) offers
+	// the named agent a task asks for.
+	ErrAgentUnavailable = errors.New("agent unavailable")
+	// ErrMemoryNotFound means a memory file (or the revision asked for)
+	// does not exist.
+	ErrMemoryNotFound = errors.New("memory file not found")
 	// ErrConflict means an append lost its optimistic-concurrency race too
 	// many times in a row.
 	ErrConflict = errors.New("task log write conflict")
@@ -82,6 +88,8 @@ const (
 	CodeUnavailable    ErrorCode = "unavailable"
 	CodeNotWaiting     ErrorCode = "not_waiting"
 	CodeSkillMissing   ErrorCode = "skill_unavailable"
+	CodeAgentMissing   ErrorCode = "agent_unavailable"
+	CodeMemoryNotFound ErrorCode = "memory_not_found"
 	// CodeNoEndpoint answers an HTTP request for a path or method the API
 	// does not have. It has no sentinel: it is a client's programming
 	// error, not a state of the system.
@@ -104,8 +112,10 @@ var errorCodes = []struct {
 	{CodeTaskNotFound, ErrTaskNotFound, http.StatusNotFound},
 	{CodeDaemonNotFound, ErrDaemonNotFound, http.StatusNotFound},
 	{CodeCallNotFound, ErrCallNotFound, http.StatusNotFound},
+	{CodeMemoryNotFound, ErrMemoryNotFound, http.StatusNotFound},
 	{CodeNotWaiting, ErrNotWaiting, http.StatusConflict},
 	{CodeSkillMissing, ErrSkillUnavailable, http.StatusBadRequest},
+	{CodeAgentMissing, ErrAgentUnavailable, http.StatusBadRequest},
 	{CodeTooLarge, ErrTooLarge, http.StatusRequestEntityTooLarge},
 	{CodeMalformed, ErrMalformed, http.StatusBadRequest},
 	{CodeUnknownType, ErrUnknownType, http.StatusBadRequest},

@@ -34,6 +34,8 @@ const (
 	TypeCompleted         Type = "viber.task.completed"
 	TypeFailed            Type = "viber.task.failed"
 	TypeCancelled         Type = "viber.task.cancelled"
+	TypeMemoryUpdated     Type = "viber.task.memory_updated"
+	TypeChildCreated      Type = "viber.task.child_created"
 )
 
 const typePrefix = "viber.task."
@@ -190,6 +192,7 @@ func AllTypes() []Payload {
 		&Created{}, &Assigned{}, &Started{}, &Message{}, &Plan{},
 		&ToolCall{}, &ToolResult{}, &ApprovalRequested{}, &ApprovalDecided{},
 		&Input{}, &CancelRequested{}, &Completed{}, &Failed{}, &Cancelled{},
+		&MemoryUpdated{}, &ChildCreated{},
 	}
 }
 
@@ -208,6 +211,8 @@ var payloadFactories = map[Type]func() Payload{
 	TypeCompleted:         func() Payload { return &Completed{} },
 	TypeFailed:            func() Payload { return &Failed{} },
 	TypeCancelled:         func() Payload { return &Cancelled{} },
+	TypeMemoryUpdated:     func() Payload { return &MemoryUpdated{} },
+	TypeChildCreated:      func() Payload { return &ChildCreated{} },
 }
 
 // Created opens a task: the goal and how it should be run.
@@ -224,6 +229,10 @@ type Created struct {
 	// Tools the task needs by name (an MCP server's tools, say); only
 	// daemons offering them take it.
 	Tools []string `json:"tools,omitempty"`
+	// Agent names the named agent that runs the task (its prompt, tools,
+	// skills, policy and memory); only daemons offering it take it. Empty
+	// means the daemon's default agent.
+	Agent string `json:"agent,omitempty" jsonschema:"pattern=^[a-z0-9]+(-[a-z0-9]+)*$"`
 	// Submitter says who asked (free text, e.g. a user or a tool name).
 	Submitter string `json:"submitter,omitempty"`
 	// Policy overrides the daemon's tool policy for this task: tool name
@@ -235,6 +244,25 @@ type Created struct {
 	// to (signed; see docs/schedules.md). It is stored in the log: put no
 	// secrets in it.
 	Notify string `json:"notify,omitempty" jsonschema:"format=uri"`
+	// Parent names the task and spawn call that started this one (a child
+	// task); absent for a task a person or tool started.
+	Parent *ParentRef `json:"parent,omitempty"`
+	// Depth is how many parents the task has (0 for a top-level task).
+	Depth int `json:"depth,omitempty" jsonschema:"minimum=0"`
+}
+
+// ParentRef names the task and tool call that started a child task. The
+// child's id is derived from both ([ChildID]), so creating it again for
+// the same call finds the same task.
+type ParentRef struct {
+	// Task is the parent task's id.
+	Task string `json:"task" jsonschema:"minLength=1"`
+	// CallID is the parent's spawn call.
+	CallID string `json:"call_id" jsonschema:"minLength=1"`
+	// Wait is true when the parent waits for the child and takes its
+	// result as the call's result; false when the result reaches the
+	// parent later as a follow-up input.
+	Wait bool `json:"wait,omitempty"`
 }
 
 // EventType implements [Payload].
@@ -472,3 +500,43 @@ type Cancelled struct {
 
 // EventType implements [Payload].
 func (*Cancelled) EventType() Type { return TypeCancelled }
+
+// MemoryUpdated records a write to the fleet's memory (bucket viber_memory)
+// by the task's memory_update tool call, so that every change of memory is
+// replayable and attributable to a task and a call.
+type MemoryUpdated struct {
+	// CallID is the memory_update call that wrote it.
+	CallID string `json:"call_id" jsonschema:"minLength=1"`
+	// Scope is the memory scope written: "global", "agent:<name>" or
+	// "user:<submitter>".
+	Scope string `json:"scope" jsonschema:"minLength=1"`
+	// Name is the file's name ("MEMORY.md").
+	Name string `json:"name" jsonschema:"minLength=1"`
+	// Revision is the file's new revision in the bucket.
+	Revision uint64 `json:"revision" jsonschema:"minimum=1"`
+	// Previous is the revision it replaced (0: the file was created).
+	Previous uint64 `json:"previous,omitempty"`
+	// Content is the file's new text.
+	Content string `json:"content"`
+}
+
+// EventType implements [Payload].
+func (*MemoryUpdated) EventType() Type { return TypeMemoryUpdated }
+
+// ChildCreated records in the parent's log that its spawn call started a
+// child task.
+type ChildCreated struct {
+	// CallID is the spawn call.
+	CallID string `json:"call_id" jsonschema:"minLength=1"`
+	// Task is the child task's id.
+	Task string `json:"task" jsonschema:"minLength=1"`
+	// Goal, Agent and Daemon repeat what the child was asked.
+	Goal   string `json:"goal"`
+	Agent  string `json:"agent,omitempty"`
+	Daemon string `json:"daemon,omitempty"`
+	// Wait repeats whether the parent waits for the child.
+	Wait bool `json:"wait,omitempty"`
+}
+
+// EventType implements [Payload].
+func (*ChildCreated) EventType() Type { return TypeChildCreated }

@@ -3,6 +3,8 @@ package bus
 import (
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base32"
+	"strings"
 	"sync"
 	"time"
 
@@ -40,4 +42,15 @@ func FiringTaskID(schedule string, fired time.Time) string {
 		panic(err) // 10 bytes is the entropy size: cannot fail
 	}
 	return id.String()
+}
+
+// ChildID is the id of the child task a parent's spawn call starts:
+// derived from both, so that a resumed parent asking again for the same
+// call finds the child it started instead of starting another. It is the
+// id of the tree's root task, "-" and 12 characters of a hash of the
+// parent's id and the call id, so it stays short at any depth.
+func ChildID(parentTask, callID string) string {
+	sum := sha256.Sum256([]byte(parentTask + "\x00" + callID))
+	root, _, _ := strings.Cut(parentTask, "-")
+	return root + "-" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:])[:12])
 }

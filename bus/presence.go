@@ -42,6 +42,9 @@ type DaemonInfo struct {
 	Model    string `json:"model,omitempty"`
 	// Skills are the skills the daemon offers.
 	Skills []SkillInfo `json:"skills,omitempty"`
+	// Agents are the named agents the daemon offers (the built-in
+	// "default" included).
+	Agents []AgentInfo `json:"agents,omitempty"`
 	// MCPServers are the MCP servers whose tools the daemon's workers use.
 	MCPServers []MCPServerInfo `json:"mcp_servers,omitempty"`
 	// Capacity is how many tasks it runs at once.
@@ -81,6 +84,35 @@ type SkillInfo struct {
 	// Missing lists unmet requirements ("binary git", "env TOKEN"); a
 	// skill with any is not used for routing.
 	Missing []string `json:"missing,omitempty"`
+}
+
+// AgentInfo describes a named agent a daemon offers.
+type AgentInfo struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	// Source is "workspace", "user" or "builtin".
+	Source string `json:"source"`
+	// Model is the agent's own model ("" for the daemon's default).
+	Model string `json:"model,omitempty"`
+	// Tools is the agent's tool allow-list (names and globs); null means
+	// every tool, an empty list none.
+	Tools []string `json:"tools"`
+	// Skills are the only skills the agent uses; absent means all.
+	Skills []string `json:"skills,omitempty"`
+}
+
+// HasAgent reports whether the daemon offers the named agent ("" is the
+// default agent, which every daemon has).
+func (d *DaemonInfo) HasAgent(name string) bool {
+	if name == "" {
+		return true
+	}
+	for _, a := range d.Agents {
+		if a.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // MCPServerInfo describes an MCP server a daemon uses.

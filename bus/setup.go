@@ -183,7 +183,7 @@ func Setup(ctx context.Context, js jetstream.JetStream, o SetupOptions) error {
 	if _, err := js.CreateOrUpdateConsumer(ctx, WorkStream, WorkConsumerConfig(AnyDaemon, o)); err != nil {
 		return fmt.Errorf("create consumer %s on %s: %w", AnyWorkConsumer, WorkStream, err)
 	}
-	for _, cfg := range []jetstream.KeyValueConfig{DaemonBucketConfig(o), TaskBucketConfig(o)} {
+	for _, cfg := range []jetstream.KeyValueConfig{DaemonBucketConfig(o), TaskBucketConfig(o), MemoryBucketConfig(o)} {
 		if _, err := js.KeyValue(ctx, cfg.Bucket); err == nil {
 			continue
 		} else if !errors.Is(err, jetstream.ErrBucketNotFound) {

@@ -70,6 +70,15 @@ type Summary struct {
 	Schedule string `json:"schedule,omitempty"`
 	// Notify is the URL the task's terminal events are POSTed to.
 	Notify string `json:"notify,omitempty"`
+	// Agent is the named agent the task asked for ("" for the default).
+	Agent string `json:"agent,omitempty"`
+	// Parent names the task and call that started this child task.
+	Parent *ParentLink `json:"parent,omitempty"`
+	// Depth is how many parents the task has.
+	Depth int `json:"depth,omitempty"`
+	// Children are the child tasks the task started, in order, with the
+	// spawn call of each.
+	Children []ChildRef `json:"children,omitempty"`
 	// Result is the answer of the latest completed turn.
 	Result string `json:"result,omitempty"`
 	// Error is the reason of the latest failed turn.
@@ -125,6 +134,30 @@ type OpenCall struct {
 	Approval string `json:"approval,omitempty"`
 	// Decision is the stored decision, once there is one.
 	Decision *Decision `json:"decision,omitempty"`
+}
+
+// ParentLink is the parent of a child task as a summary keeps it (the
+// [ParentRef] of its created event).
+type ParentLink struct {
+	Task   string `json:"task"`
+	CallID string `json:"call_id"`
+	Wait   bool   `json:"wait,omitempty"`
+}
+
+// ChildRef is a child task and the spawn call that started it.
+type ChildRef struct {
+	Task   string `json:"task"`
+	CallID string `json:"call_id"`
+}
+
+// Child returns the child task a spawn call started, or "".
+func (s *Summary) Child(callID string) string {
+	for _, c := range s.Children {
+		if c.CallID == callID {
+			return c.Task
+		}
+	}
+	return ""
 }
 
 // Decision is a person's decision on a call, as a summary keeps it.
@@ -262,9 +295,15 @@ func (s *Summary) apply(ev *Event, validated bool) (bool, error) {
 	t := ev.Time
 	switch d := p.(type) {
 	case *Created:
-		s.Goal, s.RequestedDaemon, s.Model, s.Skills, s.Tools = d.Goal, d.Daemon, d.Model, d.Skills, d.Tools
+		s.Goal, s.RequestedDaemon, s.Model, s.Skills, s.Tools, s.Agent = d.Goal, d.Daemon, d.Model, d.Skills, d.Tools, d.Agent
 		s.Schedule, s.Notify = d.Schedule, d.Notify
+		if d.Parent != nil {
+			s.Parent = &ParentLink{Task: d.Parent.Task, CallID: d.Parent.CallID, Wait: d.Parent.Wait}
+		}
+		s.Depth = d.Depth
 		s.State, s.CreatedAt, s.TurnSeq, s.FirstStreamSeq = StatePending, t, ev.Seq, ev.StreamSeq
+	case *ChildCreated:
+		s.Children = append(s.Children, ChildRef{Task: d.Task, CallID: d.CallID})
 	case *Input:
 		s.AnswerSeq = 0
 		if s.State.Terminal() {
@@ -461,6 +500,25 @@ func (s *Summary) admitPayload(ev *Event, p Payload) error {
 		}
 		if c := s.Call(d.CallID); c == nil || c.Approval != "" {
 			return fmt.Errorf("approval request for call %q, which is not open or was asked already", d.CallID)
+		}
+	case *ChildCreated:
+		if err := needOwner(); err != nil {
+			return err
+		}
+		if c := s.Call(d.CallID); c == nil || c.Tool != "spawn" || c.Approval == ApprovalWaiting {
+			return fmt.Errorf("child task by call %q, which is not an open spawn call", d.CallID)
+		}
+		for _, ch := range s.Children {
+			if ch.CallID == d.CallID || ch.Task == d.Task {
+				return fmt.Errorf("call %q already started child task %s", ch.CallID, ch.Task)
+			}
+		}
+	case *MemoryUpdated:
+		if err := needOwner(); err != nil {
+			return err
+		}
+		if c := s.Call(d.CallID); c == nil || c.Tool != "memory_update" || c.Approval == ApprovalWaiting {
+			return fmt.Errorf("memory update by call %q, which is not an open memory_update call", d.CallID)
 		}
 	default: // started, message, plan, completed, failed
 		return needOwner()

@@ -125,6 +125,8 @@ var eventRules = map[Type]eventRule{
 	TypeCompleted:         {ByOwner, "ends the turn", "waiters (`viber task wait`, client.Wait)"},
 	TypeFailed:            {ByOwner, "ends the turn", "waiters (`viber task wait`, client.Wait)"},
 	TypeCancelled:         {ByOwnerOrGateway, "ends the turn", "waiters (`viber task wait`, client.Wait)"},
+	TypeChildCreated:      {ByOwner, "for an open spawn call that has no child yet", "`viber task tree`, the dashboard (the parent's children)"},
+	TypeMemoryUpdated:     {ByOwner, "for an open memory_update call not waiting for approval", "`viber memory log`, replays (the write itself is in " + MemoryBucket + ")"},
 }
 
 // WritersOf says who may write events of type t (0 for an unknown type).
@@ -162,6 +164,11 @@ func APIEndpoints() []APIEndpoint {
 		{APIGroupSchedule, APIScheduleRemove, "remove a schedule: {name}", &ScheduleRequest{}, &ScheduleRequest{}},
 		{APIGroupSchedule, APIScheduleRun, "fire a schedule now: {name}", &ScheduleRequest{}, &RunScheduleResponse{}},
 		{APIGroupDaemon, APIDaemonList, "list daemons with presence", nil, &ListDaemonsResponse{}},
+		{APIGroupMemory, APIMemoryList, "list memory files: {scope?}", &MemoryListRequest{}, &MemoryListResponse{}},
+		{APIGroupMemory, APIMemoryGet, "a memory file: {scope, name, revision?}", &MemoryFileRequest{}, &MemoryFile{}},
+		{APIGroupMemory, APIMemoryPut, "write a memory file, compare-and-set on revision: {scope, name, content, revision}", &MemoryPutRequest{}, &MemoryFile{}},
+		{APIGroupMemory, APIMemoryHistory, "a memory file's revisions, newest first: {scope, name}", &MemoryFileRequest{}, &MemoryHistoryResponse{}},
+		{APIGroupMemory, APIMemoryRestore, "make an earlier revision current: {scope, name, revision}", &MemoryRestoreRequest{}, &MemoryFile{}},
 	}
 }
 
@@ -206,6 +213,11 @@ func httpRoutes() []httpRoute {
 		{RouteDaemons, "daemons with presence", nil, &ListDaemonsResponse{}},
 		{RouteSkills, "skills by name, with the daemons offering them", nil, &ListSkillsResponse{}},
 		{RouteMetrics, "Prometheus metrics (text exposition format); see docs/observability.md", nil, "text/plain"},
+		{RouteMemoryList, "memory files (?scope=)", nil, &MemoryListResponse{}},
+		{RouteMemoryGet, "a memory file (?scope=&name=&revision=)", nil, &MemoryFile{}},
+		{RouteMemoryPut, "write a memory file (compare-and-set on revision)", &MemoryPutRequest{}, &MemoryFile{}},
+		{RouteMemoryHistory, "a memory file's revisions, newest first (?scope=&name=)", nil, &MemoryHistoryResponse{}},
+		{RouteMemoryRestore, "make an earlier revision of a memory file current", &MemoryRestoreRequest{}, &MemoryFile{}},
 		{"GET " + SessionPath, "whether the caller is logged in (401 if not)", nil, &SessionResponse{}},
 		{"POST " + SessionPath, "log in: sets the `" + TokenCookie + "` cookie", &SessionRequest{}, &SessionResponse{}},
 		{"DELETE " + SessionPath, "log out: clears the cookie; 204", nil, nil},
@@ -300,6 +312,12 @@ func Wire() []WireEntry {
 		Writers: "the projector (compare-and-set on the revision)", Readers: "gateways (get, list, " + RouteWatchTasks + "), users",
 		Payload: "key `" + task + "` → " + typeName(Summary{}), Config: bucketConfig(TaskBucketConfig(o)),
 		Notes: "a view: rebuilt from " + TaskStream + " by the projector"})
+	add(WireEntry{Kind: WireBucket, Name: MemoryBucket, Via: hub,
+		Writers: "daemons (the memory_update tool, compare-and-set on the revision), gateways (the memory API)",
+		Readers: "daemons (each turn's system prompt, memory_read), gateways (the memory API)",
+		Payload: "key `global.<file>`, `agent.<name>.<file>` or `user.<submitter>.<file>` (other bytes than letters, digits, - and _ as =XX) → the file's text",
+		Config:  bucketConfig(MemoryBucketConfig(o)),
+		Notes:   "history kept; each agent write is also a `" + TypeMemoryUpdated.Short() + "` event of its task; created by `bus.Setup`"})
 
 	// Headers.
 	add(WireEntry{Kind: WireHeader, Name: HeaderMsgID, Via: "NATS (JetStream publish)",

@@ -25,6 +25,10 @@ func wireSample(t bus.Type, daemon string) bus.Payload {
 	switch t {
 	case bus.TypeCreated:
 		return &bus.Created{Goal: "g"}
+	case bus.TypeChildCreated:
+		return &bus.ChildCreated{CallID: "c5", Task: bus.ChildID("t1", "c5"), Goal: "sub"}
+	case bus.TypeMemoryUpdated:
+		return &bus.MemoryUpdated{CallID: "c4", Scope: "global", Name: "MEMORY.md", Revision: 1, Content: "x"}
 	case bus.TypeAssigned:
 		return &bus.Assigned{Daemon: daemon, Attempt: 2}
 	case bus.TypeStarted:
@@ -93,6 +97,8 @@ func TestEventRules(t *testing.T) {
 			wireStep{d1, &bus.ToolCall{CallID: "c1", Tool: "shell", Arguments: "{}"}},
 			wireStep{d1, &bus.ApprovalRequested{CallID: "c1", Tool: "shell", Arguments: "{}"}},
 			wireStep{d1, &bus.ToolCall{CallID: "c2", Tool: "shell", Arguments: "{}"}},
+			wireStep{d1, &bus.ToolCall{CallID: "c4", Tool: "memory_update", Arguments: "{}"}},
+			wireStep{d1, &bus.ToolCall{CallID: "c5", Tool: "spawn", Arguments: "{}"}},
 		)
 	}
 	for _, p := range bus.AllTypes() {

@@ -24,7 +24,10 @@
 // go through [Client.SendInput] (queue or steer), cancellation through
 // [Client.CancelTask], approvals through [Client.Approve], [Client.Deny] or
 // [Client.Decide]. [Client.Daemons] and [Client.Skills] show who can run
-// what.
+// what (each daemon's named agents are in its presence). The fleet's
+// memory is read and written with [Client.MemoryList], [Client.MemoryGet],
+// [Client.MemoryPut] (compare-and-set on the revision),
+// [Client.MemoryHistory] and [Client.MemoryRestore].
 //
 // # Errors
 //

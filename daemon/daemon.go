@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -20,6 +21,8 @@ import (
 	"github.com/viberhq/viber/agents/mcpclient"
 	"github.com/viberhq/viber/agents/tool"
 	"github.com/viberhq/viber/bus"
+	"github.com/viberhq/viber/client"
+	"github.com/viberhq/viber/memory"
 	"github.com/viberhq/viber/skills"
 	"github.com/viberhq/viber/telemetry"
 )
@@ -64,6 +67,16 @@ type Config struct {
 	Home string
 	// NoBuiltinSkills leaves the skills built into the binary out.
 	NoBuiltinSkills bool
+	// MaxDepth is the deepest task that is offered the spawn tool (default
+	// 2, the gateway's default limit; negative: no spawn at all).
+	MaxDepth int
+	// MemoryFileCap caps each memory file in an agent's system prompt
+	// (default 8 KB; the agent reads the rest with memory_read).
+	MemoryFileCap int
+	// Rescan is how often the skill and agent folders are read again, so
+	// that skills and agents dropped into them are offered without a
+	// restart (default 2 s; negative: never).
+	Rescan time.Duration
 	// Version is reported in presence.
 	Version string
 	// Labels are reported in presence.
@@ -123,8 +136,10 @@ type Daemon struct {
 
 	tools   []tool.Tool
 	mcp     *mcpclient.Manager
-	catalog *skills.Catalog
-	skills  []bus.SkillInfo
+	offer   atomic.Pointer[offer] // skills and agents, replaced by rescans
+	scan    scanner
+	mem     memoryState
+	cl      *client.Client // the gateway's API, for child tasks
 	localJS jetstream.JetStream
 	outbox  *outbox
 	policy  agents.Policy
@@ -132,7 +147,7 @@ type Daemon struct {
 
 	mu      sync.Mutex
 	running map[string]struct{}
-	slots   chan struct{}
+	slots   *slotSet
 	beatReq chan struct{}
 	wg      sync.WaitGroup
 }
@@ -180,10 +195,15 @@ func New(cfg Config) (*Daemon, error) {
 		return nil, fmt.Errorf("daemon: %w", err)
 	}
 	log := cfg.Logger.With().Str("component", "daemon").Str("daemon", cfg.ID).Logger()
-	catalog, roots := discoverSkills(cfg, ws, log)
+	skillRoots, roots := discoverSkills(cfg, ws, log)
 	var wsOpts []tool.WorkspaceOption
 	for _, r := range roots {
 		wsOpts = append(wsOpts, tool.WithReadOnlyRoot(r))
+	}
+	if st, err := os.Stat(memory.PinnedDir(ws)); err == nil && st.IsDir() {
+		// The operator's pinned memory: the file tools may read it, not
+		// change it.
+		wsOpts = append(wsOpts, tool.WithReadOnlyRoot(memory.PinnedDir(ws)))
 	}
 	workspace, err := tool.NewWorkspace(ws, wsOpts...)
 	if err != nil {
@@ -207,12 +227,14 @@ func New(cfg Config) (*Daemon, error) {
 		tools = append(tools, mcp.Tools()...)
 	}
 	cfg.Policy = &policy
+	if cfg.Rescan == 0 {
+		cfg.Rescan = 2 * time.Second
+	}
 	d := &Daemon{
 		tools:    tools,
 		mcp:      mcp,
 		localJS:  cfg.LocalJS,
-		catalog:  catalog,
-		skills:   skillInfo(catalog),
+		scan:     scanner{skillRoots: skillRoots, agentRoots: skills.AgentRoots(ws, cfg.Home)},
 		policy:   policy,
 		model0:   cfg.Models.Default(),
 		cfg:      cfg,
@@ -223,11 +245,15 @@ func New(cfg Config) (*Daemon, error) {
 		tasks:    bus.NewLog(js),
 		host:     host,
 		running:  map[string]struct{}{},
-		slots:    make(chan struct{}, cfg.Capacity),
+		slots:    newSlotSet(cfg.Capacity),
 		beatReq:  beatReq,
 	}
 	if err := cfg.Metrics.WatchRunning(d.runningCount); err != nil {
 		return nil, fmt.Errorf("daemon: metrics: %w", err)
+	}
+	d.rescan(true)
+	if d.cl, err = client.New(cfg.NC); err != nil {
+		return nil, fmt.Errorf("daemon: %w", err)
 	}
 	return d, nil
 }
@@ -312,6 +338,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 		defer loops.Done()
 		d.heartbeatLoop(runCtx)
 	}()
+	d.startMemory(runCtx, &loops)
+	if d.cfg.Rescan > 0 {
+		loops.Add(1)
+		go func() {
+			defer loops.Done()
+			d.rescanLoop(runCtx)
+		}()
+	}
 	for _, c := range consumers {
 		loops.Add(1)
 		go func() {
@@ -388,7 +422,7 @@ func (d *Daemon) info(status string) *bus.DaemonInfo {
 		ID: d.cfg.ID, Name: d.cfg.ID, Instance: d.instance, Version: d.cfg.Version,
 		Hostname: d.host, Labels: d.cfg.Labels, Edge: d.cfg.Edge,
 		Provider: d.model0.Provider, Model: d.model0.Model,
-		Skills: d.skills, MCPServers: d.mcpInfo(), Capacity: d.cfg.Capacity, Running: running, Status: status,
+		Skills: d.offer.Load().skills, Agents: d.offer.Load().agents, MCPServers: d.mcpInfo(), Capacity: d.cfg.Capacity, Running: running, Status: status,
 		Heartbeat: bus.Duration(d.cfg.Heartbeat), StartedAt: d.started, LastSeen: time.Now().UTC(),
 	}
 }
@@ -445,16 +479,14 @@ func (d *Daemon) heartbeatLoop(ctx context.Context) {
 // free.
 func (d *Daemon) pullLoop(ctx context.Context, c jetstream.Consumer) {
 	for ctx.Err() == nil {
-		select {
-		case d.slots <- struct{}{}:
-		case <-ctx.Done():
+		if d.slots.acquire(ctx, false) != nil {
 			return
 		}
 		fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		batch, err := c.Fetch(1, jetstream.FetchContext(fctx))
 		if err != nil {
 			cancel()
-			<-d.slots
+			d.slots.release()
 			if ctx.Err() == nil {
 				d.log.Warn().Err(err).Msg("pull failed; retrying")
 				sleep(ctx, time.Second)
@@ -467,13 +499,13 @@ func (d *Daemon) pullLoop(ctx context.Context, c jetstream.Consumer) {
 			d.wg.Add(1)
 			go func() {
 				defer d.wg.Done()
-				defer func() { <-d.slots }()
+				defer d.slots.release()
 				d.handle(ctx, msg, ackWait(c, d.cfg.Setup.AckWait()))
 			}()
 		}
 		cancel()
 		if !got {
-			<-d.slots
+			d.slots.release()
 			if err := batch.Error(); err != nil && ctx.Err() == nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
 				d.log.Warn().Err(err).Msg("pull ended with an error; retrying")
 				sleep(ctx, time.Second)
@@ -502,24 +534,23 @@ func sleep(ctx context.Context, dur time.Duration) {
 
 // discoverSkills finds the daemon's skills: the workspace's
 // .agents/skills first, then Home/skills, then the built-in ones (written
-// out under Home/builtin-skills so scripts can run). It returns the catalog
-// and the folders the file tools may read.
-func discoverSkills(cfg Config, ws string, log zerolog.Logger) (*skills.Catalog, []string) {
+// out under Home/builtin-skills so scripts can run). It returns the roots
+// (read again by every rescan) and the folders the file tools may read.
+func discoverSkills(cfg Config, ws string, log zerolog.Logger) ([]skills.Root, []string) {
 	roots, err := skills.Roots(ws, cfg.Home, !cfg.NoBuiltinSkills)
 	if err != nil {
 		log.Warn().Err(err).Msg("built-in skills unavailable")
 	}
-	catalog, warnings := skills.Discover(roots...)
-	for _, w := range warnings {
-		log.Warn().Str("skill", w.Path).Msg(w.Message)
-	}
+	// The user's folder exists so that skills dropped into it later are
+	// readable by the file tools (they are roots fixed at start).
+	_ = os.MkdirAll(skills.UserDir(cfg.Home), 0o750)
 	var dirs []string
 	for _, r := range roots[1:] {
 		if st, err := os.Stat(r.Dir); err == nil && st.IsDir() {
 			dirs = append(dirs, r.Dir)
 		}
 	}
-	return catalog, dirs
+	return roots, dirs
 }
 
 // skillInfo describes a catalog for presence, with unmet requirements. It

@@ -135,9 +135,10 @@ func (d *Daemon) handle(ctx context.Context, msg jetstream.Msg, ackWait time.Dur
 // lacks lists the skills of names this daemon cannot offer.
 func (d *Daemon) lacks(names []string) []string {
 	var out []string
+	offered := d.offer.Load().skills
 	for _, n := range names {
 		ok := false
-		for _, s := range d.skills {
+		for _, s := range offered {
 			ok = ok || (s.Name == n && len(s.Missing) == 0)
 		}
 		if !ok {
@@ -235,6 +236,10 @@ func (d *Daemon) run(ctx context.Context, a *bus.Assignment, attempt int) outcom
 		}
 		if missing := d.lacksTools(v.Tools); len(missing) > 0 {
 			log.Debug().Strs("tools", missing).Msg("task needs tools this daemon lacks; leaving it to others")
+			return notForUs
+		}
+		if _, ok := d.offer.Load().roster.Get(v.Agent); !ok {
+			log.Debug().Str("agent", v.Agent).Msg("task asks for an agent this daemon lacks; leaving it to others")
 			return notForUs
 		}
 		if v.Owner != "" && v.Owner != d.cfg.ID && d.ownerAlive(ctx, v.Owner, taskID) {
@@ -364,19 +369,11 @@ func (d *Daemon) execute(ctx context.Context, rt *runtime, claimed *bus.Event, r
 		}
 	}()
 
-	model, mc, err := d.model(created.Model)
+	model, mc, err := d.model(d.modelFor(created))
 	if err != nil {
 		rt.finish(ctx, &bus.Failed{Error: err.Error(), Code: bus.FailNoModel})
 		log.Warn().Err(err).Msg("task failed: no model")
 		return done
-	}
-	policy, ignored, err := d.policy.Tighten(created.Policy)
-	if err != nil {
-		rt.finish(ctx, &bus.Failed{Error: err.Error(), Code: bus.FailBadRequest})
-		return done
-	}
-	if len(ignored) > 0 {
-		log.Info().Strs("ignored", ignored).Msg("the task asked for a looser tool policy than this daemon allows; kept the daemon's")
 	}
 	var price *agents.Price
 	if p, ok := d.cfg.Models.(agents.Pricer); ok {
@@ -384,9 +381,11 @@ func (d *Daemon) execute(ctx context.Context, rt *runtime, claimed *bus.Event, r
 			price = &pr
 		}
 	}
-	agent := &agents.Agent{
-		Model: d.cfg.Metrics.Model(model, mc.Provider, mc.Model, price), Kind: mc.Provider, Tools: d.toolset(), Skills: d.catalog, Policy: policy,
-		MaxSteps: d.cfg.MaxSteps, System: d.systemPrompt(),
+	agent, err := d.agentFor(created, d.cfg.Metrics.Model(model, mc.Provider, mc.Model, price), mc.Provider, rt)
+	if err != nil {
+		rt.finish(ctx, &bus.Failed{Error: err.Error(), Code: bus.FailBadRequest})
+		log.Warn().Err(err).Msg("task failed: its agent cannot run here")
+		return done
 	}
 	if _, err := rt.Append(taskCtx, &bus.Started{Daemon: d.cfg.ID, Provider: mc.Provider, Model: mc.Model, Resumed: resumed}); err != nil {
 		return d.interrupted(ctx, taskCtx, rt, err)

@@ -194,7 +194,7 @@ func checkStreams(ctx context.Context, js jetstream.JetStream, timeout time.Dura
 func checkBuckets(ctx context.Context, js jetstream.JetStream, timeout time.Duration) Check {
 	c := Check{Name: "buckets", Status: OK}
 	var parts, missing []string
-	for _, name := range []string{bus.DaemonBucket, bus.TaskBucket} {
+	for _, name := range []string{bus.DaemonBucket, bus.TaskBucket, bus.MemoryBucket} {
 		rctx, cancel := context.WithTimeout(ctx, timeout)
 		kv, err := js.KeyValue(rctx, name)
 		var st jetstream.KeyValueStatus

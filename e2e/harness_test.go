@@ -127,7 +127,11 @@ type daemonOptions struct {
 	Policy    *agents.Policy
 	Tools     tool.Options
 	MaxSteps  int
-	// Capacity is how many tasks the daemon runs at once (0: its default).
+	// Home is the daemon's ~/.viber (default a temp dir).
+	Home string
+	// Rescan is how often it reads its skill and agent folders again.
+	Rescan time.Duration
+	// Capacity is how many tasks it runs at once (default 4).
 	Capacity int
 	// Logger, when set, receives the daemon's logs.
 	Logger *zerolog.Logger
@@ -142,6 +146,9 @@ func (r *rig) daemonOpts(name string, o daemonOptions) *component {
 	if o.Workspace == "" {
 		o.Workspace = r.t.TempDir()
 	}
+	if o.Home == "" {
+		o.Home = r.t.TempDir()
+	}
 	nc := r.env.Connect(r.t, "daemon-"+name)
 	var models agents.Models = agents.Single(mc)
 	if o.Models != nil {
@@ -152,8 +159,8 @@ func (r *rig) daemonOpts(name string, o daemonOptions) *component {
 		log = *o.Logger
 	}
 	d, err := daemon.New(daemon.Config{
-		NC: nc, ID: name, Workspace: o.Workspace, Home: r.t.TempDir(), Heartbeat: heartbeat, Setup: setup,
-		Models: models, Policy: o.Policy, Tools: o.Tools, MaxSteps: o.MaxSteps, Capacity: o.Capacity, Logger: log,
+		NC: nc, ID: name, Workspace: o.Workspace, Home: o.Home, Rescan: o.Rescan, Capacity: o.Capacity, Heartbeat: heartbeat, Setup: setup,
+		Models: models, Policy: o.Policy, Tools: o.Tools, MaxSteps: o.MaxSteps, Logger: log,
 	})
 	if err != nil {
 		r.t.Fatal(err)

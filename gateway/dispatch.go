@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/viberhq/viber/bus"
+	"github.com/viberhq/viber/roster"
 	"github.com/viberhq/viber/telemetry"
 )
 
@@ -74,9 +75,12 @@ func (g *Gateway) createTask(ctx context.Context, req *bus.CreateTaskRequest, id
 			return nil, fmt.Errorf("%w: tool name %q is not valid", bus.ErrMalformed, t)
 		}
 	}
-	if len(req.Skills) > 0 || len(req.Tools) > 0 {
+	if req.Agent != "" && !roster.ValidName(req.Agent) {
+		return nil, fmt.Errorf("%w: agent name %q is not valid (a-z, 0-9 and \"-\")", bus.ErrMalformed, req.Agent)
+	}
+	if len(req.Skills) > 0 || len(req.Tools) > 0 || req.Agent != "" {
 		var err error
-		if target, err = g.route(ctx, target, req.Skills, req.Tools); err != nil {
+		if target, err = g.route(ctx, target, req.Skills, req.Tools, req.Agent); err != nil {
 			return nil, err
 		}
 	}
@@ -87,8 +91,15 @@ func (g *Gateway) createTask(ctx context.Context, req *bus.CreateTaskRequest, id
 	if pinned == bus.AnyDaemon {
 		pinned = "" // the shared queue: no daemon is pinned
 	}
-	created := &bus.Created{Goal: req.Goal, Daemon: pinned, Model: req.Model, Skills: req.Skills, Policy: req.Policy, Submitter: req.Submitter,
+	created := &bus.Created{Goal: req.Goal, Daemon: pinned, Model: req.Model, Skills: req.Skills, Agent: req.Agent, Policy: req.Policy, Submitter: req.Submitter,
 		Tools: req.Tools, Schedule: schedule, Notify: req.Notify}
+	if req.Parent != nil {
+		var existing *bus.Summary
+		var err error
+		if id, existing, err = g.childOf(ctx, req, created); err != nil || existing != nil {
+			return existing, err
+		}
+	}
 	telemetry.SetTask(ctx, id)
 	ev, err := bus.NewEvent(id, g.source, created)
 	if err != nil {
@@ -101,6 +112,11 @@ func (g *Gateway) createTask(ctx context.Context, req *bus.CreateTaskRequest, id
 		if errors.Is(err, bus.ErrConflict) && schedule != "" {
 			// Another gateway made it a moment ago.
 			return g.existingTask(ctx, id)
+		}
+		if errors.Is(err, bus.ErrConflict) && req.Parent != nil {
+			// The same spawn call asked twice (a resumed parent, a retry):
+			// the child it started is the answer.
+			return g.Task(ctx, id)
 		}
 		return nil, fmt.Errorf("create task: %w", err)
 	}
@@ -149,28 +165,39 @@ func (g *Gateway) targetFor(ctx context.Context, s *bus.Summary) (string, error)
 	if s.RequestedDaemon != "" {
 		target = s.RequestedDaemon
 	}
-	if len(s.Skills) > 0 || len(s.Tools) > 0 {
-		return g.route(ctx, target, s.Skills, s.Tools)
+	if len(s.Skills) > 0 || len(s.Tools) > 0 || s.Agent != "" {
+		return g.route(ctx, target, s.Skills, s.Tools, s.Agent)
 	}
 	return target, nil
 }
 
-// route checks that some daemon offers the skills and tools a task needs
-// and where to queue it: the pinned daemon if it has them, otherwise the
-// shared queue, from which only daemons offering them take it (so the task
-// survives the death of any one of them).
-func (g *Gateway) route(ctx context.Context, pinned string, skills, tools []string) (string, error) {
+// route checks that some daemon offers the skills, tools and named agent
+// a task needs and where to queue it: the pinned daemon if it has them,
+// otherwise the shared queue, from which only daemons offering them take
+// it (so the task survives the death of any one of them).
+func (g *Gateway) route(ctx context.Context, pinned string, skills, tools []string, agent string) (string, error) {
 	all, err := g.presence.List(ctx)
 	if err != nil {
 		return "", err
 	}
+	skilled := false
 	for _, d := range all {
 		if !d.Offers(skills) || !d.OffersTools(tools) {
+			continue
+		}
+		skilled = skilled || pinned == bus.AnyDaemon || d.ID == pinned
+		if !d.HasAgent(agent) {
 			continue
 		}
 		if pinned == bus.AnyDaemon || d.ID == pinned {
 			return pinned, nil
 		}
+	}
+	if skilled || (len(skills) == 0 && len(tools) == 0) {
+		if pinned != bus.AnyDaemon {
+			return "", fmt.Errorf("daemon %s does not offer agent %q (`viber agent ls` lists who offers what): %w", pinned, agent, bus.ErrAgentUnavailable)
+		}
+		return "", fmt.Errorf("no daemon offers agent %q%s (`viber agent ls` lists who offers what): %w", agent, withSkills(skills), bus.ErrAgentUnavailable)
 	}
 	var what []string
 	if len(skills) > 0 {
@@ -256,6 +283,7 @@ func (g *Gateway) CancelTask(ctx context.Context, req *bus.CancelTaskRequest) (*
 			return nil, err
 		}
 	}
+	g.cancelChildren(ctx, &v.Summary, req)
 	return stored, nil
 }
 
@@ -452,4 +480,12 @@ func (g *Gateway) Sweep(ctx context.Context) error {
 		g.log.Info().Str("task", s.ID).Msg("queued a task that had lost its assignment")
 	}
 	return nil
+}
+
+// withSkills describes skills a task needs besides its agent.
+func withSkills(needs []string) string {
+	if len(needs) == 0 {
+		return ""
+	}
+	return " with skill(s) " + strings.Join(needs, ", ")
 }

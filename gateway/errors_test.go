@@ -89,6 +89,8 @@ func TestErrorCodesSurviveTheWire(t *testing.T) {
 		{fmt.Errorf("no daemon offers skill(s) pdf: %w", bus.ErrSkillUnavailable), bus.ErrSkillUnavailable, bus.CodeSkillMissing, 400},
 		{fmt.Errorf("schedule %q: %w", "s1", bus.ErrScheduleNotFound), bus.ErrScheduleNotFound, bus.CodeScheduleNotFound, 404},
 		{fmt.Errorf("the NATS server is 2.11.0: %w", bus.ErrSchedulesUnsupported), bus.ErrUnsupported, bus.CodeUnsupported, 501},
+		{fmt.Errorf("memory global MEMORY.md: %w", bus.ErrMemoryNotFound), bus.ErrMemoryNotFound, bus.CodeMemoryNotFound, 404},
+		{fmt.Errorf("no daemon offers agent %q: %w", "reviewer", bus.ErrAgentUnavailable), bus.ErrAgentUnavailable, bus.CodeAgentMissing, 400},
 		{errors.New("disk on fire\nsecond line kept"), nil, bus.CodeInternal, 500},
 	}
 	covered := map[bus.ErrorCode]bool{}

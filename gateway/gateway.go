@@ -45,6 +45,10 @@ type Config struct {
 	// metrics there. Nil means a registry of its own (with the Go and
 	// process collectors); `viber up` shares one with its daemon.
 	Metrics *prometheus.Registry
+	// MaxDepth bounds how deep child tasks nest (default 2: a child's
+	// child, never further); MaxChildren bounds the children of one task
+	// (default 8).
+	MaxDepth, MaxChildren int
 	// Logger receives the gateway's logs.
 	Logger zerolog.Logger
 
@@ -75,6 +79,9 @@ func (c *Config) Validate() error {
 	if c.ID != "" && !bus.ValidToken(c.ID) {
 		errs = append(errs, fmt.Errorf("gateway: id %q must be letters, digits, '-' or '_'", c.ID))
 	}
+	if c.MaxDepth < 0 || c.MaxChildren < 0 {
+		errs = append(errs, fmt.Errorf("gateway: child task limits must not be negative (depth %d, children %d)", c.MaxDepth, c.MaxChildren))
+	}
 	if c.HTTPListen != "" && c.HTTPListen != "none" {
 		host, _, err := net.SplitHostPort(c.HTTPListen)
 		if err != nil {
@@ -96,6 +103,7 @@ type Gateway struct {
 	summaries *bus.Summaries
 	index     *taskIndex // every summary in memory, for lists
 	presence  *bus.Presence
+	memory    *bus.Memory
 	svc       micro.Service
 	httpSrv   *http.Server
 	httpAddr  net.Addr
@@ -175,6 +183,9 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	}
 	if err := g.setupWebhooks(ctx); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	if g.memory, err = bus.OpenMemory(ctx, js); err != nil {
+		return nil, err
 	}
 	if err := g.startMetrics(); err != nil {
 		return nil, err

@@ -43,6 +43,7 @@ func (g *Gateway) apiRoutes() http.Handler {
 	mux.HandleFunc(bus.RoutePauseSchedule, g.apiScheduleAction)
 	mux.HandleFunc(bus.RouteResumeSchedule, g.apiScheduleAction)
 	mux.HandleFunc(bus.RouteRunSchedule, g.apiScheduleAction)
+	g.memoryRoutes(mux)
 	mux.HandleFunc(bus.APIPath, func(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusNotFound, bus.CodeNoEndpoint, "no API endpoint "+r.Method+" "+r.URL.Path)
 	})

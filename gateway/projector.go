@@ -62,6 +62,7 @@ type projection struct {
 	sum   *bus.Summary
 	rev   uint64 // 0: not in the bucket yet
 	dirty bool
+	ended bool // a turn ended in what was folded since the last write
 }
 
 // projections caches summaries between batches, so that folding an event
@@ -197,6 +198,7 @@ func (g *Gateway) fold(ctx context.Context, cache projections, subject string, d
 		return nil // already folded
 	}
 	prevState, prevUsage := p.sum.State, p.sum.Usage
+	ended := p.sum.State.Terminal()
 	ev, err := p.sum.ApplyMsg(subject, data, streamSeq)
 	if err == nil && ev != nil {
 		// Counted when folded: a batch whose write fails and is folded
@@ -216,6 +218,9 @@ func (g *Gateway) fold(ctx context.Context, cache projections, subject string, d
 		p.sum = &v.Summary
 	}
 	p.dirty = true
+	if !ended && p.sum.State.Terminal() {
+		p.ended = true
+	}
 	return nil
 }
 
@@ -227,6 +232,10 @@ func (g *Gateway) store(ctx context.Context, cache projections, taskID string, p
 		rev, err := g.summaries.Put(ctx, p.sum, p.rev, p.rev == 0)
 		if err == nil {
 			p.rev, p.dirty = rev, false
+			if p.ended {
+				p.ended = false
+				g.childEnded(p.sum) // a child's answer goes to a parent that did not wait
+			}
 			return nil
 		}
 		if !errors.Is(err, jetstream.ErrKeyExists) && !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {

@@ -41,6 +41,7 @@ func (g *Gateway) startService(ctx context.Context) error {
 			return h(ctx, r.Name)
 		}
 	}
+	memory := svc.AddGroup(bus.APISubjectPrefix() + "." + bus.APIGroupMemory)
 	// Each endpoint's description is its entry in bus.APIEndpoints, the
 	// wire's one list of them.
 	add := func(grp micro.Group, group, name string, h func(context.Context, []byte) (any, error)) error {
@@ -148,6 +149,9 @@ func (g *Gateway) startService(ctx context.Context) error {
 				return nil, err
 			}
 			return &bus.ListDaemonsResponse{Daemons: list}, nil
+		}),
+		g.addMemoryEndpoints(func(name string, h func(context.Context, []byte) (any, error)) error {
+			return add(memory, bus.APIGroupMemory, name, h)
 		}),
 	)
 	if err != nil {

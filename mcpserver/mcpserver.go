@@ -212,6 +212,7 @@ type SubmitTaskInput struct {
 	Daemon      string            `json:"daemon,omitempty" jsonschema:"run on this daemon (list_daemons); any daemon when empty"`
 	Skills      []string          `json:"skills,omitempty" jsonschema:"skills the daemon must offer (list_skills)"`
 	Tools       []string          `json:"tools,omitempty" jsonschema:"tools the daemon must offer, such as an MCP server's mcp_github_get_issue (list_daemons shows them)"`
+	Agent       string            `json:"agent,omitempty" jsonschema:"named agent to run the task (list_daemons shows each daemon's agents); the default agent when empty"`
 	Model       string            `json:"model,omitempty" jsonschema:"model reference: provider/model, provider or model; the daemon's default when empty"`
 	Policy      map[string]string `json:"policy,omitempty" jsonschema:"tool policy overrides (tool or glob → allow, ask, deny); they may only tighten the daemon's"`
 	WaitSeconds int               `json:"wait_seconds,omitempty" jsonschema:"wait up to this many seconds (at most 3600) for the task to end; 0 returns at once"`
@@ -236,7 +237,7 @@ func (s *server) submitTask(ctx context.Context, req *sdk.CallToolRequest, in Su
 	}
 	rctx, cancel := s.ctx(ctx)
 	sum, err := s.cl.CreateTask(rctx, &bus.CreateTaskRequest{
-		Goal: in.Goal, Daemon: in.Daemon, Model: in.Model, Skills: in.Skills, Tools: in.Tools, Policy: in.Policy, Submitter: submitter(req),
+		Goal: in.Goal, Daemon: in.Daemon, Model: in.Model, Skills: in.Skills, Tools: in.Tools, Agent: in.Agent, Policy: in.Policy, Submitter: submitter(req),
 	})
 	cancel()
 	if err != nil {
@@ -477,6 +478,8 @@ type Daemon struct {
 	Version  string   `json:"version,omitempty"`
 	Model    string   `json:"model,omitempty"`
 	Skills   []string `json:"skills"`
+	// Agents are the named agents the daemon offers (submit_task's agent).
+	Agents   []string `json:"agents"`
 	Running  int      `json:"running"`
 	Capacity int      `json:"capacity"`
 	// MCPServers are the MCP servers whose tools the daemon's workers use.
@@ -504,7 +507,7 @@ func (s *server) listDaemons(ctx context.Context, _ *sdk.CallToolRequest, _ stru
 	for _, d := range ds {
 		v := Daemon{
 			ID: d.ID, Online: d.Online, Status: d.Status, Edge: d.Edge, Hostname: d.Hostname, Version: d.Version,
-			Skills: []string{}, Running: len(d.Running), Capacity: d.Capacity, MCPServers: d.MCPServers, LastSeen: d.LastSeen,
+			Skills: []string{}, Agents: []string{}, Running: len(d.Running), Capacity: d.Capacity, MCPServers: d.MCPServers, LastSeen: d.LastSeen,
 		}
 		if v.MCPServers == nil {
 			v.MCPServers = []bus.MCPServerInfo{}
@@ -514,6 +517,9 @@ func (s *server) listDaemons(ctx context.Context, _ *sdk.CallToolRequest, _ stru
 		}
 		for _, sk := range d.Skills {
 			v.Skills = append(v.Skills, sk.Name)
+		}
+		for _, a := range d.Agents {
+			v.Agents = append(v.Agents, a.Name)
 		}
 		out.Daemons = append(out.Daemons, v)
 	}

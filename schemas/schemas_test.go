@@ -33,6 +33,8 @@ var samples = map[bus.Type]bus.Payload{
 	bus.TypeCompleted:         &bus.Completed{Result: "done", Usage: &bus.Usage{InputTokens: 10, OutputTokens: 3}},
 	bus.TypeFailed:            &bus.Failed{Error: "no model configured", Code: bus.FailNoModel},
 	bus.TypeCancelled:         &bus.Cancelled{Reason: "user"},
+	bus.TypeChildCreated:      &bus.ChildCreated{CallID: "c1", Task: "01HCHILD-abc", Goal: "sub-goal", Wait: true},
+	bus.TypeMemoryUpdated:     &bus.MemoryUpdated{CallID: "c1", Scope: "agent:reviewer", Name: "MEMORY.md", Revision: 2, Previous: 1, Content: "likes tea"},
 }
 
 type testBundle struct {

@@ -88,6 +88,19 @@ func Discover(roots ...Root) (*Catalog, []Warning) {
 	return c, warnings
 }
 
+// Only returns a catalog of the named skills this catalog holds (names it
+// does not hold are left out), for an agent limited to some skills.
+func (c *Catalog) Only(names []string) *Catalog {
+	out := &Catalog{byName: map[string]*Skill{}}
+	for _, s := range c.List() {
+		if slices.Contains(names, s.Name) {
+			out.byName[s.Name] = s
+			out.sorted = append(out.sorted, s)
+		}
+	}
+	return out
+}
+
 // List returns the skills sorted by name.
 func (c *Catalog) List() []*Skill {
 	if c == nil {
@@ -230,6 +243,27 @@ func UserDir(home string) string { return filepath.Join(home, "skills") }
 // BuiltinDir is where the built-in skills are written out so that their
 // scripts can run: <home>/builtin-skills.
 func BuiltinDir(home string) string { return filepath.Join(home, "builtin-skills") }
+
+// AgentsWorkspaceDir is where a workspace ships its named agents
+// (<name>.md with YAML front matter): <workspace>/.agents/agents.
+func AgentsWorkspaceDir(workspace string) string {
+	return filepath.Join(workspace, ".agents", "agents")
+}
+
+// AgentsUserDir is where a user keeps named agents for every workspace
+// (<name>.yaml): <home>/agents (home is ~/.viber by default).
+func AgentsUserDir(home string) string { return filepath.Join(home, "agents") }
+
+// AgentRoots are the folders named agents are discovered in, in order of
+// precedence (the workspace's first, then the user's): the same order as
+// skills, defined here so that skills and agents cannot drift apart. The
+// roster package reads them.
+func AgentRoots(workspace, home string) []Root {
+	return []Root{
+		{Dir: AgentsWorkspaceDir(workspace), Source: SourceWorkspace},
+		{Dir: AgentsUserDir(home), Source: SourceUser},
+	}
+}
 
 // Roots are the folders skills are discovered in, in order of precedence
 // (a skill found earlier wins): the workspace's, the user's, then the

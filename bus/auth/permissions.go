@@ -49,13 +49,18 @@ func kvKey(bucket, key string) string { return "$KV." + bucket + "." + key }
 //   - publish task events under its own writer token only
 //     (viber.task.*.d-<name>.*: readers accept them only from the daemon
 //     holding the task, so it cannot write another daemon's task nor pass
-//     for a gateway) and live deltas (viber.live.*).
+//     for a gateway) and live deltas (viber.live.*);
+//   - read and write the memory bucket (viber_memory), whose files its
+//     agents load and update;
+//   - ask the gateway to create tasks (viber.api.task.create), for the
+//     child tasks of its spawn tool.
 //
 // Everything else is refused: the stream API (create, update, delete,
 // purge, message delete), consumers on VIBER_TASKS, other daemons'
 // consumers and work subjects, queuing work (viber.work.>), the gateway's
-// API (viber.api.>), the task summaries, and subscribing to live deltas or
-// anything but the task subjects and its inbox.
+// API beyond creating tasks (a spawn call's child), the task summaries, and
+// subscribing to live deltas or anything but the task subjects and its
+// inbox.
 func DaemonPermissions(name, inbox string) (jwt.Permissions, error) {
 	if !bus.ValidToken(name) || name == bus.AnyDaemon {
 		return jwt.Permissions{}, fmt.Errorf("daemon name %q: use 1-64 letters, digits, '-' or '_' (not %q)", name, bus.AnyDaemon)
@@ -155,6 +160,20 @@ func workerPermissions(name, api, presence string, tasks ...string) jwt.Permissi
 		api+"DIRECT.GET."+bus.TaskStream+".>",
 		api+"STREAM.MSG.GET."+bus.TaskStream,
 		bus.LiveSubject("*"),
+		// Child tasks: the spawn tool asks the gateway to create them
+		// (the gateway checks the parent's open spawn call).
+		bus.APISubject(bus.APIGroupTask, bus.APITaskCreate),
+		// Memory: the fleet's memory, read for prompts and written by
+		// the memory_update tool (any key: tasks move between daemons).
+		jsAPI+"STREAM.INFO."+kvStream(bus.MemoryBucket),
+		kvKey(bus.MemoryBucket, ">"),
+		jsAPI+"DIRECT.GET."+kvStream(bus.MemoryBucket),
+		jsAPI+"DIRECT.GET."+kvStream(bus.MemoryBucket)+".>",
+		jsAPI+"STREAM.MSG.GET."+kvStream(bus.MemoryBucket),
+		jsAPI+"CONSUMER.CREATE."+kvStream(bus.MemoryBucket)+".*",
+		jsAPI+"CONSUMER.CREATE."+kvStream(bus.MemoryBucket)+".*.>",
+		jsAPI+"CONSUMER.DELETE."+kvStream(bus.MemoryBucket)+".*",
+		jsAPI+"CONSUMER.INFO."+kvStream(bus.MemoryBucket)+".*",
 	)
 	p.Pub.Allow.Add(tasks...)
 	return p

@@ -26,6 +26,9 @@ func describe(ev *bus.Event) string {
 		if d.Model != "" {
 			s += "  model=" + d.Model
 		}
+		if d.Agent != "" {
+			s += "  agent=" + d.Agent
+		}
 		return s
 	case *bus.Assigned:
 		return fmt.Sprintf("daemon=%s attempt=%d", d.Daemon, d.Attempt)
@@ -79,6 +82,14 @@ func describe(ev *bus.Event) string {
 		return "error: " + d.Error
 	case *bus.Cancelled:
 		return d.Reason
+	case *bus.ChildCreated:
+		s := fmt.Sprintf("child task %s (call %s): %s", d.Task, d.CallID, oneLine(d.Goal, 160))
+		if d.Agent != "" {
+			s += "  agent=" + d.Agent
+		}
+		return s
+	case *bus.MemoryUpdated:
+		return fmt.Sprintf("%s %s revision %d (call %s): %s", d.Scope, d.Name, d.Revision, d.CallID, oneLine(d.Content, 160))
 	}
 	return ""
 }
@@ -150,6 +161,17 @@ func printSummary(w io.Writer, s *bus.Summary, waiting map[string]*bus.ApprovalR
 	row("pinned to", s.RequestedDaemon)
 	row("model", s.Model)
 	row("schedule", s.Schedule)
+	row("agent", s.Agent)
+	if s.Parent != nil {
+		row("parent", s.Parent.Task+" (call "+s.Parent.CallID+")")
+	}
+	for i, c := range s.Children {
+		k := "children"
+		if i > 0 {
+			k = ""
+		}
+		row(k, c.Task+" (call "+c.CallID+")")
+	}
 	row("created", s.CreatedAt.Local().Format(time.RFC3339))
 	if s.StartedAt != nil {
 		row("started", s.StartedAt.Local().Format(time.RFC3339))

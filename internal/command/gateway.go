@@ -51,6 +51,8 @@ decentralized auth: every client needs a credential issued by
 			&cli.StringFlag{Name: "id", Usage: "gateway id used in event sources (default: host name)", EnvVars: []string{"VIBER_GATEWAY_ID"}},
 			&cli.DurationFlag{Name: "work-ack-wait", Usage: "how long a silent daemon keeps a task before another daemon resumes it", EnvVars: []string{"VIBER_WORK_ACK_WAIT"}, Value: bus.DefaultWorkAckWait},
 			webhookSecretFlag(), webhookPrivateFlag(),
+			&cli.IntFlag{Name: "max-child-depth", Usage: "how deep child tasks (the spawn tool) may nest", EnvVars: []string{"VIBER_MAX_CHILD_DEPTH"}, Value: gateway.DefaultMaxDepth},
+			&cli.IntFlag{Name: "max-children", Usage: "how many child tasks one task may start", EnvVars: []string{"VIBER_MAX_CHILDREN"}, Value: gateway.DefaultMaxChildren},
 			&cli.BoolFlag{Name: "auth", Usage: "require NATS credentials on the embedded server (keys under <data>/auth; on by itself once that exists)", EnvVars: []string{"VIBER_AUTH"}},
 		}, logFlags()...),
 		Action: runGateway,
@@ -110,6 +112,7 @@ func runGateway(c *cli.Context) error {
 		NC: nc, ID: c.String("id"), Version: Version, HTTPListen: c.String("http-listen"), HTTPToken: c.String("http-token"),
 		Setup: bus.SetupOptions{WorkAckWait: c.Duration("work-ack-wait")}, Logger: log,
 		WebhookSecret: c.String("webhook-secret"), WebhookAllowPrivate: c.Bool("webhook-allow-private"),
+		MaxDepth: c.Int("max-child-depth"), MaxChildren: c.Int("max-children"),
 	})
 	if err != nil {
 		return userError(err)

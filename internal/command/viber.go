@@ -39,7 +39,7 @@ Start everything on this machine with 'viber up', then give it work:
 
 Every command below 'up' is a NATS client: point it at your server with
 --nats-url (or VIBER_NATS_URL).`,
-		Commands: []*cli.Command{upCommand(), initCommand(), doctorCommand(), taskCommand(), scheduleCommand(), daemonCommand(), skillCommand(), mcpCommand(), channelCommand(), benchCommand()},
+		Commands: []*cli.Command{upCommand(), initCommand(), doctorCommand(), taskCommand(), scheduleCommand(), daemonCommand(), skillCommand(), agentCommand(), memoryCommand(), mcpCommand(), channelCommand(), benchCommand()},
 		ExitErrHandler: func(c *cli.Context, err error) {
 			cli.HandleExitCoder(err)
 		},
@@ -182,6 +182,7 @@ was cancelled.`,
 					&cli.StringFlag{Name: "model", Usage: "provider/model to use (e.g. openai/gpt-4o-mini)"},
 					&cli.StringSliceFlag{Name: "skill", Usage: "skill the task needs (repeatable)"},
 					&cli.StringSliceFlag{Name: "tool", Usage: "tool the task needs, such as an MCP server's mcp_github_get_issue (repeatable): only a daemon offering it takes the task"},
+					&cli.StringFlag{Name: "agent", Usage: "named agent to run the task (`viber agent ls` lists them); default: the daemon's default agent"},
 					&cli.StringSliceFlag{Name: "policy", Usage: "TOOL=ask|deny to make the daemon's tool policy stricter for this task (repeatable; TOOL may be a glob such as mcp_github_*; shell:PREFIX=... for shell commands, *=... for every tool; allow and unknown tools are refused)"},
 					&cli.BoolFlag{Name: "wait", Usage: "follow the task to its end and print the result"},
 					&cli.StringFlag{Name: "notify", Usage: "POST the task's terminal event to this URL (signed with the gateway's webhook secret)"},
@@ -204,11 +205,17 @@ was cancelled.`,
 					&cli.StringFlag{Name: "schedule", Usage: "only tasks made by this schedule"},
 					&cli.StringFlag{Name: "search", Usage: "only tasks whose goal contains this text (ignoring case)"},
 					&cli.StringFlag{Name: "before", Usage: "only tasks older than this task id (the next page: the cursor the previous page printed)"},
+					&cli.StringFlag{Name: "parent", Usage: "only the child tasks of this task"},
 					&cli.IntFlag{Name: "limit", Usage: "at most this many", Value: bus.DefaultListLimit},
 				),
 				Action: taskList,
 			},
 			{Name: "show", Usage: "show a task's summary", ArgsUsage: "ID", Flags: common(), Action: taskShow},
+			{
+				Name: "tree", Usage: "show a task with its child tasks, and theirs", ArgsUsage: "ID",
+				Description: "tree prints the task (or, given a child, its whole tree from the root) with each child\nunder its parent: state, agent and goal. Example:\n\n   viber task tree 01JD3...",
+				Flags:       common(), Action: taskTree,
+			},
 			{
 				Name: "cancel", Usage: "stop a task", ArgsUsage: "ID",
 				Flags:  common(&cli.StringFlag{Name: "reason", Usage: "why (shown to watchers)"}),
@@ -257,7 +264,7 @@ func taskSubmit(c *cli.Context) error {
 		return cli.Exit("viber task submit: "+err.Error(), 1)
 	}
 	sum, err := cl.CreateTask(ctx, &bus.CreateTaskRequest{
-		Goal: goal, Daemon: c.String("daemon"), Model: c.String("model"), Skills: c.StringSlice("skill"), Tools: c.StringSlice("tool"), Policy: policy, Submitter: submitter(),
+		Goal: goal, Daemon: c.String("daemon"), Model: c.String("model"), Skills: c.StringSlice("skill"), Tools: c.StringSlice("tool"), Agent: c.String("agent"), Policy: policy, Submitter: submitter(),
 		Notify: c.String("notify"),
 	})
 	if err != nil {
@@ -387,7 +394,7 @@ func taskWatch(c *cli.Context) error {
 func taskList(c *cli.Context) error {
 	resp, err := request(c, func(ctx context.Context, cl *client.Client) (*bus.ListTasksResponse, error) {
 		return cl.ListTasks(ctx, &bus.ListTasksRequest{State: bus.State(c.String("state")), Daemon: c.String("daemon"), Schedule: c.String("schedule"),
-			Query: c.String("search"), Before: c.String("before"), Limit: c.Int("limit")})
+			Parent: c.String("parent"), Query: c.String("search"), Before: c.String("before"), Limit: c.Int("limit")})
 	})
 	if err != nil {
 		return err
@@ -416,6 +423,7 @@ func taskShow(c *cli.Context) error {
 		Webhooks []*bus.WebhookDelivery `json:"webhooks,omitempty"`
 	}
 	var waiting map[string]*bus.ApprovalRequested
+	var kidsWaiting []*bus.Summary
 	v, err := request(c, func(ctx context.Context, cl *client.Client) (*shown, error) {
 		s, err := cl.Task(ctx, id)
 		if err != nil {
@@ -427,10 +435,13 @@ func taskShow(c *cli.Context) error {
 				return nil, err
 			}
 		}
-		if len(s.PendingApprovals) > 0 && !c.Bool("json") {
-			if waiting, err = waitingCalls(ctx, cl, id); err != nil {
-				return nil, err
+		if !c.Bool("json") {
+			if len(s.PendingApprovals) > 0 {
+				if waiting, err = waitingCalls(ctx, cl, id); err != nil {
+					return nil, err
+				}
 			}
+			kidsWaiting = childrenWaiting(ctx, cl, s)
 		}
 		return out, nil
 	})
@@ -442,7 +453,29 @@ func taskShow(c *cli.Context) error {
 	}
 	printSummary(os.Stdout, v.Summary, waiting)
 	printWebhooks(os.Stdout, v.Summary, v.Webhooks)
+	for _, k := range kidsWaiting {
+		for _, call := range k.PendingApprovals {
+			fmt.Printf("child %s waits for approval of call %s: `viber task approve %s %s` or `viber task deny %s %s`\n", k.ID, call, k.ID, call, k.ID, call)
+		}
+	}
 	return nil
+}
+
+// childrenWaiting returns the children of a task (and theirs) that wait
+// for an approval, so a parent's page shows what holds it up.
+func childrenWaiting(ctx context.Context, cl *client.Client, s *bus.Summary) []*bus.Summary {
+	var out []*bus.Summary
+	for _, ch := range s.Children {
+		k, err := cl.Task(ctx, ch.Task)
+		if err != nil {
+			continue
+		}
+		if len(k.PendingApprovals) > 0 {
+			out = append(out, k)
+		}
+		out = append(out, childrenWaiting(ctx, cl, k)...)
+	}
+	return out
 }
 
 // waitingCalls reads a task's log for its approval requests, by call id,

@@ -38,6 +38,10 @@ export interface Summary {
   skills?: string[];
   schedule?: string;
   notify?: string;
+  agent?: string;
+  parent?: { task: string; call_id: string; wait?: boolean };
+  depth?: number;
+  children?: { task: string; call_id: string }[];
   result?: string;
   error?: string;
   cancel_requested?: boolean;
@@ -84,6 +88,7 @@ export interface DaemonView {
   last_seen: string;
   online: boolean;
   skills?: { name: string; description?: string; source?: string; missing?: string[] }[];
+  agents?: { name: string; description?: string; source?: string; model?: string; tools?: string[] | null; skills?: string[] }[];
   mcp_servers?: MCPServerInfo[];
 }
 
