@@ -37,6 +37,8 @@ type ChannelTask struct {
 	Model string
 	// Skills the tasks need.
 	Skills []string
+	// Agent is the named agent that runs them.
+	Agent string
 }
 
 // TelegramChannel configures the Telegram bridge.
@@ -50,10 +52,11 @@ type TelegramChannel struct {
 	// APIURL is the Bot API's address (default https://api.telegram.org;
 	// a local Bot API server or a test server).
 	APIURL string `yaml:"api_url"`
-	// Daemon, Model and Skills are given to the tasks it creates.
+	// Daemon, Model, Skills and Agent are given to the tasks it creates.
 	Daemon string   `yaml:"daemon"`
 	Model  string   `yaml:"model"`
 	Skills []string `yaml:"skills"`
+	Agent  string   `yaml:"agent"`
 }
 
 // SlackChannel configures the Slack bridge.
@@ -69,10 +72,11 @@ type SlackChannel struct {
 	AllowFrom []string `yaml:"allow_from"`
 	// APIURL is the Web API's address (default https://slack.com/api/).
 	APIURL string `yaml:"api_url"`
-	// Daemon, Model and Skills are given to the tasks it creates.
+	// Daemon, Model, Skills and Agent are given to the tasks it creates.
 	Daemon string   `yaml:"daemon"`
 	Model  string   `yaml:"model"`
 	Skills []string `yaml:"skills"`
+	Agent  string   `yaml:"agent"`
 }
 
 // Default token variables.
@@ -92,7 +96,7 @@ func (t *TelegramChannel) TokenVar() string { return orDefault(t.TokenEnv, Defau
 
 // Task is what the tasks it creates ask for.
 func (t *TelegramChannel) Task() ChannelTask {
-	return ChannelTask{Daemon: t.Daemon, Model: t.Model, Skills: t.Skills}
+	return ChannelTask{Daemon: t.Daemon, Model: t.Model, Skills: t.Skills, Agent: t.Agent}
 }
 
 // BotTokenVar and AppTokenVar are the variables the tokens are read from.
@@ -103,7 +107,7 @@ func (s *SlackChannel) AppTokenVar() string { return orDefault(s.AppTokenEnv, De
 
 // Task is what the tasks it creates ask for.
 func (s *SlackChannel) Task() ChannelTask {
-	return ChannelTask{Daemon: s.Daemon, Model: s.Model, Skills: s.Skills}
+	return ChannelTask{Daemon: s.Daemon, Model: s.Model, Skills: s.Skills, Agent: s.Agent}
 }
 
 func orDefault(v, def string) string {

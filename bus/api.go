@@ -200,6 +200,8 @@ type AddScheduleRequest struct {
 	Daemon string            `json:"daemon,omitempty"`
 	Model  string            `json:"model,omitempty"`
 	Skills []string          `json:"skills,omitempty"`
+	Tools  []string          `json:"tools,omitempty"`
+	Agent  string            `json:"agent,omitempty"`
 	Policy map[string]string `json:"policy,omitempty"`
 	Notify string            `json:"notify,omitempty"`
 	// Overlap is "skip" (default) or "queue".

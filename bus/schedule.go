@@ -231,6 +231,8 @@ type Schedule struct {
 	Daemon string            `json:"daemon,omitempty"`
 	Model  string            `json:"model,omitempty"`
 	Skills []string          `json:"skills,omitempty"`
+	Tools  []string          `json:"tools,omitempty"`
+	Agent  string            `json:"agent,omitempty"`
 	Policy map[string]string `json:"policy,omitempty"`
 	// Notify is a URL the terminal event of each task is POSTed to.
 	Notify string `json:"notify,omitempty"`

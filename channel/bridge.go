@@ -35,6 +35,8 @@ type Config struct {
 	Daemon string
 	Model  string
 	Skills []string
+	// Agent is the named agent that runs the tasks ("" for the default).
+	Agent string
 	// EditInterval is the least time between two edits of a progress
 	// message (default 1 s).
 	EditInterval time.Duration

@@ -172,7 +172,7 @@ func (b *Bridge) follow(ctx context.Context, in *Incoming, text, mode string) er
 // create starts a task for the chat and makes it the chat's task.
 func (b *Bridge) create(ctx context.Context, in *Incoming, goal string) error {
 	s, err := b.cl.CreateTask(ctx, &bus.CreateTaskRequest{
-		Goal: goal, Daemon: b.cfg.Daemon, Model: b.cfg.Model, Skills: b.cfg.Skills, Submitter: b.submitter(in.Chat),
+		Goal: goal, Daemon: b.cfg.Daemon, Model: b.cfg.Model, Skills: b.cfg.Skills, Agent: b.cfg.Agent, Submitter: b.submitter(in.Chat),
 	})
 	if err != nil {
 		return b.apiError(ctx, in.Chat, err)

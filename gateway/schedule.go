@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/viberhq/viber/bus"
+	"github.com/viberhq/viber/roster"
 )
 
 // maxScheduleName bounds a schedule's name (it is a subject token).
@@ -150,7 +151,7 @@ func (g *Gateway) handleFiring(ctx context.Context, m jetstream.Msg) {
 		}
 	}
 	req := &bus.CreateTaskRequest{
-		Goal: sc.Goal, Daemon: sc.Daemon, Model: sc.Model, Skills: sc.Skills, Policy: sc.Policy,
+		Goal: sc.Goal, Daemon: sc.Daemon, Model: sc.Model, Skills: sc.Skills, Tools: sc.Tools, Agent: sc.Agent, Policy: sc.Policy,
 		Notify: sc.Notify, Submitter: "schedule/" + name,
 	}
 	sum, err := g.createTask(ctx, req, taskID, name)
@@ -248,6 +249,14 @@ func (g *Gateway) AddSchedule(ctx context.Context, req *bus.AddScheduleRequest) 
 			problems = append(problems, fmt.Sprintf("skill name %q is not valid", s))
 		}
 	}
+	for _, t := range req.Tools {
+		if !bus.ValidToken(t) {
+			problems = append(problems, fmt.Sprintf("tool name %q is not valid", t))
+		}
+	}
+	if req.Agent != "" && !roster.ValidName(req.Agent) {
+		problems = append(problems, fmt.Sprintf("agent name %q is not valid (a-z, 0-9 and \"-\")", req.Agent))
+	}
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("%w: %s", bus.ErrMalformed, strings.Join(problems, "; "))
 	}
@@ -264,7 +273,7 @@ func (g *Gateway) AddSchedule(ctx context.Context, req *bus.AddScheduleRequest) 
 	}
 	sc := &bus.Schedule{
 		Name: req.Name, Cron: strings.Join(strings.Fields(req.Cron), " "), TZ: spec.tz, Every: bus.Duration(spec.every), Pattern: spec.pattern,
-		Goal: req.Goal, Daemon: req.Daemon, Model: req.Model, Skills: req.Skills, Policy: req.Policy, Notify: req.Notify,
+		Goal: req.Goal, Daemon: req.Daemon, Model: req.Model, Skills: req.Skills, Tools: req.Tools, Agent: req.Agent, Policy: req.Policy, Notify: req.Notify,
 		Overlap: overlap, By: req.By, ArmedAt: now, CreatedAt: now,
 	}
 	if !spec.at.IsZero() {

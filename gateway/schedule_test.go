@@ -295,6 +295,7 @@ func TestScheduleRequestsRefused(t *testing.T) {
 		{"bad name", bus.AddScheduleRequest{Name: "a.b", Goal: "g", Every: "1m"}, bus.ErrMalformed},
 		{"no goal", bus.AddScheduleRequest{Name: "a", Every: "1m"}, bus.ErrMalformed},
 		{"bad overlap", bus.AddScheduleRequest{Name: "a", Goal: "g", Every: "1m", Overlap: "stack"}, bus.ErrMalformed},
+		{"bad agent", bus.AddScheduleRequest{Name: "a", Goal: "g", Every: "1m", Agent: "Bad_Name"}, bus.ErrMalformed},
 		{"notify without secret", bus.AddScheduleRequest{Name: "a", Goal: "g", Every: "1m", Notify: "https://example.com/hook"}, bus.ErrUnsupported},
 	} {
 		if _, err := g.AddSchedule(ctx, &tc.req); !errors.Is(err, tc.want) {
@@ -532,4 +533,31 @@ func TestCreateTaskWithIDRacesToOneTask(t *testing.T) {
 			t.Fatalf("round %d: task %s has %d events, want one created", i, id, len(events))
 		}
 	}
+}
+
+// A schedule keeps the agent (and tools) its tasks need; a firing no
+// daemon can take for that agent is recorded as skipped, naming why.
+func TestScheduleCarriesItsAgent(t *testing.T) {
+	t.Parallel()
+	env := bustest.Start(t, "", bus.SetupOptions{})
+	g := startGateway(t, env, Config{})
+	ctx := bustest.Context(t, 30*time.Second)
+	if _, err := g.AddSchedule(ctx, &bus.AddScheduleRequest{Name: "review", Goal: "review the diff", Every: "1h", Agent: "reviewer", Tools: []string{"mcp_git_diff"}}); err != nil {
+		t.Fatal(err)
+	}
+	sc, err := g.Schedule(ctx, "review")
+	if err != nil || sc.Agent != "reviewer" || len(sc.Tools) != 1 {
+		t.Fatalf("schedule: %+v %v; want agent reviewer and its tool", sc, err)
+	}
+	if _, err := g.RunSchedule(ctx, "review"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 15*time.Second, "the firing recorded", func() (bool, string) {
+		sc, err := g.Schedule(ctx, "review")
+		if err != nil || len(sc.Runs) == 0 {
+			return false, fmt.Sprint(sc, err)
+		}
+		skipped := sc.Runs[0].Skipped
+		return strings.Contains(skipped, "could not create the task") && (strings.Contains(skipped, "reviewer") || strings.Contains(skipped, "mcp_git_diff")), fmt.Sprintf("%+v", sc.Runs[0])
+	})
 }

@@ -108,7 +108,7 @@ func newBridges(cc agents.ChannelsConfig, nc *nats.Conn, getenv func(string) str
 				errs = append(errs, fmt.Errorf("channels.telegram: %w", err))
 			} else {
 				task := t.Task()
-				b, err := channel.New(channel.Config{Platform: bot, Client: cl, AllowFrom: t.AllowFrom, Daemon: task.Daemon, Model: task.Model, Skills: task.Skills, Logger: log})
+				b, err := channel.New(channel.Config{Platform: bot, Client: cl, AllowFrom: t.AllowFrom, Daemon: task.Daemon, Model: task.Model, Skills: task.Skills, Agent: task.Agent, Logger: log})
 				if err != nil {
 					errs = append(errs, err)
 				} else {
@@ -131,7 +131,7 @@ func newBridges(cc agents.ChannelsConfig, nc *nats.Conn, getenv func(string) str
 				break
 			}
 			task := s.Task()
-			b, err := channel.New(channel.Config{Platform: app, Client: cl, AllowFrom: s.AllowFrom, Daemon: task.Daemon, Model: task.Model, Skills: task.Skills, Logger: log})
+			b, err := channel.New(channel.Config{Platform: app, Client: cl, AllowFrom: s.AllowFrom, Daemon: task.Daemon, Model: task.Model, Skills: task.Skills, Agent: task.Agent, Logger: log})
 			if err != nil {
 				errs = append(errs, err)
 				break

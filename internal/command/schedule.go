@@ -72,6 +72,8 @@ such as MON or JAN, and @hourly, @daily, @weekly, @monthly, @yearly.
 					&cli.StringFlag{Name: "daemon", Usage: "run the tasks on this daemon only"},
 					&cli.StringFlag{Name: "model", Usage: "provider/model for the tasks"},
 					&cli.StringSliceFlag{Name: "skill", Usage: "skill the tasks need (repeatable)"},
+					&cli.StringSliceFlag{Name: "tool", Usage: "tool the tasks need, such as an MCP server's (repeatable)"},
+					&cli.StringFlag{Name: "agent", Usage: "named agent that runs the tasks (`viber agent ls` lists them)"},
 					&cli.StringSliceFlag{Name: "policy", Usage: "TOOL=ask|deny for the tasks (repeatable; see task submit)"},
 					&cli.StringFlag{Name: "overlap", Usage: "while the previous run is unfinished: skip the firing, or queue it until the run ends", Value: bus.OverlapSkip},
 					&cli.StringFlag{Name: "notify", Usage: "POST each task's terminal event to this URL (signed)"},
@@ -192,7 +194,7 @@ func scheduleAdd(c *cli.Context) error {
 	req := &bus.AddScheduleRequest{
 		Name: args[0], Goal: strings.Join(args[1:], " "),
 		Cron: c.String("cron"), TZ: c.String("tz"), Every: c.String("every"), At: c.String("at"),
-		Daemon: c.String("daemon"), Model: c.String("model"), Skills: c.StringSlice("skill"), Policy: policy,
+		Daemon: c.String("daemon"), Model: c.String("model"), Skills: c.StringSlice("skill"), Tools: c.StringSlice("tool"), Agent: c.String("agent"), Policy: policy,
 		Overlap: c.String("overlap"), Notify: c.String("notify"), By: submitter(),
 	}
 	v, err := request(c, func(ctx context.Context, cl *client.Client) (*bus.ScheduleView, error) {
