@@ -245,3 +245,35 @@ func (p *Presence) List(ctx context.Context) ([]*DaemonInfo, error) {
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil
 }
+
+// WatchIDs calls seen with the id of every daemon whose presence is
+// written, and gone with the id of every one whose presence is removed,
+// until ctx ends: the current records first, then changes. A gateway uses
+// it to make each daemon's work consumer, which strict daemon credentials
+// may not create themselves.
+func (p *Presence) WatchIDs(ctx context.Context, seen, gone func(id string)) error {
+	w, err := p.kv.WatchAll(ctx)
+	if err != nil {
+		return fmt.Errorf("watch %s: %w", DaemonBucket, err)
+	}
+	defer func() { _ = w.Stop() }()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case e, ok := <-w.Updates():
+			if !ok {
+				return nil
+			}
+			if e == nil {
+				continue // the end of the current records
+			}
+			switch e.Operation() {
+			case jetstream.KeyValuePut:
+				seen(e.Key())
+			default:
+				gone(e.Key())
+			}
+		}
+	}
+}

@@ -48,6 +48,10 @@ type Config struct {
 	// elsewhere: agents.Fixed). Without it tasks fail saying no model is
 	// configured.
 	Models agents.Models
+	// StrictCredentials says the daemon's NATS credential may not create
+	// consumers (vibergw creds daemon|edge): it waits for the gateway to
+	// make its work consumer instead of trying.
+	StrictCredentials bool
 	// MCPServers are the Model Context Protocol servers whose tools tasks
 	// may use, and Getenv expands the ${VAR}s of their settings (default
 	// os.Getenv). When MCPServers is nil and Models is the config file,
@@ -317,8 +321,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 		return err
 	}
-	if d.presence, err = bus.OpenPresence(ctx, d.js); err != nil {
-		return err
+	if d.presence == nil {
+		if d.presence, err = bus.OpenPresence(ctx, d.js); err != nil {
+			return err
+		}
 	}
 	if other, err := d.presence.Get(ctx, d.cfg.ID); err == nil && other.Online(time.Now()) && other.Instance != d.instance {
 		d.log.Warn().Str("host", other.Hostname).Time("last_seen", other.LastSeen).
@@ -378,9 +384,20 @@ func (d *Daemon) modelName() string {
 // ensures the daemon's own consumer and finds the shared one.
 func (d *Daemon) waitForWork(ctx context.Context) ([]jetstream.Consumer, error) {
 	delay := 250 * time.Millisecond
-	warned := false
+	warned, announced := false, false
 	for {
-		own, err := d.js.CreateOrUpdateConsumer(ctx, bus.WorkStream, bus.WorkConsumerConfig(d.cfg.ID, d.cfg.Setup))
+		own, err := d.ownWorkConsumer(ctx)
+		if errors.Is(err, errCreateDenied) {
+			// A strict credential may not create consumers: the gateway
+			// makes ours when it sees our presence.
+			if !announced {
+				if err := d.announce(ctx); err == nil {
+					announced = true
+					d.log.Info().Msg("waiting for the gateway to make this daemon's work consumer")
+				}
+			}
+			err = jetstream.ErrConsumerNotFound
+		}
 		if err == nil {
 			anyc, err2 := d.js.Consumer(ctx, bus.WorkStream, bus.AnyWorkConsumer)
 			if errors.Is(err2, jetstream.ErrConsumerNotFound) {
@@ -391,13 +408,14 @@ func (d *Daemon) waitForWork(ctx context.Context) ([]jetstream.Consumer, error) 
 			}
 			err = err2
 		}
-		if le := d.cfg.NC.LastError(); le != nil && strings.Contains(strings.ToLower(le.Error()), "permissions violation") {
+		if le := d.cfg.NC.LastError(); le != nil && strings.Contains(strings.ToLower(le.Error()), "permissions violation") && strings.Contains(le.Error(), "CONSUMER.INFO") {
 			return nil, fmt.Errorf("daemon: the NATS credentials do not allow daemon %q's work consumer (issued for another --name?): %w", d.cfg.ID, le)
 		}
-		if !errors.Is(err, jetstream.ErrStreamNotFound) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, jetstream.ErrNoStreamResponse) && !errors.Is(err, nats.ErrNoResponders) {
+		if !errors.Is(err, jetstream.ErrStreamNotFound) && !errors.Is(err, jetstream.ErrConsumerNotFound) && !errors.Is(err, context.DeadlineExceeded) &&
+			!errors.Is(err, jetstream.ErrNoStreamResponse) && !errors.Is(err, nats.ErrNoResponders) {
 			return nil, fmt.Errorf("daemon: set up work consumers: %w", err)
 		}
-		if !warned {
+		if !warned && !announced {
 			d.log.Warn().Err(err).Msg("waiting for the gateway to create the VIBER_WORK stream")
 			warned = true
 		}
@@ -406,8 +424,50 @@ func (d *Daemon) waitForWork(ctx context.Context) ([]jetstream.Consumer, error) 
 			return nil, ctx.Err()
 		case <-time.After(delay):
 		}
-		delay = min(delay*2, 5*time.Second)
+		delay = min(delay*2, 2*time.Second)
 	}
+}
+
+// errCreateDenied means the daemon's credential may not create its work
+// consumer.
+var errCreateDenied = errors.New("creating the work consumer is not allowed")
+
+// ownWorkConsumer finds the daemon's work consumer, or makes it when it is
+// missing and the credential allows.
+func (d *Daemon) ownWorkConsumer(ctx context.Context) (jetstream.Consumer, error) {
+	own, err := d.js.Consumer(ctx, bus.WorkStream, bus.DaemonWorkConsumer(d.cfg.ID))
+	if !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return own, err
+	}
+	if d.cfg.StrictCredentials {
+		return nil, errCreateDenied
+	}
+	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	own, err = d.js.CreateOrUpdateConsumer(cctx, bus.WorkStream, bus.WorkConsumerConfig(d.cfg.ID, d.cfg.Setup))
+	if err != nil {
+		// The API answered the lookup: a create that gets no answer or a
+		// permissions violation is a credential that may not create.
+		le := d.cfg.NC.LastError()
+		if errors.Is(err, nats.ErrNoResponders) || errors.Is(err, context.DeadlineExceeded) ||
+			(le != nil && strings.Contains(strings.ToLower(le.Error()), "permissions violation") && strings.Contains(le.Error(), "CONSUMER.CREATE")) {
+			return nil, errCreateDenied
+		}
+	}
+	return own, err
+}
+
+// announce writes the daemon's presence before it can take work (so that
+// the gateway makes its work consumer).
+func (d *Daemon) announce(ctx context.Context) error {
+	if d.presence == nil {
+		p, err := bus.OpenPresence(ctx, d.js)
+		if err != nil {
+			return err
+		}
+		d.presence = p
+	}
+	return d.beat(ctx, bus.DaemonOnline)
 }
 
 func (d *Daemon) info(status string) *bus.DaemonInfo {

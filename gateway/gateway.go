@@ -235,6 +235,11 @@ func (g *Gateway) Start(ctx context.Context) error {
 	g.wg.Add(1)
 	go func() {
 		defer g.wg.Done()
+		g.workConsumers(ctx)
+	}()
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
 		g.sweepLoop(ctx)
 	}()
 	g.log.Info().Str("id", g.cfg.ID).Str("http", g.HTTPAddr()).Msg("gateway started")
@@ -301,4 +306,40 @@ func loopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// workConsumers makes the work consumer (daemon-<id>) of every daemon that
+// shows up in presence, so that daemons need no right to create consumers
+// (a credential that may create one may make it a push consumer delivering
+// anywhere). Daemons without strict credentials make their own; making it
+// again is harmless.
+func (g *Gateway) workConsumers(ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-g.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	made := map[string]bool{}
+	for ctx.Err() == nil {
+		err := g.presence.WatchIDs(ctx, func(id string) {
+			if made[id] || !bus.ValidToken(id) || id == bus.AnyDaemon {
+				return
+			}
+			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			if _, err := g.js.CreateOrUpdateConsumer(cctx, bus.WorkStream, bus.WorkConsumerConfig(id, g.cfg.Setup)); err != nil {
+				g.log.Warn().Err(err).Str("daemon", id).Msg("could not make the daemon's work consumer; trying at its next heartbeat")
+				return
+			}
+			made[id] = true
+		}, func(id string) { delete(made, id) })
+		if err != nil && ctx.Err() == nil {
+			g.log.Warn().Err(err).Msg("presence watch ended; watching again")
+		}
+		sleep(ctx, time.Second)
+	}
 }

@@ -221,8 +221,12 @@ func TestDaemonCredentialAllowsItsWork(t *testing.T) {
 // fails the test; v (optional) holds the client's reported errors.
 func doDaemonWork(t *testing.T, ctx context.Context, e *env, nc *nats.Conn, js jetstream.JetStream, name string, v *violations) {
 	t.Helper()
-	// What daemon.waitForWork does.
-	own, err := js.CreateOrUpdateConsumer(ctx, bus.WorkStream, bus.WorkConsumerConfig(name, bus.SetupOptions{}))
+	// What daemon.waitForWork does: the gateway makes the daemon's work
+	// consumer (a daemon may not create consumers); the daemon finds it.
+	if _, err := e.js.CreateOrUpdateConsumer(ctx, bus.WorkStream, bus.WorkConsumerConfig(name, bus.SetupOptions{})); err != nil {
+		t.Fatal(err)
+	}
+	own, err := js.Consumer(ctx, bus.WorkStream, bus.DaemonWorkConsumer(name))
 	if err != nil {
 		t.Fatalf("own consumer: %v (%q)", err, v.list())
 	}
@@ -621,4 +625,14 @@ func TestDaemonCredentialCreatesNoPushConsumer(t *testing.T) {
 	if n := s.CachedInfo().State.Consumers; n != 0 {
 		t.Fatalf("VIBER_TASKS has %d consumers after the refusals", n)
 	}
+	// Nor on the work stream: not even its own work consumer (the gateway
+	// makes that one), which it could make a push consumer.
+	own := bus.WorkConsumerConfig("d1", bus.SetupOptions{})
+	own.DeliverSubject = bus.APISubject("task", "create")
+	c3, cancel3 := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancel3()
+	if _, err := js.CreateOrUpdateConsumer(c3, bus.WorkStream, own); err == nil {
+		t.Fatal("a daemon created its work consumer as a push consumer delivering to viber.api.task.create")
+	}
+	v.wait(t, "$JS.API.CONSUMER.CREATE.VIBER_WORK.daemon-d1")
 }

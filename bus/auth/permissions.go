@@ -35,11 +35,12 @@ func kvKey(bucket, key string) string { return "$KV." + bucket + "." + key }
 //
 // A daemon may:
 //   - write its own presence key and read everyone's (viber_daemons);
-//   - create, read and pull from its own durable consumer daemon-<name>,
-//     read and pull from the shared consumer "any" on VIBER_WORK (the
-//     gateway creates it; a daemon that could create it could make it a
-//     push consumer delivering to itself), and ack, nak and mark in
-//     progress what they deliver;
+//   - read and pull from its own durable consumer daemon-<name> and the
+//     shared consumer "any" on VIBER_WORK, and ack, nak and mark in
+//     progress what they deliver. It creates neither: the gateway makes
+//     "any" and, when it sees the daemon's presence, daemon-<name> (a
+//     credential that may create a consumer may make it a push consumer
+//     delivering anywhere);
 //   - read VIBER_TASKS (stream info, direct and message gets, batched
 //     direct gets are how replays and tails read) and subscribe to its
 //     subjects (the doorbell of a follow; it reveals nothing a direct get
@@ -144,7 +145,6 @@ func workerPermissions(name, api, presence string, tasks ...string) jwt.Permissi
 		// Work: its own durable consumer and the shared one, exactly
 		// with their filters, and their acks.
 		api+"STREAM.INFO."+bus.WorkStream,
-		api+"CONSUMER.CREATE."+bus.WorkStream+"."+own+"."+bus.WorkFilter(name),
 		api+"CONSUMER.INFO."+bus.WorkStream+"."+own,
 		api+"CONSUMER.MSG.NEXT."+bus.WorkStream+"."+own,
 		"$JS.ACK."+bus.WorkStream+"."+own+".>",

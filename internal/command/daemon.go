@@ -162,7 +162,7 @@ func runDaemon(c *cli.Context) error {
 		Heartbeat: c.Duration("heartbeat"), Setup: bus.SetupOptions{WorkAckWait: c.Duration("work-ack-wait")},
 		Models: setup.models, Policy: &setup.policy, Tools: setup.tools, MaxSteps: setup.maxSteps,
 		Version: Version, Labels: labels, Logger: log, Home: viberHome(), Edge: edge, JS: hubJS, LocalJS: localJS,
-		Metrics: metrics,
+		Metrics: metrics, StrictCredentials: c.String("creds") != "" || c.String("leaf-creds") != "",
 	})
 	if err != nil {
 		return userError(err)
