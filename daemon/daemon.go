@@ -274,8 +274,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 	defer func() { _ = d.mcp.Close() }() // the MCP servers stop with the daemon
 	d.started = time.Now().UTC()
 	if d.localJS != nil {
-		ob, err := openOutbox(ctx, d.localJS)
+		var ob *outbox
+		err := d.retry(ctx, "open the outbox", func(ctx context.Context) (err error) {
+			ob, err = openOutbox(ctx, d.localJS)
+			return err
+		})
 		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
 			return fmt.Errorf("daemon: %w", err)
 		}
 		d.outbox = ob
@@ -291,15 +298,28 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 		return err
 	}
-	if d.presence, err = bus.OpenPresence(ctx, d.js); err != nil {
+	// Every start-up step retries what a busy server or a gateway still
+	// setting up may answer (timeouts, no responders, 503, a bucket not
+	// created yet): hundreds of daemons starting at once must all come up.
+	err = d.retry(ctx, "open the presence bucket", func(ctx context.Context) (err error) {
+		d.presence, err = bus.OpenPresence(ctx, d.js)
 		return err
+	}, jetstream.ErrBucketNotFound)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("daemon: %w", err)
 	}
 	if other, err := d.presence.Get(ctx, d.cfg.ID); err == nil && other.Online(time.Now()) && other.Instance != d.instance {
 		d.log.Warn().Str("host", other.Hostname).Time("last_seen", other.LastSeen).
 			Msg("another daemon with this --name looks online; if it still runs, the two share its pinned tasks")
 	}
-	if err := d.beat(ctx, bus.DaemonOnline); err != nil {
-		return err
+	if err := d.retry(ctx, "first heartbeat", func(ctx context.Context) error { return d.beat(ctx, bus.DaemonOnline) }); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("daemon: %w", err)
 	}
 	d.log.Info().Str("workspace", d.cfg.Workspace).Int("capacity", d.cfg.Capacity).
 		Str("model", d.modelName()).Msg("daemon online")
@@ -360,12 +380,16 @@ func (d *Daemon) waitForWork(ctx context.Context) ([]jetstream.Consumer, error) 
 		if le := d.cfg.NC.LastError(); le != nil && strings.Contains(strings.ToLower(le.Error()), "permissions violation") {
 			return nil, fmt.Errorf("daemon: the NATS credentials do not allow daemon %q's work consumer (issued for another --name?): %w", d.cfg.ID, le)
 		}
-		if !errors.Is(err, jetstream.ErrStreamNotFound) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, jetstream.ErrNoStreamResponse) && !errors.Is(err, nats.ErrNoResponders) {
+		switch {
+		case errors.Is(err, jetstream.ErrStreamNotFound):
+			if !warned {
+				d.log.Warn().Err(err).Msg("waiting for the gateway to create the VIBER_WORK stream")
+				warned = true
+			}
+		case bus.Transient(ctx, err):
+			d.log.Warn().Err(err).Dur("retry_in", delay).Msg("set up work consumers failed; retrying")
+		default:
 			return nil, fmt.Errorf("daemon: set up work consumers: %w", err)
-		}
-		if !warned {
-			d.log.Warn().Err(err).Msg("waiting for the gateway to create the VIBER_WORK stream")
-			warned = true
 		}
 		select {
 		case <-ctx.Done():
@@ -374,6 +398,13 @@ func (d *Daemon) waitForWork(ctx context.Context) ([]jetstream.Consumer, error) 
 		}
 		delay = min(delay*2, 5*time.Second)
 	}
+}
+
+// retry runs a start-up step through bus.Retry, logging every retry.
+func (d *Daemon) retry(ctx context.Context, what string, fn func(context.Context) error, also ...error) error {
+	return bus.Retry(ctx, func(err error, attempt int, wait time.Duration) {
+		d.log.Warn().Err(err).Int("attempt", attempt).Dur("retry_in", wait).Msg(what + " failed; retrying")
+	}, fn, also...)
 }
 
 func (d *Daemon) info(status string) *bus.DaemonInfo {

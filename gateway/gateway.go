@@ -151,9 +151,6 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
-	if err := bus.Setup(ctx, js, cfg.Setup); err != nil {
-		return nil, fmt.Errorf("gateway: %w", err)
-	}
 	g := &Gateway{
 		cfg:      cfg,
 		log:      cfg.Logger.With().Str("component", "gateway").Logger(),
@@ -163,16 +160,24 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		caughtUp: make(chan struct{}),
 		stop:     make(chan struct{}),
 	}
-	if g.summaries, err = bus.OpenSummaries(ctx, js); err != nil {
-		return nil, err
-	}
-	if g.presence, err = bus.OpenPresence(ctx, js); err != nil {
-		return nil, err
-	}
-	if err := g.setupSchedules(ctx); err != nil {
-		return nil, fmt.Errorf("gateway: %w", err)
-	}
-	if err := g.setupWebhooks(ctx); err != nil {
+	// Every step is idempotent, so the whole set-up is retried on what a
+	// busy or still-starting server answers (timeouts, no responders, 503).
+	err = g.retry(ctx, "set up streams and buckets", func(ctx context.Context) (err error) {
+		if err := bus.Setup(ctx, js, cfg.Setup); err != nil {
+			return err
+		}
+		if g.summaries, err = bus.OpenSummaries(ctx, js); err != nil {
+			return err
+		}
+		if g.presence, err = bus.OpenPresence(ctx, js); err != nil {
+			return err
+		}
+		if err := g.setupSchedules(ctx); err != nil {
+			return err
+		}
+		return g.setupWebhooks(ctx)
+	})
+	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	if err := g.startMetrics(); err != nil {
@@ -276,6 +281,13 @@ func (g *Gateway) CaughtUp() <-chan struct{} { return g.caughtUp }
 
 // HTTPToken is the token HTTP requests must carry ("" for none).
 func (g *Gateway) HTTPToken() string { return g.cfg.HTTPToken }
+
+// retry runs a start-up step through bus.Retry, logging every retry.
+func (g *Gateway) retry(ctx context.Context, what string, fn func(context.Context) error) error {
+	return bus.Retry(ctx, func(err error, attempt int, wait time.Duration) {
+		g.log.Warn().Err(err).Int("attempt", attempt).Dur("retry_in", wait).Msg(what + " failed; retrying")
+	}, fn)
+}
 
 // loopback reports whether host only accepts connections from this
 // machine.

@@ -15,13 +15,21 @@ import (
 // and folds every event into its task's summary. Because the consumer is
 // durable, a restarted gateway continues where the previous one stopped.
 func (g *Gateway) startProjector(ctx context.Context) error {
-	cons, err := g.projectorConsumer(ctx)
+	var (
+		cons jetstream.Consumer
+		info *jetstream.ConsumerInfo
+	)
+	err := g.retry(ctx, "create the projector consumer", func(ctx context.Context) (err error) {
+		if cons, err = g.projectorConsumer(ctx); err != nil {
+			return err
+		}
+		if info, err = cons.Info(ctx); err != nil {
+			return fmt.Errorf("projector consumer: %w", err)
+		}
+		return nil
+	})
 	if err != nil {
 		return err
-	}
-	info, err := cons.Info(ctx)
-	if err != nil {
-		return fmt.Errorf("projector consumer: %w", err)
 	}
 	target := info.Delivered.Stream + info.NumPending
 	caughtUp := info.NumPending == 0
