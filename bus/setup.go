@@ -80,9 +80,14 @@ func WorkConsumerConfig(target string, o SetupOptions) jetstream.ConsumerConfig 
 	if target != AnyDaemon {
 		name = DaemonWorkConsumer(target)
 	}
+	maxWaiting := 0 // the server's default (512): one daemon pulls it
+	if target == AnyDaemon {
+		maxWaiting = AnyWorkMaxWaiting
+	}
 	return jetstream.ConsumerConfig{
 		Durable:       name,
 		Description:   "assignments for " + target,
+		MaxWaiting:    maxWaiting,
 		FilterSubject: WorkFilter(target),
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       o.AckWait(),
@@ -92,6 +97,14 @@ func WorkConsumerConfig(target string, o SetupOptions) jetstream.ConsumerConfig 
 		Replicas:      o.Replicas,
 	}
 }
+
+// AnyWorkMaxWaiting is how many pulls the shared work consumer holds at
+// once: every idle daemon keeps one waiting there, and a pull beyond the
+// limit is refused (409), so it bounds the daemons that can wait for
+// shared work. The server's default, 512, is too few for a fleet. A
+// consumer created with another value keeps it (the server cannot change
+// it): delete the consumer while no gateway runs to take the new one.
+const AnyWorkMaxWaiting = 16_384
 
 // DaemonBucketConfig is the configuration of the viber_daemons bucket:
 // one key per daemon id, holding its [DaemonInfo]. Each daemon writes its
@@ -180,8 +193,8 @@ func Setup(ctx context.Context, js jetstream.JetStream, o SetupOptions) error {
 			return err
 		}
 	}
-	if _, err := js.CreateOrUpdateConsumer(ctx, WorkStream, WorkConsumerConfig(AnyDaemon, o)); err != nil {
-		return fmt.Errorf("create consumer %s on %s: %w", AnyWorkConsumer, WorkStream, err)
+	if err := ensureAnyWorkConsumer(ctx, js, o); err != nil {
+		return err
 	}
 	for _, cfg := range []jetstream.KeyValueConfig{DaemonBucketConfig(o), TaskBucketConfig(o)} {
 		if _, err := js.KeyValue(ctx, cfg.Bucket); err == nil {
@@ -204,6 +217,24 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.Str
 	}
 	if _, err := js.CreateStream(ctx, cfg); err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
 		return fmt.Errorf("create stream %s: %w", cfg.Name, err)
+	}
+	return nil
+}
+
+// ensureAnyWorkConsumer creates or updates the shared work consumer,
+// keeping the MaxWaiting of an existing one (which the server cannot
+// change).
+func ensureAnyWorkConsumer(ctx context.Context, js jetstream.JetStream, o SetupOptions) error {
+	cfg := WorkConsumerConfig(AnyDaemon, o)
+	if c, err := js.Consumer(ctx, WorkStream, AnyWorkConsumer); err == nil {
+		if info := c.CachedInfo(); info != nil {
+			cfg.MaxWaiting = info.Config.MaxWaiting
+		}
+	} else if !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return fmt.Errorf("open consumer %s on %s: %w", AnyWorkConsumer, WorkStream, err)
+	}
+	if _, err := js.CreateOrUpdateConsumer(ctx, WorkStream, cfg); err != nil {
+		return fmt.Errorf("create consumer %s on %s: %w", AnyWorkConsumer, WorkStream, err)
 	}
 	return nil
 }

@@ -38,6 +38,14 @@ type Config struct {
 	Capacity int
 	// Heartbeat is the presence interval (default 5 s).
 	Heartbeat time.Duration
+	// PullWait is how long an idle daemon's pull for work waits on the
+	// server before it is renewed (default 30 s). An assignment arrives at
+	// once whatever the wait; longer waits cost an idle daemon fewer
+	// requests. The server heartbeats a long pull every third of it, so a
+	// pull lost to a server restart is noticed and renewed. A pull that
+	// holds the daemon's last free slot waits at most 5 s, so that the
+	// daemon's own queue and the shared one take turns.
+	PullWait time.Duration
 	// Setup must match the gateway's (the work ack wait in particular).
 	Setup bus.SetupOptions
 	// Models gives the model that answers each task (the config file:
@@ -109,6 +117,13 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// DefaultPullWait is how long an idle pull for work waits unless
+// Config.PullWait says otherwise.
+const DefaultPullWait = 30 * time.Second
+
+// busyPullWait bounds a pull that holds the daemon's last free slot.
+const busyPullWait = 5 * time.Second
+
 // Daemon runs tasks assigned through NATS.
 type Daemon struct {
 	cfg      Config
@@ -147,6 +162,9 @@ func New(cfg Config) (*Daemon, error) {
 	}
 	if cfg.Heartbeat <= 0 {
 		cfg.Heartbeat = 5 * time.Second
+	}
+	if cfg.PullWait <= 0 {
+		cfg.PullWait = DefaultPullWait
 	}
 	if cfg.Version == "" {
 		cfg.Version = "0.0.0-dev"
@@ -481,8 +499,20 @@ func (d *Daemon) pullLoop(ctx context.Context, c jetstream.Consumer) {
 		case <-ctx.Done():
 			return
 		}
-		fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		batch, err := c.Fetch(1, jetstream.FetchContext(fctx))
+		// A waiting pull holds a slot. While another slot is free the
+		// other loop can pull too, so the pull may wait long (an idle
+		// daemon costs little); when this was the last free slot it is
+		// kept short, so the loops take turns.
+		wait := d.cfg.PullWait
+		if len(d.slots) >= cap(d.slots) {
+			wait = min(wait, busyPullWait)
+		}
+		fctx, cancel := context.WithTimeout(ctx, wait)
+		opts := []jetstream.FetchOpt{jetstream.FetchContext(fctx)}
+		if wait >= 10*time.Second {
+			opts = append(opts, jetstream.FetchHeartbeat(wait/3))
+		}
+		batch, err := c.Fetch(1, opts...)
 		if err != nil {
 			cancel()
 			<-d.slots
