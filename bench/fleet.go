@@ -109,10 +109,10 @@ type FleetReport struct {
 	// The idle fleet: CPU of this process (gateway and every daemon) and
 	// of the NATS server, as % of one core; presence writes and the NATS
 	// server's inbound messages per second.
-	IdleCPUPct            float64 `json:"idle_cpu_pct"`
-	IdleNATSCPUPct        float64 `json:"idle_nats_cpu_pct"`
+	IdleCPUPct             float64 `json:"idle_cpu_pct"`
+	IdleNATSCPUPct         float64 `json:"idle_nats_cpu_pct"`
 	IdlePresenceWritesPerS float64 `json:"idle_presence_writes_per_s"`
-	IdlePresenceBytesPerS float64 `json:"idle_presence_bytes_per_s"`
+	IdlePresenceBytesPerS  float64 `json:"idle_presence_bytes_per_s"`
 	// DispatchP50Ms and DispatchP99Ms are submit → started, one task at a
 	// time, on the idle fleet.
 	DispatchP50Ms float64 `json:"dispatch_p50_ms"`
