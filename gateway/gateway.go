@@ -41,6 +41,11 @@ type Config struct {
 	// SweepInterval is how often tasks that lost their assignment are
 	// queued again (default 1 minute).
 	SweepInterval time.Duration
+	// RetireAfter is how long a daemon may stay silent before its
+	// presence record and its own work consumer are removed (vibergw
+	// --retire-after; default 7 days, negative for never). See
+	// [Gateway.RetireDaemons].
+	RetireAfter time.Duration
 	// Metrics is the registry /metrics serves; the gateway registers its
 	// metrics there. Nil means a registry of its own (with the Go and
 	// process collectors); `viber up` shares one with its daemon.
@@ -138,6 +143,9 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	if cfg.SweepInterval <= 0 {
 		cfg.SweepInterval = time.Minute
 	}
+	if cfg.RetireAfter == 0 {
+		cfg.RetireAfter = DefaultRetireAfter
+	}
 	if cfg.Version == "" {
 		cfg.Version = "0.0.0-dev"
 	}
@@ -225,6 +233,11 @@ func (g *Gateway) Start(ctx context.Context) error {
 	go func() {
 		defer g.wg.Done()
 		g.sweepLoop(ctx)
+	}()
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		g.retireLoop(ctx)
 	}()
 	g.log.Info().Str("id", g.cfg.ID).Str("http", g.HTTPAddr()).Msg("gateway started")
 	return nil
