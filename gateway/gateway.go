@@ -159,9 +159,15 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
+	log := cfg.Logger.With().Str("component", "gateway").Logger()
+	if cfg.Setup.Changed == nil {
+		cfg.Setup.Changed = func(stream, change string) {
+			log.Info().Str("stream", stream).Str("change", change).Msg("stream configuration updated")
+		}
+	}
 	g := &Gateway{
 		cfg:      cfg,
-		log:      cfg.Logger.With().Str("component", "gateway").Logger(),
+		log:      log,
 		source:   "vibergw/" + cfg.ID,
 		js:       js,
 		tasks:    bus.NewLog(js),

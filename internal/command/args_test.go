@@ -161,3 +161,27 @@ func TestPointsAt(t *testing.T) {
 		}
 	}
 }
+
+func TestParseRetentionAndBytes(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]time.Duration{"": 0, "forever": -1, "720h": 720 * time.Hour, "30d": 30 * 24 * time.Hour, "1.5d": 36 * time.Hour} {
+		if got, err := parseRetention(in); err != nil || got != want {
+			t.Errorf("parseRetention(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"0", "-1h", "soon", "30x"} {
+		if _, err := parseRetention(bad); err == nil {
+			t.Errorf("parseRetention(%q) accepted", bad)
+		}
+	}
+	for in, want := range map[string]int64{"": 0, "unlimited": -1, "1048576": 1 << 20, "10GB": 10 << 30, "512M": 512 << 20, "2 GiB": 2 << 30, "1k": 1 << 10} {
+		if got, err := parseBytes(in); err != nil || got != want {
+			t.Errorf("parseBytes(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"0", "-5", "10X", "GB"} {
+		if _, err := parseBytes(bad); err == nil {
+			t.Errorf("parseBytes(%q) accepted", bad)
+		}
+	}
+}
