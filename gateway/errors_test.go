@@ -89,6 +89,7 @@ func TestErrorCodesSurviveTheWire(t *testing.T) {
 		{fmt.Errorf("no daemon offers skill(s) pdf: %w", bus.ErrSkillUnavailable), bus.ErrSkillUnavailable, bus.CodeSkillMissing, 400},
 		{fmt.Errorf("schedule %q: %w", "s1", bus.ErrScheduleNotFound), bus.ErrScheduleNotFound, bus.CodeScheduleNotFound, 404},
 		{fmt.Errorf("the NATS server is 2.11.0: %w", bus.ErrSchedulesUnsupported), bus.ErrUnsupported, bus.CodeUnsupported, 501},
+		{fmt.Errorf("task t1 is running: %w", bus.ErrActive), bus.ErrActive, bus.CodeActive, 409},
 		{errors.New("disk on fire\nsecond line kept"), nil, bus.CodeInternal, 500},
 	}
 	covered := map[bus.ErrorCode]bool{}
