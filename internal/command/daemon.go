@@ -54,6 +54,7 @@ func daemonFlags() []cli.Flag {
 		&cli.StringFlag{Name: "workspace", Usage: "directory tasks work in (created if missing)", EnvVars: []string{"VIBER_WORKSPACE"}, Value: filepath.Join(viberHome(), "workspace")},
 		&cli.IntFlag{Name: "capacity", Usage: "tasks run at once", EnvVars: []string{"VIBER_CAPACITY"}, Value: 4},
 		&cli.DurationFlag{Name: "heartbeat", Usage: "presence interval", EnvVars: []string{"VIBER_HEARTBEAT"}, Value: 5 * time.Second},
+		&cli.DurationFlag{Name: "pull-wait", Usage: "how long an idle pull for work waits on the server before it is renewed", EnvVars: []string{"VIBER_PULL_WAIT"}, Value: daemon.DefaultPullWait},
 		&cli.DurationFlag{Name: "work-ack-wait", Usage: "must match the gateway's --work-ack-wait", EnvVars: []string{"VIBER_WORK_ACK_WAIT"}, Value: bus.DefaultWorkAckWait},
 		&cli.StringFlag{Name: "leaf", Usage: "run as an edge daemon: an embedded NATS leaf node linked to the hub at nats-leaf://HOST:PORT (then --nats-url is not used)", EnvVars: []string{"VIBER_LEAF"}},
 		&cli.StringFlag{Name: "leaf-creds", Usage: "credentials file for the leaf link to a hub with auth on (vibergw creds edge NAME)", EnvVars: []string{"VIBER_LEAF_CREDS"}},
@@ -156,7 +157,7 @@ func runDaemon(c *cli.Context) error {
 	defer stopMetrics()
 	d, err := daemon.New(daemon.Config{
 		NC: nc, ID: c.String("name"), Workspace: c.String("workspace"), Capacity: c.Int("capacity"),
-		Heartbeat: c.Duration("heartbeat"), Setup: bus.SetupOptions{WorkAckWait: c.Duration("work-ack-wait")},
+		Heartbeat: c.Duration("heartbeat"), PullWait: c.Duration("pull-wait"), Setup: bus.SetupOptions{WorkAckWait: c.Duration("work-ack-wait")},
 		Models: setup.models, Policy: &setup.policy, Tools: setup.tools, MaxSteps: setup.maxSteps,
 		Version: Version, Labels: labels, Logger: log, Home: viberHome(), Edge: edge, JS: hubJS, LocalJS: localJS,
 		Metrics: metrics,
