@@ -146,10 +146,11 @@ func DaemonBucketConfig(o SetupOptions) jetstream.KeyValueConfig {
 
 // TaskBucketConfig is the configuration of the viber_tasks bucket: one key
 // per task id, holding its [Summary]. The projector writes it; gateways
-// and users read it.
+// and users read it. Its age limit is the task log's retention.
 func TaskBucketConfig(o SetupOptions) jetstream.KeyValueConfig {
 	o = o.withDefaults()
-	return jetstream.KeyValueConfig{Bucket: TaskBucket, Description: "Viber task summaries, folded from VIBER_TASKS", History: 1, Storage: jetstream.FileStorage, Replicas: o.Replicas}
+	return jetstream.KeyValueConfig{Bucket: TaskBucket, Description: "Viber task summaries, folded from VIBER_TASKS", History: 1, Storage: jetstream.FileStorage, Replicas: o.Replicas,
+		TTL: max(o.TaskRetention, 0)}
 }
 
 // ProjectorAckWait is how long the projector may hold an event of the task
@@ -249,6 +250,22 @@ func Setup(ctx context.Context, js jetstream.JetStream, o SetupOptions) error {
 		}
 		if _, err := js.CreateKeyValue(ctx, cfg); err != nil && !errors.Is(err, jetstream.ErrBucketExists) {
 			return fmt.Errorf("create bucket %s: %w", cfg.Bucket, err)
+		}
+	}
+	// A summary is rewritten at each of its task's events, so with the
+	// log's retention as its age limit it goes when the task's last event
+	// does.
+	if o.TaskRetention != 0 {
+		kv := TaskBucketConfig(o)
+		err := ensureStream(ctx, js, jetstream.StreamConfig{Name: "KV_" + kv.Bucket}, o, func(have *jetstream.StreamConfig) []string {
+			if have.MaxAge == kv.TTL {
+				return nil
+			}
+			have.MaxAge = kv.TTL
+			return []string{"retention " + durationOrForever(kv.TTL)}
+		})
+		if err != nil {
+			return err
 		}
 	}
 	return nil

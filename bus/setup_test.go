@@ -41,8 +41,15 @@ func TestSetupAppliesRetention(t *testing.T) {
 	if age, bytes, _ := limits(); age != 720*time.Hour || bytes != 1<<30 {
 		t.Errorf("after --retention 720h --max-bytes 1GiB: max age %v, max bytes %d", age, bytes)
 	}
-	if len(changes) != 2 {
-		t.Errorf("changes told: %q, want the retention and the size", changes)
+	if len(changes) != 3 {
+		t.Errorf("changes told: %q, want the log's retention and size and the summaries' retention", changes)
+	}
+	if kv, err := env.JS.KeyValue(ctx, bus.TaskBucket); err != nil {
+		t.Fatal(err)
+	} else if st, err := kv.Status(ctx); err != nil {
+		t.Fatal(err)
+	} else if st.TTL() != 720*time.Hour {
+		t.Errorf("summaries after --retention 720h: ttl %v, want 720h", st.TTL())
 	}
 	if changes := setup(bus.SetupOptions{}); len(changes) != 0 {
 		t.Errorf("Setup without limits changed %q", changes)
