@@ -66,6 +66,26 @@ func Requeue(ctx context.Context, js jetstream.JetStream, taskID, target string,
 	return nil
 }
 
+// RequeueAt queues a task's assignment again like [Requeue], under a
+// message id made of the task id and head, the stream sequence of the last
+// event of its log that the caller saw: two gateways sweeping at once, who
+// saw the same log, store one assignment (within the duplicate window; a
+// later sweep of an unchanged task after that stores a new one).
+func RequeueAt(ctx context.Context, js jetstream.JetStream, taskID, target string, from, head uint64) error {
+	if !ValidToken(taskID) || !ValidToken(target) {
+		return fmt.Errorf("requeue task %q to %q: %w", taskID, target, ErrMalformed)
+	}
+	body, err := json.Marshal(Assignment{TaskID: taskID, Target: target, Queued: time.Now().UTC(), From: from})
+	if err != nil {
+		return err
+	}
+	msg := &nats.Msg{Subject: WorkSubject(target, taskID), Data: body}
+	if _, err := js.PublishMsg(ctx, msg, jetstream.WithMsgID("work-"+taskID+"-requeue-at-"+strconv.FormatUint(head, 10))); err != nil {
+		return fmt.Errorf("requeue task %s: %w", taskID, err)
+	}
+	return nil
+}
+
 // HasAssignment reports whether a task has an assignment in the work stream
 // (queued or held by a daemon).
 func HasAssignment(ctx context.Context, js jetstream.JetStream, taskID string) (bool, error) {

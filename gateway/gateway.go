@@ -120,6 +120,7 @@ type Gateway struct {
 	stopWebhooks func()
 
 	caughtUp        chan struct{}
+	caughtUpOnce    sync.Once
 	stop            chan struct{}
 	stopOnce        sync.Once
 	projectorCancel context.CancelFunc
