@@ -50,7 +50,7 @@ const (
 	retryMaxWait   = 5 * time.Second
 )
 
-// Retry calls fn until it succeeds, fails with an error that is neither
+// Retry calls fn (each attempt bounded by [RetryAttemptTimeout]) until it succeeds, fails with an error that is neither
 // [Transient] nor one of also (errors.Is), or ctx ends. Waits between
 // attempts double from 100 ms up to 5 s, with jitter so that many clients
 // started together do not retry together. notify (optional) is told about
@@ -63,7 +63,7 @@ const (
 func Retry(ctx context.Context, notify RetryNotify, fn func(context.Context) error, also ...error) error {
 	wait := retryFirstWait
 	for attempt := 1; ; attempt++ {
-		err := fn(ctx)
+		err := attempt1(ctx, fn)
 		if err == nil {
 			return nil
 		}
@@ -87,6 +87,22 @@ func Retry(ctx context.Context, notify RetryNotify, fn func(context.Context) err
 		}
 		wait = min(wait*2, retryMaxWait)
 	}
+}
+
+// RetryAttemptTimeout bounds one attempt of [Retry] when the caller's
+// context allows longer: a request nobody answers (a cluster still
+// electing its leader drops it) would otherwise wait for the caller's whole
+// deadline instead of being tried again. Without a deadline the JetStream
+// client's own default timeout bounds each request.
+const RetryAttemptTimeout = 10 * time.Second
+
+func attempt1(ctx context.Context, fn func(context.Context) error) error {
+	if d, ok := ctx.Deadline(); ok && time.Until(d) > RetryAttemptTimeout {
+		actx, cancel := context.WithTimeout(ctx, RetryAttemptTimeout)
+		defer cancel()
+		return fn(actx)
+	}
+	return fn(ctx)
 }
 
 func isAny(err error, targets []error) bool {

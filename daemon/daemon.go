@@ -509,8 +509,10 @@ func (d *Daemon) pullLoop(ctx context.Context, c jetstream.Consumer) {
 		}
 		fctx, cancel := context.WithTimeout(ctx, wait)
 		opts := []jetstream.FetchOpt{jetstream.FetchContext(fctx)}
-		if wait >= 10*time.Second {
-			opts = append(opts, jetstream.FetchHeartbeat(wait/3))
+		if dl, ok := fctx.Deadline(); ok && time.Until(dl) >= 10*time.Second {
+			// A third of what is left (ctx may end sooner than wait):
+			// the client wants the expiry at least twice the heartbeat.
+			opts = append(opts, jetstream.FetchHeartbeat(time.Until(dl)/3))
 		}
 		batch, err := c.Fetch(1, opts...)
 		if err != nil {

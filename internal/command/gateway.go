@@ -54,6 +54,7 @@ decentralized auth: every client needs a credential issued by
 			&cli.DurationFlag{Name: "work-ack-wait", Usage: "how long a silent daemon keeps a task before another daemon resumes it", EnvVars: []string{"VIBER_WORK_ACK_WAIT"}, Value: bus.DefaultWorkAckWait},
 			&cli.StringFlag{Name: "retention", Usage: "how long the task log keeps events, e.g. 720h or 30d; 'forever' removes the limit; unset leaves the stream's as it is", EnvVars: []string{"VIBER_RETENTION"}},
 			&cli.StringFlag{Name: "max-bytes", Usage: "size limit of the task log (oldest events go first), e.g. 10GB; 'unlimited' removes it; unset leaves the stream's as it is", EnvVars: []string{"VIBER_MAX_BYTES"}},
+			&cli.IntFlag{Name: "replicas", Usage: "replicas of new streams and buckets (3 on a NATS cluster joined with --nats-external)", EnvVars: []string{"VIBER_REPLICAS"}, Value: 1},
 			&cli.DurationFlag{Name: "retire-after", Usage: "remove the presence record and work consumer of a daemon silent this long (negative: never)", EnvVars: []string{"VIBER_RETIRE_AFTER"}, Value: gateway.DefaultRetireAfter},
 			webhookSecretFlag(), webhookPrivateFlag(),
 			&cli.BoolFlag{Name: "auth", Usage: "require NATS credentials on the embedded server (keys under <data>/auth; on by itself once that exists)", EnvVars: []string{"VIBER_AUTH"}},
@@ -118,7 +119,7 @@ func runGateway(c *cli.Context) error {
 	defer flush()
 	g, err := gateway.New(ctx, gateway.Config{
 		NC: nc, ID: c.String("id"), Version: Version, HTTPListen: c.String("http-listen"), HTTPToken: c.String("http-token"),
-		Setup: bus.SetupOptions{WorkAckWait: c.Duration("work-ack-wait"), TaskRetention: retention, TaskMaxBytes: maxBytes}, Logger: log,
+		Setup: bus.SetupOptions{WorkAckWait: c.Duration("work-ack-wait"), TaskRetention: retention, TaskMaxBytes: maxBytes, Replicas: c.Int("replicas")}, Logger: log,
 		WebhookSecret: c.String("webhook-secret"), WebhookAllowPrivate: c.Bool("webhook-allow-private"),
 		RetireAfter: c.Duration("retire-after"),
 	})
