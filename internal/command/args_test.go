@@ -2,6 +2,7 @@ package command
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -141,6 +142,13 @@ func TestCLIFlagsAnywhere(t *testing.T) {
 	}
 	if want := []string{"input:-1 is the answer", "cancel:changed my mind"}; !slices.Equal(got, want) {
 		t.Fatalf("events %q, want %q", got, want)
+	}
+	// The ended task removed, flags after the id.
+	if err := run("task", "rm", task.ID, "--nats-url", env.URL); err != nil {
+		t.Fatalf("rm: %v", err)
+	}
+	if _, err := cl.Task(bustest.Context(t, 5*time.Second), task.ID); !errors.Is(err, bus.ErrTaskNotFound) {
+		t.Fatalf("task after rm: %v, want task not found", err)
 	}
 }
 
