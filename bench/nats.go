@@ -23,6 +23,8 @@ type NATS struct {
 	URL string
 	// CPU returns the CPU time it used so far (0 when unknown).
 	CPU func() time.Duration
+	// RSS, when set, returns its resident memory in bytes.
+	RSS func() int64
 	// Stop stops it.
 	Stop func()
 }
@@ -72,6 +74,7 @@ func ChildNATS(ctx context.Context, dir string) (*NATS, error) {
 	return &NATS{
 		URL: strings.TrimSpace(line),
 		CPU: func() time.Duration { return procCPU(pid) },
+		RSS: func() int64 { return procRSS(pid) },
 		Stop: func() {
 			_ = stdin.Close()
 			done := make(chan struct{})

@@ -38,6 +38,8 @@ const (
 	APIDaemonList = "list"
 	// APITaskWebhooks lists the webhook deliveries of a task.
 	APITaskWebhooks = "webhooks"
+	// APITaskRemove purges a task's events, assignment and summary.
+	APITaskRemove = "rm"
 
 	APIScheduleAdd    = "add"
 	APIScheduleList   = "list"
@@ -154,6 +156,25 @@ func (r *ListTasksRequest) Page(all []*Summary) *ListTasksResponse {
 		}
 	}
 	return resp
+}
+
+// RemoveTaskRequest asks the gateway to remove a task: its events from
+// VIBER_TASKS, its assignment from VIBER_WORK and its summary. A task that
+// has not ended is refused ([ErrActive]) unless Force is set; the daemon
+// running a forced one stops at its next write.
+type RemoveTaskRequest struct {
+	ID    string `json:"id"`
+	Force bool   `json:"force,omitempty"`
+}
+
+// RemoveTaskResponse says what was removed.
+type RemoveTaskResponse struct {
+	// ID is the task removed.
+	ID string `json:"id"`
+	// State is the state it had.
+	State State `json:"state"`
+	// Events is how many events its log held.
+	Events uint64 `json:"events"`
 }
 
 // CancelTaskRequest asks to stop a task.

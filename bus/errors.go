@@ -65,6 +65,9 @@ var (
 	// another daemon claimed it or the turn ended. The daemon stops its run
 	// and does not retry.
 	ErrFenced = errors.New("task no longer held")
+	// ErrActive means an operation that needs an ended task (removing
+	// it) met one that is still pending or running.
+	ErrActive = errors.New("task still active")
 )
 
 // ErrorCode is the stable, machine-readable name of an API error. The
@@ -100,6 +103,8 @@ const (
 	CodeScheduleNotFound ErrorCode = "schedule_not_found"
 	// CodeUnsupported: the NATS server or the gateway lacks the feature.
 	CodeUnsupported ErrorCode = "unsupported"
+	// CodeActive: the task has not ended (removing it needs force).
+	CodeActive ErrorCode = "active"
 )
 
 // errorCodes maps each code with a sentinel to it and its HTTP status, in
@@ -125,6 +130,7 @@ var errorCodes = []struct {
 	{CodeUnavailable, ErrUnavailable, http.StatusServiceUnavailable},
 	{CodeScheduleNotFound, ErrScheduleNotFound, http.StatusNotFound},
 	{CodeUnsupported, ErrUnsupported, http.StatusNotImplemented},
+	{CodeActive, ErrActive, http.StatusConflict},
 }
 
 // ErrorCodes lists every code that has a sentinel.

@@ -42,6 +42,12 @@ const (
 	RouteDaemons = "GET /api/daemons"
 	// RouteSkills lists skills by name: [ListSkillsResponse].
 	RouteSkills = "GET /api/skills"
+	// RouteRemoveTask removes a task (its log, assignment and summary);
+	// ?force=true removes one that has not ended: [RemoveTaskResponse].
+	RouteRemoveTask = "DELETE /api/tasks/{id}"
+	// QueryForce is the query parameter of [RouteRemoveTask] that removes
+	// a task still pending or running.
+	QueryForce = "force"
 	// RouteWebhooks lists a task's webhook deliveries.
 	RouteWebhooks = "GET /api/tasks/{id}/webhooks"
 	// RouteListSchedules and the routes after it manage schedules.

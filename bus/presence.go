@@ -277,3 +277,29 @@ func (p *Presence) WatchIDs(ctx context.Context, seen, gone func(id string)) err
 		}
 	}
 }
+
+// Retire deletes daemon id's presence record if its last heartbeat was
+// stored before cutoff (by the server's clock). The delete is conditional
+// on the record read, so a daemon that beats meanwhile keeps its record;
+// retired is false then, and when the record is newer or missing.
+func (p *Presence) Retire(ctx context.Context, id string, cutoff time.Time) (retired bool, err error) {
+	e, err := p.kv.Get(ctx, id)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read presence of %s: %w", id, err)
+	}
+	if !e.Created().Before(cutoff) {
+		return false, nil
+	}
+	err = p.kv.Delete(ctx, id, jetstream.LastRevision(e.Revision()))
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence {
+		return false, nil // it beat meanwhile
+	}
+	if err != nil {
+		return false, fmt.Errorf("retire presence of %s: %w", id, err)
+	}
+	return true, nil
+}

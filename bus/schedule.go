@@ -169,7 +169,7 @@ func SetupSchedules(ctx context.Context, js jetstream.JetStream, serverVersion s
 	}
 	o = o.withDefaults()
 	cfg := ScheduleStreamConfig(o)
-	if err := ensureStream(ctx, js, cfg); err != nil {
+	if err := ensureStream(ctx, js, cfg, o, nil); err != nil {
 		return err
 	}
 	s, err := js.Stream(ctx, cfg.Name)

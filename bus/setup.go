@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -20,6 +22,17 @@ type SetupOptions struct {
 	// in-progress heartbeat before it is given to another daemon
 	// (default 30 s).
 	WorkAckWait time.Duration
+	// TaskRetention is how long events stay in VIBER_TASKS (vibergw
+	// --retention): 0 leaves the stream's limit as it is (none for a new
+	// stream), a negative value removes it (keep forever).
+	TaskRetention time.Duration
+	// TaskMaxBytes bounds VIBER_TASKS (vibergw --max-bytes); the oldest
+	// events go first. 0 leaves the stream's limit as it is (none for a
+	// new stream), a negative value removes it.
+	TaskMaxBytes int64
+	// Changed, when set, is told about every change [Setup] makes to an
+	// existing stream, so the gateway can log it.
+	Changed func(stream, change string)
 }
 
 func (o SetupOptions) withDefaults() SetupOptions {
@@ -43,31 +56,48 @@ const DefaultWorkAckWait = 30 * time.Second
 func TaskStreamConfig(o SetupOptions) jetstream.StreamConfig {
 	o = o.withDefaults()
 	return jetstream.StreamConfig{
-		Name:        TaskStream,
-		Description: "Viber task log: every event of every task, in order",
-		Subjects:    []string{TaskStreamSubjects()},
-		Storage:     jetstream.FileStorage,
-		Retention:   jetstream.LimitsPolicy,
-		Discard:     jetstream.DiscardOld,
-		Duplicates:  o.DuplicateWindow,
-		MaxMsgSize:  MaxEventBytes + 4096,
-		Replicas:    o.Replicas,
-		AllowDirect: true,
+		Name:         TaskStream,
+		Description:  "Viber task log: every event of every task, in order",
+		Subjects:     []string{TaskStreamSubjects()},
+		Storage:      jetstream.FileStorage,
+		Retention:    jetstream.LimitsPolicy,
+		Discard:      jetstream.DiscardOld,
+		Duplicates:   o.DuplicateWindow,
+		MaxMsgSize:   MaxEventBytes + 4096,
+		MaxAge:       max(o.TaskRetention, 0),
+		MaxBytes:     limitOrNone(o.TaskMaxBytes),
+		MaxConsumers: StreamMaxConsumers,
+		Replicas:     o.Replicas,
+		AllowDirect:  true,
 	}
 }
+
+// limitOrNone is n, or -1 (no limit) when n is not positive.
+func limitOrNone(n int64) int64 {
+	if n <= 0 {
+		return -1
+	}
+	return n
+}
+
+// StreamMaxConsumers is the consumer limit of VIBER_TASKS and VIBER_WORK.
+// Without one the server allows 1,000 per stream: VIBER_WORK has one
+// durable consumer per daemon, VIBER_TASKS one per live reader.
+const StreamMaxConsumers = 1_000_000
 
 // WorkStreamConfig is the configuration of VIBER_WORK.
 func WorkStreamConfig(o SetupOptions) jetstream.StreamConfig {
 	o = o.withDefaults()
 	return jetstream.StreamConfig{
-		Name:        WorkStream,
-		Description: "Viber assignments: one message per task waiting for or held by a daemon",
-		Subjects:    []string{WorkSubjects()},
-		Storage:     jetstream.FileStorage,
-		Retention:   jetstream.WorkQueuePolicy,
-		Duplicates:  o.DuplicateWindow,
-		Replicas:    o.Replicas,
-		AllowDirect: true,
+		Name:         WorkStream,
+		Description:  "Viber assignments: one message per task waiting for or held by a daemon",
+		Subjects:     []string{WorkSubjects()},
+		Storage:      jetstream.FileStorage,
+		Retention:    jetstream.WorkQueuePolicy,
+		Duplicates:   o.DuplicateWindow,
+		MaxConsumers: StreamMaxConsumers,
+		Replicas:     o.Replicas,
+		AllowDirect:  true,
 	}
 }
 
@@ -80,9 +110,14 @@ func WorkConsumerConfig(target string, o SetupOptions) jetstream.ConsumerConfig 
 	if target != AnyDaemon {
 		name = DaemonWorkConsumer(target)
 	}
+	maxWaiting := 0 // the server's default (512): one daemon pulls it
+	if target == AnyDaemon {
+		maxWaiting = AnyWorkMaxWaiting
+	}
 	return jetstream.ConsumerConfig{
 		Durable:       name,
 		Description:   "assignments for " + target,
+		MaxWaiting:    maxWaiting,
 		FilterSubject: WorkFilter(target),
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       o.AckWait(),
@@ -92,6 +127,14 @@ func WorkConsumerConfig(target string, o SetupOptions) jetstream.ConsumerConfig 
 		Replicas:      o.Replicas,
 	}
 }
+
+// AnyWorkMaxWaiting is how many pulls the shared work consumer holds at
+// once: every idle daemon keeps one waiting there, and a pull beyond the
+// limit is refused (409), so it bounds the daemons that can wait for
+// shared work. The server's default, 512, is too few for a fleet. A
+// consumer created with another value keeps it (the server cannot change
+// it): delete the consumer while no gateway runs to take the new one.
+const AnyWorkMaxWaiting = 16_384
 
 // DaemonBucketConfig is the configuration of the viber_daemons bucket:
 // one key per daemon id, holding its [DaemonInfo]. Each daemon writes its
@@ -103,10 +146,11 @@ func DaemonBucketConfig(o SetupOptions) jetstream.KeyValueConfig {
 
 // TaskBucketConfig is the configuration of the viber_tasks bucket: one key
 // per task id, holding its [Summary]. The projector writes it; gateways
-// and users read it.
+// and users read it. Its age limit is the task log's retention.
 func TaskBucketConfig(o SetupOptions) jetstream.KeyValueConfig {
 	o = o.withDefaults()
-	return jetstream.KeyValueConfig{Bucket: TaskBucket, Description: "Viber task summaries, folded from VIBER_TASKS", History: 1, Storage: jetstream.FileStorage, Replicas: o.Replicas}
+	return jetstream.KeyValueConfig{Bucket: TaskBucket, Description: "Viber task summaries, folded from VIBER_TASKS", History: 1, Storage: jetstream.FileStorage, Replicas: o.Replicas,
+		TTL: max(o.TaskRetention, 0)}
 }
 
 // ProjectorAckWait is how long the projector may hold an event of the task
@@ -172,16 +216,31 @@ func (o SetupOptions) AckWait() time.Duration { return o.withDefaults().WorkAckW
 // Setup creates the streams, the shared work consumer and the KV buckets
 // when they are missing. It leaves existing ones as they are (an operator
 // may have tuned them), so it is safe to call at every start-up from every
-// process.
+// process, with two exceptions: the task log's retention and size limits
+// follow TaskRetention and TaskMaxBytes when those are set, and a stream
+// still under the server's default consumer limit gets
+// [StreamMaxConsumers]. Each change is told to o.Changed.
 func Setup(ctx context.Context, js jetstream.JetStream, o SetupOptions) error {
 	o = o.withDefaults()
-	for _, cfg := range []jetstream.StreamConfig{TaskStreamConfig(o), WorkStreamConfig(o)} {
-		if err := ensureStream(ctx, js, cfg); err != nil {
-			return err
+	if err := ensureStream(ctx, js, TaskStreamConfig(o), o, func(have *jetstream.StreamConfig) []string {
+		var changes []string
+		if o.TaskRetention != 0 && have.MaxAge != max(o.TaskRetention, 0) {
+			have.MaxAge = max(o.TaskRetention, 0)
+			changes = append(changes, "retention "+durationOrForever(have.MaxAge))
 		}
+		if o.TaskMaxBytes != 0 && have.MaxBytes != limitOrNone(o.TaskMaxBytes) {
+			have.MaxBytes = limitOrNone(o.TaskMaxBytes)
+			changes = append(changes, "max bytes "+bytesOrUnlimited(have.MaxBytes))
+		}
+		return changes
+	}); err != nil {
+		return err
 	}
-	if _, err := js.CreateOrUpdateConsumer(ctx, WorkStream, WorkConsumerConfig(AnyDaemon, o)); err != nil {
-		return fmt.Errorf("create consumer %s on %s: %w", AnyWorkConsumer, WorkStream, err)
+	if err := ensureStream(ctx, js, WorkStreamConfig(o), o, nil); err != nil {
+		return err
+	}
+	if err := ensureAnyWorkConsumer(ctx, js, o); err != nil {
+		return err
 	}
 	for _, cfg := range []jetstream.KeyValueConfig{DaemonBucketConfig(o), TaskBucketConfig(o), MemoryBucketConfig(o)} {
 		if _, err := js.KeyValue(ctx, cfg.Bucket); err == nil {
@@ -193,11 +252,50 @@ func Setup(ctx context.Context, js jetstream.JetStream, o SetupOptions) error {
 			return fmt.Errorf("create bucket %s: %w", cfg.Bucket, err)
 		}
 	}
+	// A summary is rewritten at each of its task's events, so with the
+	// log's retention as its age limit it goes when the task's last event
+	// does.
+	if o.TaskRetention != 0 {
+		kv := TaskBucketConfig(o)
+		err := ensureStream(ctx, js, jetstream.StreamConfig{Name: "KV_" + kv.Bucket}, o, func(have *jetstream.StreamConfig) []string {
+			if have.MaxAge == kv.TTL {
+				return nil
+			}
+			have.MaxAge = kv.TTL
+			return []string{"retention " + durationOrForever(kv.TTL)}
+		})
+		if err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
-func ensureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) error {
-	if _, err := js.Stream(ctx, cfg.Name); err == nil {
+// ensureStream creates a missing stream. An existing one gets
+// [StreamMaxConsumers] if it has no consumer limit of its own, and the
+// changes reconcile makes (nil for none); each is told to o.Changed.
+func ensureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig, o SetupOptions, reconcile func(have *jetstream.StreamConfig) []string) error {
+	if st, err := js.Stream(ctx, cfg.Name); err == nil {
+		have := st.CachedInfo().Config
+		var changes []string
+		if have.MaxConsumers <= 0 && cfg.MaxConsumers > 0 {
+			have.MaxConsumers = cfg.MaxConsumers
+			changes = append(changes, fmt.Sprintf("max consumers %d", cfg.MaxConsumers))
+		}
+		if reconcile != nil {
+			changes = append(changes, reconcile(&have)...)
+		}
+		if len(changes) == 0 {
+			return nil
+		}
+		if _, err := js.UpdateStream(ctx, have); err != nil {
+			return fmt.Errorf("update stream %s (%s): %w", cfg.Name, strings.Join(changes, ", "), err)
+		}
+		if o.Changed != nil {
+			for _, c := range changes {
+				o.Changed(cfg.Name, c)
+			}
+		}
 		return nil
 	} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
 		return fmt.Errorf("open stream %s: %w", cfg.Name, err)
@@ -206,4 +304,36 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.Str
 		return fmt.Errorf("create stream %s: %w", cfg.Name, err)
 	}
 	return nil
+}
+
+// ensureAnyWorkConsumer creates or updates the shared work consumer,
+// keeping the MaxWaiting of an existing one (which the server cannot
+// change).
+func ensureAnyWorkConsumer(ctx context.Context, js jetstream.JetStream, o SetupOptions) error {
+	cfg := WorkConsumerConfig(AnyDaemon, o)
+	if c, err := js.Consumer(ctx, WorkStream, AnyWorkConsumer); err == nil {
+		if info := c.CachedInfo(); info != nil {
+			cfg.MaxWaiting = info.Config.MaxWaiting
+		}
+	} else if !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return fmt.Errorf("open consumer %s on %s: %w", AnyWorkConsumer, WorkStream, err)
+	}
+	if _, err := js.CreateOrUpdateConsumer(ctx, WorkStream, cfg); err != nil {
+		return fmt.Errorf("create consumer %s on %s: %w", AnyWorkConsumer, WorkStream, err)
+	}
+	return nil
+}
+
+func durationOrForever(d time.Duration) string {
+	if d <= 0 {
+		return "forever"
+	}
+	return d.String()
+}
+
+func bytesOrUnlimited(n int64) string {
+	if n <= 0 {
+		return "unlimited"
+	}
+	return strconv.FormatInt(n, 10) + " B"
 }

@@ -156,6 +156,7 @@ func APIEndpoints() []APIEndpoint {
 		{APIGroupTask, APITaskSend, "send a follow-up: {id, text, mode?}", &SendInputRequest{}, &EventResponse{}},
 		{APIGroupTask, APITaskDecide, "approve or deny a waiting tool call: {id, call_id, approved, reason?}", &DecideRequest{}, &EventResponse{}},
 		{APIGroupTask, APITaskWebhooks, "a task's webhook deliveries: {id}", &TaskRequest{}, &WebhooksResponse{}},
+		{APIGroupTask, APITaskRemove, "remove a task (log, assignment, summary): {id, force?}; refused while it runs unless force", &RemoveTaskRequest{}, &RemoveTaskResponse{}},
 		{APIGroupSchedule, APIScheduleAdd, "add a schedule: {name, cron?|every?|at?, tz?, goal, daemon?, model?, skills?, overlap?, notify?}", &AddScheduleRequest{}, &ScheduleView{}},
 		{APIGroupSchedule, APIScheduleList, "list schedules", nil, &ListSchedulesResponse{}},
 		{APIGroupSchedule, APIScheduleGet, "a schedule with its recent runs: {name}", &ScheduleRequest{}, &ScheduleView{}},
@@ -201,6 +202,7 @@ func httpRoutes() []httpRoute {
 		{RouteDecide, "approve or deny a waiting tool call", &DecideRequest{}, &EventResponse{}},
 		{RouteTaskEvents, "the task's log as Server-Sent Events: replay from the first event (or after `" + HeaderLastEventID + "` / `?" + QueryAfter + "=`), then live, with deltas and summaries", nil, "text/event-stream"},
 		{RouteWebhooks, "a task's webhook deliveries", nil, &WebhooksResponse{}},
+		{RouteRemoveTask, "remove a task (log, assignment, summary); `?" + QueryForce + "=true` while it runs", nil, &RemoveTaskResponse{}},
 		{RouteListSchedules, "list schedules", nil, &ListSchedulesResponse{}},
 		{RouteAddSchedule, "add a schedule", &AddScheduleRequest{}, &ScheduleView{}},
 		{RouteSchedule, "a schedule with its recent runs", nil, &ScheduleView{}},
@@ -249,7 +251,7 @@ func Wire() []WireEntry {
 		Readers: logReaders, Payload: typeName(Event{}),
 		Notes: "a daemon's credential may publish only `" + TaskWriterFilter(DaemonWriter(daemon)) + "`; the event's source must be `" + DaemonSource(daemon) + "`"})
 	add(WireEntry{Kind: WireSubject, Name: WorkSubject(daemon+"|"+AnyDaemon, task), Via: WorkStream,
-		Writers: "gateways: the dispatcher at create and at a follow-up (`bus.Assign`), the sweeper for a task that lost its assignment (`bus.Requeue`)",
+		Writers: "gateways: the dispatcher at create and at a follow-up (`bus.Assign`), the sweeper for a task that lost its assignment (`bus.RequeueAt`, keyed by the task's head so two gateways store one)",
 		Readers: "daemons, through consumer `" + AnyWorkConsumer + "` or `" + DaemonWorkConsumer(daemon) + "`",
 		Payload: typeName(Assignment{}),
 		Notes:   "`" + AnyDaemon + "` when the task names no daemon; one message per turn (`" + HeaderMsgID + "` work-<task>-<turn seq>)"})
@@ -450,6 +452,8 @@ func sentinelName(err error) string {
 		"ErrTaskNotFound": ErrTaskNotFound, "ErrDaemonNotFound": ErrDaemonNotFound, "ErrCallNotFound": ErrCallNotFound,
 		"ErrMalformed": ErrMalformed, "ErrUnknownType": ErrUnknownType, "ErrTooLarge": ErrTooLarge, "ErrTerminal": ErrTerminal,
 		"ErrConflict": ErrConflict, "ErrUnauthorized": ErrUnauthorized, "ErrUnavailable": ErrUnavailable,
+		"ErrNotWaiting": ErrNotWaiting, "ErrSkillUnavailable": ErrSkillUnavailable, "ErrScheduleNotFound": ErrScheduleNotFound,
+		"ErrUnsupported": ErrUnsupported, "ErrActive": ErrActive,
 	} {
 		if e == err {
 			return name

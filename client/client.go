@@ -116,6 +116,16 @@ func (c *Client) ListTasks(ctx context.Context, req *bus.ListTasksRequest) (*bus
 	return &r, nil
 }
 
+// RemoveTask removes a task: its log, assignment and summary. A task that
+// has not ended gives an error matching bus.ErrActive unless req.Force.
+func (c *Client) RemoveTask(ctx context.Context, req *bus.RemoveTaskRequest) (*bus.RemoveTaskResponse, error) {
+	var r bus.RemoveTaskResponse
+	if err := c.call(ctx, bus.APIGroupTask, bus.APITaskRemove, req, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
 // CancelTask asks for a task to stop and returns the cancel_requested
 // event. A task that already ended gives an error matching
 // bus.ErrTerminal.

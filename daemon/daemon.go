@@ -41,6 +41,14 @@ type Config struct {
 	Capacity int
 	// Heartbeat is the presence interval (default 5 s).
 	Heartbeat time.Duration
+	// PullWait is how long an idle daemon's pull for work waits on the
+	// server before it is renewed (default 30 s). An assignment arrives at
+	// once whatever the wait; longer waits cost an idle daemon fewer
+	// requests. The server heartbeats a long pull every third of it, so a
+	// pull lost to a server restart is noticed and renewed. A pull that
+	// holds the daemon's last free slot waits at most 5 s, so that the
+	// daemon's own queue and the shared one take turns.
+	PullWait time.Duration
 	// Setup must match the gateway's (the work ack wait in particular).
 	Setup bus.SetupOptions
 	// Models gives the model that answers each task (the config file:
@@ -126,6 +134,13 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// DefaultPullWait is how long an idle pull for work waits unless
+// Config.PullWait says otherwise.
+const DefaultPullWait = 30 * time.Second
+
+// busyPullWait bounds a pull that holds the daemon's last free slot.
+const busyPullWait = 5 * time.Second
+
 // Daemon runs tasks assigned through NATS.
 type Daemon struct {
 	cfg      Config
@@ -166,6 +181,9 @@ func New(cfg Config) (*Daemon, error) {
 	}
 	if cfg.Heartbeat <= 0 {
 		cfg.Heartbeat = 5 * time.Second
+	}
+	if cfg.PullWait <= 0 {
+		cfg.PullWait = DefaultPullWait
 	}
 	if cfg.Version == "" {
 		cfg.Version = "0.0.0-dev"
@@ -304,8 +322,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 	defer func() { _ = d.mcp.Close() }() // the MCP servers stop with the daemon
 	d.started = time.Now().UTC()
 	if d.localJS != nil {
-		ob, err := openOutbox(ctx, d.localJS)
+		var ob *outbox
+		err := d.retry(ctx, "open the outbox", func(ctx context.Context) (err error) {
+			ob, err = openOutbox(ctx, d.localJS)
+			return err
+		})
 		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
 			return fmt.Errorf("daemon: %w", err)
 		}
 		d.outbox = ob
@@ -321,17 +346,30 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 		return err
 	}
+	// Every start-up step retries what a busy server or a gateway still
+	// setting up may answer (timeouts, no responders, 503, a bucket not
+	// created yet): hundreds of daemons starting at once must all come up.
 	if d.presence == nil {
-		if d.presence, err = bus.OpenPresence(ctx, d.js); err != nil {
+		err = d.retry(ctx, "open the presence bucket", func(ctx context.Context) (err error) {
+			d.presence, err = bus.OpenPresence(ctx, d.js)
 			return err
+		}, jetstream.ErrBucketNotFound)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("daemon: %w", err)
 		}
 	}
 	if other, err := d.presence.Get(ctx, d.cfg.ID); err == nil && other.Online(time.Now()) && other.Instance != d.instance {
 		d.log.Warn().Str("host", other.Hostname).Time("last_seen", other.LastSeen).
 			Msg("another daemon with this --name looks online; if it still runs, the two share its pinned tasks")
 	}
-	if err := d.beat(ctx, bus.DaemonOnline); err != nil {
-		return err
+	if err := d.retry(ctx, "first heartbeat", func(ctx context.Context) error { return d.beat(ctx, bus.DaemonOnline) }); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("daemon: %w", err)
 	}
 	d.log.Info().Str("workspace", d.cfg.Workspace).Int("capacity", d.cfg.Capacity).
 		Str("model", d.modelName()).Msg("daemon online")
@@ -411,13 +449,18 @@ func (d *Daemon) waitForWork(ctx context.Context) ([]jetstream.Consumer, error) 
 		if le := d.cfg.NC.LastError(); le != nil && strings.Contains(strings.ToLower(le.Error()), "permissions violation") && strings.Contains(le.Error(), "CONSUMER.INFO") {
 			return nil, fmt.Errorf("daemon: the NATS credentials do not allow daemon %q's work consumer (issued for another --name?): %w", d.cfg.ID, le)
 		}
-		if !errors.Is(err, jetstream.ErrStreamNotFound) && !errors.Is(err, jetstream.ErrConsumerNotFound) && !errors.Is(err, context.DeadlineExceeded) &&
-			!errors.Is(err, jetstream.ErrNoStreamResponse) && !errors.Is(err, nats.ErrNoResponders) {
+		switch {
+		case errors.Is(err, jetstream.ErrStreamNotFound):
+			if !warned {
+				d.log.Warn().Err(err).Msg("waiting for the gateway to create the VIBER_WORK stream")
+				warned = true
+			}
+		case errors.Is(err, jetstream.ErrConsumerNotFound):
+			// the gateway makes it
+		case bus.Transient(ctx, err):
+			d.log.Warn().Err(err).Dur("retry_in", delay).Msg("set up work consumers failed; retrying")
+		default:
 			return nil, fmt.Errorf("daemon: set up work consumers: %w", err)
-		}
-		if !warned && !announced {
-			d.log.Warn().Err(err).Msg("waiting for the gateway to create the VIBER_WORK stream")
-			warned = true
 		}
 		select {
 		case <-ctx.Done():
@@ -468,6 +511,13 @@ func (d *Daemon) announce(ctx context.Context) error {
 		d.presence = p
 	}
 	return d.beat(ctx, bus.DaemonOnline)
+}
+
+// retry runs a start-up step through bus.Retry, logging every retry.
+func (d *Daemon) retry(ctx context.Context, what string, fn func(context.Context) error, also ...error) error {
+	return bus.Retry(ctx, func(err error, attempt int, wait time.Duration) {
+		d.log.Warn().Err(err).Int("attempt", attempt).Dur("retry_in", wait).Msg(what + " failed; retrying")
+	}, fn, also...)
 }
 
 func (d *Daemon) info(status string) *bus.DaemonInfo {
@@ -542,8 +592,22 @@ func (d *Daemon) pullLoop(ctx context.Context, c jetstream.Consumer) {
 		if d.slots.acquire(ctx, false) != nil {
 			return
 		}
-		fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		batch, err := c.Fetch(1, jetstream.FetchContext(fctx))
+		// A waiting pull holds a slot. While another slot is free the
+		// other loop can pull too, so the pull may wait long (an idle
+		// daemon costs little); when this was the last free slot it is
+		// kept short, so the loops take turns.
+		wait := d.cfg.PullWait
+		if d.slots.full() {
+			wait = min(wait, busyPullWait)
+		}
+		fctx, cancel := context.WithTimeout(ctx, wait)
+		opts := []jetstream.FetchOpt{jetstream.FetchContext(fctx)}
+		if dl, ok := fctx.Deadline(); ok && time.Until(dl) >= 10*time.Second {
+			// A third of what is left (ctx may end sooner than wait):
+			// the client wants the expiry at least twice the heartbeat.
+			opts = append(opts, jetstream.FetchHeartbeat(time.Until(dl)/3))
+		}
+		batch, err := c.Fetch(1, opts...)
 		if err != nil {
 			cancel()
 			d.slots.release()

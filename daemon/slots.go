@@ -91,3 +91,10 @@ func (s *slotSet) dispatch() {
 		close(ch)
 	}
 }
+
+// full reports whether every slot is taken.
+func (s *slotSet) full() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.used >= s.max
+}

@@ -474,7 +474,7 @@ func (g *Gateway) Sweep(ctx context.Context) error {
 		if err != nil {
 			target = bus.AnyDaemon
 		}
-		if err := bus.Requeue(ctx, g.js, s.ID, target, s.FirstStreamSeq); err != nil {
+		if err := bus.RequeueAt(ctx, g.js, s.ID, target, s.FirstStreamSeq, s.StreamSeq); err != nil {
 			return err
 		}
 		g.log.Info().Str("task", s.ID).Msg("queued a task that had lost its assignment")

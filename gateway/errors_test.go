@@ -91,6 +91,7 @@ func TestErrorCodesSurviveTheWire(t *testing.T) {
 		{fmt.Errorf("the NATS server is 2.11.0: %w", bus.ErrSchedulesUnsupported), bus.ErrUnsupported, bus.CodeUnsupported, 501},
 		{fmt.Errorf("memory global MEMORY.md: %w", bus.ErrMemoryNotFound), bus.ErrMemoryNotFound, bus.CodeMemoryNotFound, 404},
 		{fmt.Errorf("no daemon offers agent %q: %w", "reviewer", bus.ErrAgentUnavailable), bus.ErrAgentUnavailable, bus.CodeAgentMissing, 400},
+		{fmt.Errorf("task t1 is running: %w", bus.ErrActive), bus.ErrActive, bus.CodeActive, 409},
 		{errors.New("disk on fire\nsecond line kept"), nil, bus.CodeInternal, 500},
 	}
 	covered := map[bus.ErrorCode]bool{}

@@ -41,6 +41,11 @@ type Config struct {
 	// SweepInterval is how often tasks that lost their assignment are
 	// queued again (default 1 minute).
 	SweepInterval time.Duration
+	// RetireAfter is how long a daemon may stay silent before its
+	// presence record and its own work consumer are removed (vibergw
+	// --retire-after; default 7 days, negative for never). See
+	// [Gateway.RetireDaemons].
+	RetireAfter time.Duration
 	// Metrics is the registry /metrics serves; the gateway registers its
 	// metrics there. Nil means a registry of its own (with the Go and
 	// process collectors); `viber up` shares one with its daemon.
@@ -124,6 +129,7 @@ type Gateway struct {
 	stopWebhooks func()
 
 	caughtUp        chan struct{}
+	caughtUpOnce    sync.Once
 	stop            chan struct{}
 	stopOnce        sync.Once
 	projectorCancel context.CancelFunc
@@ -147,6 +153,9 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	if cfg.SweepInterval <= 0 {
 		cfg.SweepInterval = time.Minute
 	}
+	if cfg.RetireAfter == 0 {
+		cfg.RetireAfter = DefaultRetireAfter
+	}
 	if cfg.Version == "" {
 		cfg.Version = "0.0.0-dev"
 	}
@@ -160,28 +169,39 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
-	if err := bus.Setup(ctx, js, cfg.Setup); err != nil {
-		return nil, fmt.Errorf("gateway: %w", err)
+	log := cfg.Logger.With().Str("component", "gateway").Logger()
+	if cfg.Setup.Changed == nil {
+		cfg.Setup.Changed = func(stream, change string) {
+			log.Info().Str("stream", stream).Str("change", change).Msg("stream configuration updated")
+		}
 	}
 	g := &Gateway{
 		cfg:      cfg,
-		log:      cfg.Logger.With().Str("component", "gateway").Logger(),
+		log:      log,
 		source:   "vibergw/" + cfg.ID,
 		js:       js,
 		tasks:    bus.NewLog(js),
 		caughtUp: make(chan struct{}),
 		stop:     make(chan struct{}),
 	}
-	if g.summaries, err = bus.OpenSummaries(ctx, js); err != nil {
-		return nil, err
-	}
-	if g.presence, err = bus.OpenPresence(ctx, js); err != nil {
-		return nil, err
-	}
-	if err := g.setupSchedules(ctx); err != nil {
-		return nil, fmt.Errorf("gateway: %w", err)
-	}
-	if err := g.setupWebhooks(ctx); err != nil {
+	// Every step is idempotent, so the whole set-up is retried on what a
+	// busy or still-starting server answers (timeouts, no responders, 503).
+	err = g.retry(ctx, "set up streams and buckets", func(ctx context.Context) (err error) {
+		if err := bus.Setup(ctx, js, cfg.Setup); err != nil {
+			return err
+		}
+		if g.summaries, err = bus.OpenSummaries(ctx, js); err != nil {
+			return err
+		}
+		if g.presence, err = bus.OpenPresence(ctx, js); err != nil {
+			return err
+		}
+		if err := g.setupSchedules(ctx); err != nil {
+			return err
+		}
+		return g.setupWebhooks(ctx)
+	})
+	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	if g.memory, err = bus.OpenMemory(ctx, js); err != nil {
@@ -242,6 +262,11 @@ func (g *Gateway) Start(ctx context.Context) error {
 		defer g.wg.Done()
 		g.sweepLoop(ctx)
 	}()
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		g.retireLoop(ctx)
+	}()
 	g.log.Info().Str("id", g.cfg.ID).Str("http", g.HTTPAddr()).Msg("gateway started")
 	return nil
 }
@@ -297,6 +322,13 @@ func (g *Gateway) CaughtUp() <-chan struct{} { return g.caughtUp }
 
 // HTTPToken is the token HTTP requests must carry ("" for none).
 func (g *Gateway) HTTPToken() string { return g.cfg.HTTPToken }
+
+// retry runs a start-up step through bus.Retry, logging every retry.
+func (g *Gateway) retry(ctx context.Context, what string, fn func(context.Context) error) error {
+	return bus.Retry(ctx, func(err error, attempt int, wait time.Duration) {
+		g.log.Warn().Err(err).Int("attempt", attempt).Dur("retry_in", wait).Msg(what + " failed; retrying")
+	}, fn)
+}
 
 // loopback reports whether host only accepts connections from this
 // machine.

@@ -36,6 +36,7 @@ func (g *Gateway) apiRoutes() http.Handler {
 	mux.HandleFunc(bus.RouteDaemons, g.apiDaemons)
 	mux.HandleFunc(bus.RouteSkills, g.apiSkills)
 	mux.HandleFunc(bus.RouteWebhooks, g.apiWebhooks)
+	mux.HandleFunc(bus.RouteRemoveTask, g.apiRemoveTask)
 	mux.HandleFunc(bus.RouteListSchedules, g.apiListSchedules)
 	mux.HandleFunc(bus.RouteAddSchedule, g.apiAddSchedule)
 	mux.HandleFunc(bus.RouteSchedule, g.apiSchedule)

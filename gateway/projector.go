@@ -15,18 +15,26 @@ import (
 // and folds every event into its task's summary. Because the consumer is
 // durable, a restarted gateway continues where the previous one stopped.
 func (g *Gateway) startProjector(ctx context.Context) error {
-	cons, err := g.projectorConsumer(ctx)
+	var (
+		cons jetstream.Consumer
+		info *jetstream.ConsumerInfo
+	)
+	err := g.retry(ctx, "create the projector consumer", func(ctx context.Context) (err error) {
+		if cons, err = g.projectorConsumer(ctx); err != nil {
+			return err
+		}
+		if info, err = cons.Info(ctx); err != nil {
+			return fmt.Errorf("projector consumer: %w", err)
+		}
+		return nil
+	})
 	if err != nil {
 		return err
-	}
-	info, err := cons.Info(ctx)
-	if err != nil {
-		return fmt.Errorf("projector consumer: %w", err)
 	}
 	target := info.Delivered.Stream + info.NumPending
 	caughtUp := info.NumPending == 0
 	if caughtUp {
-		close(g.caughtUp)
+		g.markCaughtUp()
 	}
 	pctx, cancel := context.WithCancel(ctx)
 	g.projectorCancel = cancel
@@ -35,7 +43,35 @@ func (g *Gateway) startProjector(ctx context.Context) error {
 		defer g.wg.Done()
 		g.project(pctx, cons, target, caughtUp)
 	}()
+	if !caughtUp {
+		g.wg.Add(1)
+		go func() {
+			defer g.wg.Done()
+			g.watchCaughtUp(pctx, cons, target)
+		}()
+	}
 	return nil
+}
+
+func (g *Gateway) markCaughtUp() { g.caughtUpOnce.Do(func() { close(g.caughtUp) }) }
+
+// watchCaughtUp marks the projection caught up once the shared consumer
+// has delivered and settled everything up to target, whichever gateway
+// folded it: with two gateways the last events may all go to the other.
+func (g *Gateway) watchCaughtUp(ctx context.Context, cons jetstream.Consumer, target uint64) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-g.caughtUp:
+			return
+		case <-time.After(500 * time.Millisecond):
+		}
+		if info, err := cons.Info(ctx); err == nil && info.Delivered.Stream >= target && info.NumAckPending == 0 {
+			g.markCaughtUp()
+			return
+		}
+	}
 }
 
 // projectorConsumer creates (or finds) the projector's durable consumer.
@@ -102,7 +138,7 @@ func (g *Gateway) project(ctx context.Context, cons jetstream.Consumer, target u
 			last := g.projectAll(ctx, cache, batch)
 			if !caughtUp && last >= target {
 				caughtUp = true
-				close(g.caughtUp)
+				g.markCaughtUp()
 			}
 		}
 		it.Stop()

@@ -50,7 +50,11 @@ func (g *Gateway) startScheduler(ctx context.Context) error {
 	if g.schedErr != nil {
 		return nil
 	}
-	cons, err := g.js.Consumer(ctx, bus.ScheduleStream, bus.ScheduleConsumer)
+	var cons jetstream.Consumer
+	err := g.retry(ctx, "open the schedule consumer", func(ctx context.Context) (err error) {
+		cons, err = g.js.Consumer(ctx, bus.ScheduleStream, bus.ScheduleConsumer)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("open consumer %s: %w", bus.ScheduleConsumer, err)
 	}

@@ -116,6 +116,13 @@ func (g *Gateway) startService(ctx context.Context) error {
 			}
 			return &bus.EventResponse{Event: ev}, nil
 		}),
+		add(tasks, bus.APIGroupTask, bus.APITaskRemove, func(ctx context.Context, b []byte) (any, error) {
+			var r bus.RemoveTaskRequest
+			if err := decode(b, &r); err != nil {
+				return nil, err
+			}
+			return g.RemoveTask(ctx, &r)
+		}),
 		add(tasks, bus.APIGroupTask, bus.APITaskWebhooks, func(ctx context.Context, b []byte) (any, error) {
 			var r bus.TaskRequest
 			if err := decode(b, &r); err != nil {

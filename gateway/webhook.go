@@ -90,7 +90,11 @@ func (g *Gateway) setupWebhooks(ctx context.Context) error {
 
 // startWebhooks consumes terminal events until the gateway stops.
 func (g *Gateway) startWebhooks(ctx context.Context) error {
-	cons, err := g.js.Consumer(ctx, bus.TaskStream, bus.WebhookConsumer)
+	var cons jetstream.Consumer
+	err := g.retry(ctx, "open the webhook consumer", func(ctx context.Context) (err error) {
+		cons, err = g.js.Consumer(ctx, bus.TaskStream, bus.WebhookConsumer)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("open consumer %s: %w", bus.WebhookConsumer, err)
 	}

@@ -60,6 +60,14 @@ type Options struct {
 	// and refuses clients without a credential the VIBER account signed.
 	// [Server.Connect] then uses the store's gateway credential.
 	Auth *auth.Store
+	// ClusterName, ClusterListen and Routes make the server one node of a
+	// NATS cluster (clustered JetStream, for streams and buckets with
+	// replicas): the cluster's name, this node's route listener HOST:PORT
+	// and the other nodes' route URLs (nats-route://HOST:PORT). Every node
+	// needs its own Name and Dir. Not combined with Auth.
+	ClusterName   string
+	ClusterListen string
+	Routes        []string
 }
 
 // LeafPingInterval is how often an edge's embedded server pings (its leaf
@@ -170,6 +178,23 @@ func StartContext(ctx context.Context, o Options) (srv *Server, err error) {
 		// 2 minutes, two unanswered) left an edge on a dead link for
 		// minutes after its network came back.
 		opts.PingInterval, opts.MaxPingsOut = LeafPingInterval, 2
+	}
+	if o.ClusterListen != "" {
+		if o.Auth != nil {
+			return nil, errors.New("embedded NATS: a cluster with auth is not supported; run nats-server for that and use --nats-external")
+		}
+		host, port, err := splitHostPort(o.ClusterListen)
+		if err != nil {
+			return nil, fmt.Errorf("cluster listen %q: %w", o.ClusterListen, err)
+		}
+		opts.Cluster.Name, opts.Cluster.Host, opts.Cluster.Port = o.ClusterName, host, port
+		for _, r := range o.Routes {
+			u, err := url.Parse(r)
+			if err != nil || u.Host == "" {
+				return nil, fmt.Errorf("route %q: want nats-route://HOST:PORT", r)
+			}
+			opts.Routes = append(opts.Routes, u)
+		}
 	}
 	if o.LeafListen != "" {
 		host, port, err := splitHostPort(o.LeafListen)

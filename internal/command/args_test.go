@@ -2,6 +2,7 @@ package command
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -142,6 +143,13 @@ func TestCLIFlagsAnywhere(t *testing.T) {
 	if want := []string{"input:-1 is the answer", "cancel:changed my mind"}; !slices.Equal(got, want) {
 		t.Fatalf("events %q, want %q", got, want)
 	}
+	// The ended task removed, flags after the id.
+	if err := run("task", "rm", task.ID, "--nats-url", env.URL); err != nil {
+		t.Fatalf("rm: %v", err)
+	}
+	if _, err := cl.Task(bustest.Context(t, 5*time.Second), task.ID); !errors.Is(err, bus.ErrTaskNotFound) {
+		t.Fatalf("task after rm: %v, want task not found", err)
+	}
 }
 
 func TestPointsAt(t *testing.T) {
@@ -158,6 +166,30 @@ func TestPointsAt(t *testing.T) {
 	} {
 		if got := pointsAt(tc.urls, tc.listen); got != tc.want {
 			t.Errorf("pointsAt(%q, %q) = %v, want %v", tc.urls, tc.listen, got, tc.want)
+		}
+	}
+}
+
+func TestParseRetentionAndBytes(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]time.Duration{"": 0, "forever": -1, "720h": 720 * time.Hour, "30d": 30 * 24 * time.Hour, "1.5d": 36 * time.Hour} {
+		if got, err := parseRetention(in); err != nil || got != want {
+			t.Errorf("parseRetention(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"0", "-1h", "soon", "30x"} {
+		if _, err := parseRetention(bad); err == nil {
+			t.Errorf("parseRetention(%q) accepted", bad)
+		}
+	}
+	for in, want := range map[string]int64{"": 0, "unlimited": -1, "1048576": 1 << 20, "10GB": 10 << 30, "512M": 512 << 20, "2 GiB": 2 << 30, "1k": 1 << 10} {
+		if got, err := parseBytes(in); err != nil || got != want {
+			t.Errorf("parseBytes(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"0", "-5", "10X", "GB"} {
+		if _, err := parseBytes(bad); err == nil {
+			t.Errorf("parseBytes(%q) accepted", bad)
 		}
 	}
 }

@@ -56,6 +56,7 @@ func daemonFlags() []cli.Flag {
 		&cli.IntFlag{Name: "max-child-depth", Usage: "tasks at this depth are not offered the spawn tool (match the gateway's; negative: no spawn)", EnvVars: []string{"VIBER_MAX_CHILD_DEPTH"}, Value: 2},
 		&cli.IntFlag{Name: "memory-file-cap", Usage: "bytes of each memory file shown in the system prompt", EnvVars: []string{"VIBER_MEMORY_FILE_CAP"}, Value: 8 << 10},
 		&cli.DurationFlag{Name: "heartbeat", Usage: "presence interval", EnvVars: []string{"VIBER_HEARTBEAT"}, Value: 5 * time.Second},
+		&cli.DurationFlag{Name: "pull-wait", Usage: "how long an idle pull for work waits on the server before it is renewed", EnvVars: []string{"VIBER_PULL_WAIT"}, Value: daemon.DefaultPullWait},
 		&cli.DurationFlag{Name: "work-ack-wait", Usage: "must match the gateway's --work-ack-wait", EnvVars: []string{"VIBER_WORK_ACK_WAIT"}, Value: bus.DefaultWorkAckWait},
 		&cli.StringFlag{Name: "leaf", Usage: "run as an edge daemon: an embedded NATS leaf node linked to the hub at nats-leaf://HOST:PORT (then --nats-url is not used)", EnvVars: []string{"VIBER_LEAF"}},
 		&cli.StringFlag{Name: "leaf-creds", Usage: "credentials file for the leaf link to a hub with auth on (vibergw creds edge NAME)", EnvVars: []string{"VIBER_LEAF_CREDS"}},
@@ -159,7 +160,7 @@ func runDaemon(c *cli.Context) error {
 	d, err := daemon.New(daemon.Config{
 		NC: nc, ID: c.String("name"), Workspace: c.String("workspace"), Capacity: c.Int("capacity"),
 		MaxDepth: c.Int("max-child-depth"), MemoryFileCap: c.Int("memory-file-cap"),
-		Heartbeat: c.Duration("heartbeat"), Setup: bus.SetupOptions{WorkAckWait: c.Duration("work-ack-wait")},
+		Heartbeat: c.Duration("heartbeat"), PullWait: c.Duration("pull-wait"), Setup: bus.SetupOptions{WorkAckWait: c.Duration("work-ack-wait")},
 		Models: setup.models, Policy: &setup.policy, Tools: setup.tools, MaxSteps: setup.maxSteps,
 		Version: Version, Labels: labels, Logger: log, Home: viberHome(), Edge: edge, JS: hubJS, LocalJS: localJS,
 		Metrics: metrics, StrictCredentials: c.String("creds") != "" || c.String("leaf-creds") != "",

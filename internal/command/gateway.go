@@ -6,7 +6,9 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/urfave/cli/v2"
@@ -50,6 +52,10 @@ decentralized auth: every client needs a credential issued by
 			&cli.StringFlag{Name: "http-token", Usage: "token HTTP clients must send (Authorization: Bearer TOKEN); required when --http-listen is not loopback", EnvVars: []string{"VIBER_HTTP_TOKEN"}},
 			&cli.StringFlag{Name: "id", Usage: "gateway id used in event sources (default: host name)", EnvVars: []string{"VIBER_GATEWAY_ID"}},
 			&cli.DurationFlag{Name: "work-ack-wait", Usage: "how long a silent daemon keeps a task before another daemon resumes it", EnvVars: []string{"VIBER_WORK_ACK_WAIT"}, Value: bus.DefaultWorkAckWait},
+			&cli.StringFlag{Name: "retention", Usage: "how long the task log keeps events, e.g. 720h or 30d; 'forever' removes the limit; unset leaves the stream's as it is", EnvVars: []string{"VIBER_RETENTION"}},
+			&cli.StringFlag{Name: "max-bytes", Usage: "size limit of the task log (oldest events go first), e.g. 10GB; 'unlimited' removes it; unset leaves the stream's as it is", EnvVars: []string{"VIBER_MAX_BYTES"}},
+			&cli.IntFlag{Name: "replicas", Usage: "replicas of new streams and buckets (3 on a NATS cluster joined with --nats-external)", EnvVars: []string{"VIBER_REPLICAS"}, Value: 1},
+			&cli.DurationFlag{Name: "retire-after", Usage: "remove the presence record and work consumer of a daemon silent this long (negative: never)", EnvVars: []string{"VIBER_RETIRE_AFTER"}, Value: gateway.DefaultRetireAfter},
 			webhookSecretFlag(), webhookPrivateFlag(),
 			&cli.IntFlag{Name: "max-child-depth", Usage: "how deep child tasks (the spawn tool) may nest", EnvVars: []string{"VIBER_MAX_CHILD_DEPTH"}, Value: gateway.DefaultMaxDepth},
 			&cli.IntFlag{Name: "max-children", Usage: "how many child tasks one task may start", EnvVars: []string{"VIBER_MAX_CHILDREN"}, Value: gateway.DefaultMaxChildren},
@@ -66,6 +72,14 @@ func runGateway(c *cli.Context) error {
 	}
 	if err := checkHTTPToken(c.String("http-token")); err != nil {
 		return userError(err)
+	}
+	retention, err := parseRetention(c.String("retention"))
+	if err != nil {
+		return userError(fmt.Errorf("--retention: %w", err))
+	}
+	maxBytes, err := parseBytes(c.String("max-bytes"))
+	if err != nil {
+		return userError(fmt.Errorf("--max-bytes: %w", err))
 	}
 	ctx, stop := signalContext(c.Context)
 	defer stop()
@@ -110,9 +124,10 @@ func runGateway(c *cli.Context) error {
 	defer flush()
 	g, err := gateway.New(ctx, gateway.Config{
 		NC: nc, ID: c.String("id"), Version: Version, HTTPListen: c.String("http-listen"), HTTPToken: c.String("http-token"),
-		Setup: bus.SetupOptions{WorkAckWait: c.Duration("work-ack-wait")}, Logger: log,
+		Setup: bus.SetupOptions{WorkAckWait: c.Duration("work-ack-wait"), TaskRetention: retention, TaskMaxBytes: maxBytes, Replicas: c.Int("replicas")}, Logger: log,
 		WebhookSecret: c.String("webhook-secret"), WebhookAllowPrivate: c.Bool("webhook-allow-private"),
 		MaxDepth: c.Int("max-child-depth"), MaxChildren: c.Int("max-children"),
+		RetireAfter: c.Duration("retire-after"),
 	})
 	if err != nil {
 		return userError(err)
@@ -159,4 +174,53 @@ func firstNonEmpty(vals ...string) string {
 		}
 	}
 	return ""
+}
+
+// parseRetention reads --retention: "" (0: leave the stream's limit),
+// "forever" (-1: no limit), or a positive duration, where a "d" suffix
+// counts days ("30d").
+func parseRetention(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	switch {
+	case s == "":
+		return 0, nil
+	case strings.EqualFold(s, "forever"):
+		return -1, nil
+	}
+	var d time.Duration
+	var err error
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		var n float64
+		if n, err = strconv.ParseFloat(days, 64); err == nil {
+			d = time.Duration(n * float64(24*time.Hour))
+		}
+	} else {
+		d, err = time.ParseDuration(s)
+	}
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%q is not a positive duration (e.g. 720h, 30d) nor 'forever'", s)
+	}
+	return d, nil
+}
+
+// parseBytes reads --max-bytes: "" (0: leave the stream's limit),
+// "unlimited" (-1: no limit), or a positive size in bytes with an optional
+// K, M, G or T suffix (powers of 1024; "KB", "MiB" and the like too).
+func parseBytes(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	switch {
+	case s == "":
+		return 0, nil
+	case strings.EqualFold(s, "unlimited"):
+		return -1, nil
+	}
+	num := strings.TrimRight(s, "KMGTiBkmgtib ")
+	unit := strings.ToUpper(strings.TrimSpace(s[len(num):]))
+	unit = strings.TrimSuffix(strings.TrimSuffix(unit, "B"), "I")
+	mult := map[string]int64{"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}[unit]
+	n, err := strconv.ParseFloat(num, 64)
+	if err != nil || mult == 0 || n <= 0 {
+		return 0, fmt.Errorf("%q is not a positive size (e.g. 10GB, 512M, 1048576) nor 'unlimited'", s)
+	}
+	return int64(n * float64(mult)), nil
 }

@@ -222,6 +222,17 @@ was cancelled.`,
 				Action: taskCancel,
 			},
 			{
+				Name: "rm", Usage: "remove a task: its log, assignment and summary", ArgsUsage: "ID",
+				Description: `rm purges every event of an ended task from the task log, with its summary
+and any assignment left. It cannot be undone. A task still pending or running is
+refused unless --force (its daemon stops at its next write):
+
+    viber task rm 01JD8Z4K6T3V2N9QW5XR7YB0CE
+    viber task rm --force 01JD8Z4K6T3V2N9QW5XR7YB0CE`,
+				Flags:  common(&cli.BoolFlag{Name: "force", Usage: "remove a task that has not ended"}),
+				Action: taskRemove,
+			},
+			{
 				Name: "approve", Usage: "let a tool call that waits for approval run", ArgsUsage: "ID CALL_ID",
 				Flags:  common(&cli.StringFlag{Name: "reason", Usage: "note recorded with the decision"}),
 				Action: func(c *cli.Context) error { return taskDecide(c, true) },
@@ -515,6 +526,24 @@ func taskCancel(c *cli.Context) error {
 		return printJSON(os.Stdout, ev)
 	}
 	fmt.Printf("cancel requested for %s\n", id)
+	return nil
+}
+
+func taskRemove(c *cli.Context) error {
+	id, err := oneArg(c, "task id")
+	if err != nil {
+		return err
+	}
+	r, err := request(c, func(ctx context.Context, cl *client.Client) (*bus.RemoveTaskResponse, error) {
+		return cl.RemoveTask(ctx, &bus.RemoveTaskRequest{ID: id, Force: c.Bool("force")})
+	})
+	if err != nil {
+		return err
+	}
+	if c.Bool("json") {
+		return printJSON(os.Stdout, r)
+	}
+	fmt.Printf("removed %s (%s, %d events)\n", r.ID, r.State, r.Events)
 	return nil
 }
 
