@@ -9,6 +9,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/viberhq/viber/agents/openaitest"
 	"github.com/viberhq/viber/bus"
 	"github.com/viberhq/viber/skills"
 )
@@ -112,6 +113,52 @@ func TestDashboardMemory(t *testing.T) {
 	}
 	b.waitJS("the restored text is current", `document.querySelector('[data-testid=memory-text]')?.textContent.includes('uses tabs')`, 5*time.Second)
 	b.shots("memory-restored")
+	if errs := b.consoleErrors(); len(errs) > 0 {
+		t.Errorf("the page logged errors:\n%s", strings.Join(errs, "\n"))
+	}
+}
+
+// TestDashboardTaskTree shows a task's children, and theirs, as a nested
+// list with each one's state and a link to it.
+func TestDashboardTaskTree(t *testing.T) {
+	needBrowser(t)
+	t.Parallel()
+	r := newRig(t, "", func(req *openaitest.Request) openaitest.Reply {
+		res := req.LastToolResult()
+		switch goalOf(req) {
+		case "delegate":
+			if res != "" {
+				return openaitest.Reply{Text: "parent done: " + res}
+			}
+			return callTool("s1", "spawn", map[string]any{"goal": "middle manager", "wait": true})(req)
+		case "middle manager":
+			if res != "" {
+				return openaitest.Reply{Text: "middle done: " + res}
+			}
+			return callTool("s2", "spawn", map[string]any{"goal": "leaf worker", "wait": true})(req)
+		case "leaf worker":
+			return openaitest.Reply{Text: "leaf done"}
+		}
+		return openaitest.Reply{Text: "?"}
+	})
+	_, g := r.gateway()
+	r.daemon("d1")
+	parent := r.submit("delegate")
+	middle := bus.ChildID(parent.ID, "s1")
+	leaf := bus.ChildID(middle, "s2")
+	if s, _ := bus.Fold(r.follow(parent.ID, 30*time.Second)); s.State != bus.StateCompleted {
+		t.Fatalf("the parent ended %s, want completed", s.State)
+	}
+
+	b := newBrowser(t, "http://"+g.HTTPAddr())
+	b.open("/tasks/" + parent.ID)
+	tree := `document.querySelector('[data-testid=task-children]')`
+	b.waitJS("the child in the tree", tree+`?.querySelector('li[data-child="`+middle+`"] > a[href="/tasks/`+middle+`"]')?.textContent.includes('middle manager')`, 10*time.Second)
+	b.waitJS("the grandchild nested under it", tree+`?.querySelector('li[data-child="`+middle+`"] ul li[data-child="`+leaf+`"] > a[href="/tasks/`+leaf+`"]')?.textContent.includes('leaf worker')`, 10*time.Second)
+	b.waitJS("their states", `[...`+tree+`.querySelectorAll('[data-testid=child-state]')].map(e => e.textContent).join(',') === 'completed,completed'`, 10*time.Second)
+	b.shots("task-tree")
+	b.do("follow the grandchild's link", 5*time.Second, chromedp.Click(chromedp.CSS(`[data-testid=task-children] li[data-child="`+leaf+`"] > a`)))
+	b.waitJS("the grandchild's page", `location.pathname === '/tasks/`+leaf+`' && !!document.querySelector('[data-testid=task-parent] a[href="/tasks/`+middle+`"]')`, 10*time.Second)
 	if errs := b.consoleErrors(); len(errs) > 0 {
 		t.Errorf("the page logged errors:\n%s", strings.Join(errs, "\n"))
 	}
