@@ -156,6 +156,17 @@ export interface AddSchedule {
   notify?: string;
 }
 
+/** One revision of a memory file (bus.MemoryFile in bus/memory.go). */
+export interface MemoryFile {
+  scope: string;
+  name: string;
+  content?: string;
+  bytes: number;
+  revision: number;
+  updated: string;
+  deleted?: boolean;
+}
+
 export interface Delta {
   task_id: string;
   text: string;
@@ -222,6 +233,17 @@ export const api = {
   removeSchedule: (name: string) => call<unknown>('DELETE', `/api/schedules/${encodeURIComponent(name)}`),
   daemons: () => call<{ daemons: DaemonView[] }>('GET', '/api/daemons'),
   skills: () => call<{ skills: SkillView[] }>('GET', '/api/skills'),
+  memoryList: (scope?: string) =>
+    call<{ files: MemoryFile[] }>('GET', '/api/memory' + (scope ? '?' + new URLSearchParams({ scope }) : '')),
+  memoryFile: (scope: string, name: string, revision?: number) => {
+    const p = new URLSearchParams({ scope, name });
+    if (revision) p.set('revision', String(revision));
+    return call<MemoryFile>('GET', '/api/memory/file?' + p);
+  },
+  memoryHistory: (scope: string, name: string) =>
+    call<{ revisions: MemoryFile[] }>('GET', '/api/memory/history?' + new URLSearchParams({ scope, name })),
+  memoryRestore: (scope: string, name: string, revision: number) =>
+    call<MemoryFile>('POST', '/api/memory/restore', { scope, name, revision }),
   login: (token: string) => call<{ auth: boolean }>('POST', '/api/session', { token }),
 };
 
