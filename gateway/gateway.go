@@ -126,6 +126,7 @@ type Gateway struct {
 	taskStream   jetstream.Stream
 	hookClient   *http.Client
 	hookWG       sync.WaitGroup
+	hookMu       sync.Mutex // orders hookWG.Add before the wait at stop
 	stopWebhooks func()
 
 	caughtUp        chan struct{}

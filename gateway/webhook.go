@@ -106,11 +106,16 @@ func (g *Gateway) startWebhooks(ctx context.Context) error {
 		case <-wctx.Done():
 			return
 		}
+		// Add only while the consumer is not stopping: a WaitGroup must not
+		// be added to while it is waited on.
+		g.hookMu.Lock()
 		if wctx.Err() != nil {
+			g.hookMu.Unlock()
 			<-sem
 			return
 		}
 		g.hookWG.Add(1)
+		g.hookMu.Unlock()
 		go func() {
 			defer func() { <-sem; g.hookWG.Done() }()
 			g.handleTerminal(wctx, m)
@@ -124,7 +129,13 @@ func (g *Gateway) startWebhooks(ctx context.Context) error {
 		cancel()
 		return fmt.Errorf("consume terminal events: %w", err)
 	}
-	g.stopWebhooks = func() { cancel(); cc.Stop(); g.hookWG.Wait() }
+	g.stopWebhooks = func() {
+		g.hookMu.Lock()
+		cancel()
+		g.hookMu.Unlock()
+		cc.Stop()
+		g.hookWG.Wait()
+	}
 	return nil
 }
 
