@@ -127,9 +127,6 @@ func Use(tp trace.TracerProvider) {
 	tracing.Store(true)
 }
 
-// Tracing reports whether spans are recorded.
-func Tracing() bool { return tracing.Load() }
-
 // Start starts a span named name under ctx's span (or remote parent).
 // With tracing off it returns ctx and a span that records nothing.
 func Start(ctx context.Context, name string, kind trace.SpanKind, attrs ...attribute.KeyValue) (context.Context, trace.Span) {

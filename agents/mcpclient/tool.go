@@ -191,14 +191,6 @@ func sanitize(s string) string {
 	return b.String()
 }
 
-// ToolName is the name a tool of an MCP server gets: mcp_<server>_<tool>,
-// lowercased with other characters than letters and digits turned into
-// '_', and cut to 64 characters with a hash of the tool's own name when
-// longer.
-func ToolName(serverName, toolName string) string {
-	return toolNames(agents.MCPToolPrefix(serverName), []string{toolName})[toolName]
-}
-
 // ToolGlob is the policy glob matching every tool of a server:
 // mcp_<server>_*.
 func ToolGlob(serverName string) string { return agents.MCPToolPrefix(serverName) + "*" }
