@@ -31,8 +31,8 @@ var (
 	// ended.
 	ErrNotWaiting = errors.New("no such call waiting for approval")
 	// ErrSkillUnavailable means no daemon (or not the pinned one) offers
-	// the skills a task needs with all their requirements.
-	ErrSkillUnavailable = errors.New("skill unavailable")
+	// the skills (with all their requirements) or the tools a task needs.
+	ErrSkillUnavailable = errors.New("skill or tool unavailable")
 	// ErrAgentUnavailable means no daemon (or not the pinned one) offers
 	// the named agent a task asks for.
 	ErrAgentUnavailable = errors.New("agent unavailable")
