@@ -13,6 +13,8 @@ import (
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/viberhq/viber/internal/yamlnode"
 )
 
 // Limits of an agent file.
@@ -137,16 +139,16 @@ func parse(p string, src []byte) document {
 	}
 	var root yaml.Node
 	if err := yaml.Unmarshal([]byte(text), &root); err != nil {
-		c.add(0, "", "not valid YAML: %s", yamlMessage(err, offset))
+		c.add(0, "", "not valid YAML: %s", yamlnode.ErrorMessage(err, offset))
 		return document{problems: c.problems, broken: true}
 	}
 	if root.Kind != yaml.DocumentNode || len(root.Content) == 0 {
 		c.add(0, "", "no fields")
 		return document{problems: c.problems, broken: true}
 	}
-	m := deref(root.Content[0])
+	m := yamlnode.Deref(root.Content[0])
 	if m.Kind != yaml.MappingNode {
-		c.add(m.Line+offset, "", "must be a mapping of fields, not %s", kindName(m))
+		c.add(m.Line+offset, "", "must be a mapping of fields, not %s", yamlnode.KindName(m))
 		return document{problems: c.problems, broken: true}
 	}
 	c.offset = offset
@@ -179,21 +181,6 @@ func splitFrontMatter(src string) (yamlText, body string, err error) {
 	return "", "", errors.New("front matter is not closed by a \"---\" line")
 }
 
-var yamlLine = regexp.MustCompile(`\bline (\d+)\b`)
-
-// yamlMessage shortens a yaml.v3 error, with its line numbers counted in
-// the file.
-func yamlMessage(err error, offset int) string {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	return yamlLine.ReplaceAllStringFunc(msg, func(m string) string {
-		n, err := strconv.Atoi(strings.TrimPrefix(m, "line "))
-		if err != nil {
-			return m
-		}
-		return "line " + strconv.Itoa(n+offset)
-	})
-}
-
 // checker collects the problems of one file.
 type checker struct {
 	path     string
@@ -222,9 +209,9 @@ func (c *checker) fields(m *yaml.Node, fileStem string, md bool, body string) Ag
 	var a Agent
 	seen := map[string]*yaml.Node{}
 	for i := 0; i+1 < len(m.Content); i += 2 {
-		k, v := deref(m.Content[i]), deref(m.Content[i+1])
-		if !isString(k) {
-			c.at(k, "", "field names must be strings, found %s %q", kindName(k), k.Value)
+		k, v := yamlnode.Deref(m.Content[i]), yamlnode.Deref(m.Content[i+1])
+		if !yamlnode.IsString(k) {
+			c.at(k, "", "field names must be strings, found %s %q", yamlnode.KindName(k), k.Value)
 			continue
 		}
 		key := k.Value
@@ -241,7 +228,7 @@ func (c *checker) fields(m *yaml.Node, fileStem string, md bool, body string) Ag
 			a.Name = c.name(v, fileStem)
 		case fieldDescription:
 			a.Description = c.str(key, v)
-			if isString(v) && strings.TrimSpace(a.Description) == "" {
+			if yamlnode.IsString(v) && strings.TrimSpace(a.Description) == "" {
 				c.at(v, key, "must not be empty")
 			}
 			if n := utf8.RuneCountInString(a.Description); n > maxDescriptionLen {
@@ -249,7 +236,7 @@ func (c *checker) fields(m *yaml.Node, fileStem string, md bool, body string) Ag
 			}
 		case fieldModel:
 			a.Model = strings.TrimSpace(c.str(key, v))
-			if isString(v) && (a.Model == "" || strings.ContainsAny(a.Model, " \t\n")) {
+			if yamlnode.IsString(v) && (a.Model == "" || strings.ContainsAny(a.Model, " \t\n")) {
 				c.at(v, key, "must be \"provider/model\" or a model name without spaces")
 			}
 		case fieldSystem:
@@ -297,14 +284,14 @@ func (c *checker) fields(m *yaml.Node, fileStem string, md bool, body string) Ag
 }
 
 func (c *checker) str(field string, v *yaml.Node) string {
-	if isString(v) {
+	if yamlnode.IsString(v) {
 		return v.Value
 	}
 	if v.Kind == yaml.ScalarNode && v.ShortTag() != "!!null" {
-		c.at(v, field, "must be a string, found %s %s (quote it)", kindName(v), v.Value)
+		c.at(v, field, "must be a string, found %s %s (quote it)", yamlnode.KindName(v), v.Value)
 		return v.Value
 	}
-	c.at(v, field, "must be a string, found %s", kindName(v))
+	c.at(v, field, "must be a string, found %s", yamlnode.KindName(v))
 	return ""
 }
 
@@ -318,7 +305,7 @@ func ValidName(s string) bool {
 
 func (c *checker) name(v *yaml.Node, fileStem string) string {
 	n := strings.TrimSpace(c.str(fieldName, v))
-	if !isString(v) {
+	if !yamlnode.IsString(v) {
 		return n
 	}
 	switch {
@@ -342,7 +329,7 @@ func (c *checker) tools(v *yaml.Node) []string {
 	}
 	var out []string
 	for i, t := range items {
-		item := deref(v.Content[i])
+		item := yamlnode.Deref(v.Content[i])
 		if !toolNameRE.MatchString(t) {
 			c.restricting(item, fieldTools, "%q is not a tool name or glob (lowercase letters, digits, _ and the glob characters * ? [ ])", t)
 			continue
@@ -364,7 +351,7 @@ func (c *checker) skillNames(v *yaml.Node) []string {
 	var out []string
 	for i, s := range items {
 		if !ValidName(s) {
-			c.at(deref(v.Content[i]), fieldSkills, "%q is not a skill name", s)
+			c.at(yamlnode.Deref(v.Content[i]), fieldSkills, "%q is not a skill name", s)
 			continue
 		}
 		out = append(out, s)
@@ -380,14 +367,14 @@ func (c *checker) stringList(field string, v *yaml.Node, restricting bool) ([]st
 		report = c.restricting
 	}
 	if v.Kind != yaml.SequenceNode {
-		report(v, field, "must be a list, found %s", kindName(v))
+		report(v, field, "must be a list, found %s", yamlnode.KindName(v))
 		return nil, false
 	}
 	out := make([]string, 0, len(v.Content))
 	for _, it := range v.Content {
-		it = deref(it)
-		if !isString(it) {
-			report(it, field, "items must be strings, found %s", kindName(it))
+		it = yamlnode.Deref(it)
+		if !yamlnode.IsString(it) {
+			report(it, field, "items must be strings, found %s", yamlnode.KindName(it))
 			return nil, false
 		}
 		out = append(out, strings.TrimSpace(it.Value))
@@ -397,14 +384,14 @@ func (c *checker) stringList(field string, v *yaml.Node, restricting bool) ([]st
 
 func (c *checker) policy(v *yaml.Node) map[string]string {
 	if v.Kind != yaml.MappingNode {
-		c.restricting(v, fieldPolicy, "must be a mapping of tool (or glob, shell:PREFIX, *) to allow, ask or deny, found %s", kindName(v))
+		c.restricting(v, fieldPolicy, "must be a mapping of tool (or glob, shell:PREFIX, *) to allow, ask or deny, found %s", yamlnode.KindName(v))
 		return nil
 	}
 	out := map[string]string{}
 	for i := 0; i+1 < len(v.Content); i += 2 {
-		k, val := deref(v.Content[i]), deref(v.Content[i+1])
+		k, val := yamlnode.Deref(v.Content[i]), yamlnode.Deref(v.Content[i+1])
 		field := fieldPolicy + "." + k.Value
-		if !isString(k) || strings.TrimSpace(k.Value) == "" {
+		if !yamlnode.IsString(k) || strings.TrimSpace(k.Value) == "" {
 			c.restricting(k, fieldPolicy, "keys must be tool names, globs, shell:PREFIX or *")
 			continue
 		}
@@ -430,7 +417,7 @@ func (c *checker) policy(v *yaml.Node) map[string]string {
 
 func (c *checker) maxSteps(v *yaml.Node) int {
 	if v.Kind != yaml.ScalarNode || v.ShortTag() != "!!int" {
-		c.at(v, fieldMaxSteps, "must be a whole number from 1 to %d, found %s", maxMaxSteps, kindName(v))
+		c.at(v, fieldMaxSteps, "must be a whole number from 1 to %d, found %s", maxMaxSteps, yamlnode.KindName(v))
 		return 0
 	}
 	n, err := strconv.Atoi(v.Value)
@@ -446,13 +433,13 @@ func (c *checker) memory(v *yaml.Node) []string {
 	var items []string
 	var nodes []*yaml.Node
 	switch {
-	case isString(v):
+	case yamlnode.IsString(v):
 		items, nodes = []string{v.Value}, []*yaml.Node{v}
 	case v.Kind == yaml.ScalarNode && v.ShortTag() == "!!bool" && (v.Value == "false" || v.Value == "no"):
 		return []string{}
 	case v.Kind == yaml.SequenceNode:
 		for _, it := range v.Content {
-			it = deref(it)
+			it = yamlnode.Deref(it)
 			items, nodes = append(items, it.Value), append(nodes, it)
 		}
 	default:
@@ -472,35 +459,4 @@ func (c *checker) memory(v *yaml.Node) []string {
 		out = append(out, s)
 	}
 	return out
-}
-
-func deref(n *yaml.Node) *yaml.Node {
-	for n.Kind == yaml.AliasNode && n.Alias != nil {
-		n = n.Alias
-	}
-	return n
-}
-
-func isString(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str" }
-
-func kindName(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.ScalarNode:
-		switch n.ShortTag() {
-		case "!!null":
-			return "nothing"
-		case "!!bool":
-			return "the boolean"
-		case "!!int", "!!float":
-			return "the number"
-		case "!!str":
-			return "the string"
-		}
-		return "the value"
-	}
-	return "an unexpected value"
 }

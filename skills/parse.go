@@ -13,6 +13,8 @@ import (
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/viberhq/viber/internal/yamlnode"
 )
 
 // Limits from the Agent Skills specification, counted in characters.
@@ -113,19 +115,19 @@ func parseDocument(path, folder string, src []byte, repair bool) document {
 	if err := yaml.Unmarshal([]byte(text), &root); err != nil {
 		fixed, changed := quoteValues(text)
 		if !repair || !changed || yaml.Unmarshal([]byte(fixed), &root) != nil {
-			c.add("", "front matter is not valid YAML: %s", yamlMessage(err))
+			c.add("", "front matter is not valid YAML: %s", yamlnode.ErrorMessage(err, fileLine(0)))
 			return document{problems: c.problems, broken: true}
 		}
 		d.repaired = true
-		c.add("", "front matter is not valid YAML (%s); it was read after quoting values that contain \": \"", yamlMessage(err))
+		c.add("", "front matter is not valid YAML (%s); it was read after quoting values that contain \": \"", yamlnode.ErrorMessage(err, fileLine(0)))
 	}
 	if root.Kind != yaml.DocumentNode || len(root.Content) == 0 {
 		c.add("", "front matter is empty")
 		return document{problems: c.problems, broken: true}
 	}
-	m := deref(root.Content[0])
+	m := yamlnode.Deref(root.Content[0])
 	if m.Kind != yaml.MappingNode {
-		c.add("", "front matter must be a YAML mapping of fields, not a %s", kindName(m))
+		c.add("", "front matter must be a YAML mapping of fields, not a %s", yamlnode.KindName(m))
 		return document{problems: c.problems, broken: true}
 	}
 	d.fm = c.fields(m, folder)
@@ -181,22 +183,6 @@ func quoteValues(text string) (string, bool) {
 	return strings.Join(lines, "\n"), changed
 }
 
-// yamlLine matches the line numbers in yaml.v3 error messages.
-var yamlLine = regexp.MustCompile(`\bline (\d+)\b`)
-
-// yamlMessage shortens a yaml.v3 error for a problem message, with line
-// numbers counted in SKILL.md rather than in the front matter.
-func yamlMessage(err error) string {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	return yamlLine.ReplaceAllStringFunc(msg, func(m string) string {
-		n, err := strconv.Atoi(strings.TrimPrefix(m, "line "))
-		if err != nil {
-			return m
-		}
-		return "line " + strconv.Itoa(fileLine(n))
-	})
-}
-
 // fileLine turns a line number of the front matter into one of SKILL.md,
 // whose first line is the opening "---".
 func fileLine(n int) int { return n + 1 }
@@ -217,9 +203,9 @@ func (c *checker) fields(m *yaml.Node, folder string) frontMatter {
 	var fm frontMatter
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(m.Content); i += 2 {
-		k, v := deref(m.Content[i]), deref(m.Content[i+1])
-		if !isString(k) {
-			c.add("", "front matter field names must be strings, found %s %q on line %d", kindName(k), k.Value, fileLine(k.Line))
+		k, v := yamlnode.Deref(m.Content[i]), yamlnode.Deref(m.Content[i+1])
+		if !yamlnode.IsString(k) {
+			c.add("", "front matter field names must be strings, found %s %q on line %d", yamlnode.KindName(k), k.Value, fileLine(k.Line))
 			continue
 		}
 		key := k.Value
@@ -258,19 +244,19 @@ func (c *checker) fields(m *yaml.Node, folder string) frontMatter {
 // str returns the text of a scalar field, recording a problem unless it is
 // a YAML string. Other scalars (numbers, booleans) still yield their text.
 func (c *checker) str(field string, v *yaml.Node) string {
-	if isString(v) {
+	if yamlnode.IsString(v) {
 		return v.Value
 	}
 	if v.Kind == yaml.ScalarNode && v.ShortTag() != "!!null" {
-		c.add(field, "must be a string, found %s %s (quote it)", kindName(v), v.Value)
+		c.add(field, "must be a string, found %s %s (quote it)", yamlnode.KindName(v), v.Value)
 		return v.Value
 	}
-	c.add(field, "must be a string, found %s", kindName(v))
+	c.add(field, "must be a string, found %s", yamlnode.KindName(v))
 	return ""
 }
 
 func (c *checker) name(v *yaml.Node, folder string) string {
-	if !isString(v) {
+	if !yamlnode.IsString(v) {
 		return c.str(fieldName, v)
 	}
 	name := v.Value
@@ -317,7 +303,7 @@ func (c *checker) name(v *yaml.Node, folder string) string {
 
 func (c *checker) description(v *yaml.Node) string {
 	d := c.str(fieldDescription, v)
-	if !isString(v) {
+	if !yamlnode.IsString(v) {
 		return d
 	}
 	if strings.TrimSpace(d) == "" {
@@ -332,7 +318,7 @@ func (c *checker) description(v *yaml.Node) string {
 
 func (c *checker) compatibility(v *yaml.Node) string {
 	s := c.str(fieldCompatibility, v)
-	if !isString(v) {
+	if !yamlnode.IsString(v) {
 		return s
 	}
 	if strings.TrimSpace(s) == "" {
@@ -346,87 +332,50 @@ func (c *checker) compatibility(v *yaml.Node) string {
 
 func (c *checker) metadata(v *yaml.Node) map[string]string {
 	if v.Kind != yaml.MappingNode {
-		c.add(fieldMetadata, "must be a map of string keys to string values, found %s", kindName(v))
+		c.add(fieldMetadata, "must be a map of string keys to string values, found %s", yamlnode.KindName(v))
 		return nil
 	}
 	md := make(map[string]string, len(v.Content)/2)
 	for i := 0; i+1 < len(v.Content); i += 2 {
-		k, val := deref(v.Content[i]), deref(v.Content[i+1])
+		k, val := yamlnode.Deref(v.Content[i]), yamlnode.Deref(v.Content[i+1])
 		if k.Kind != yaml.ScalarNode {
-			c.add(fieldMetadata, "keys must be strings, found %s on line %d", kindName(k), fileLine(k.Line))
+			c.add(fieldMetadata, "keys must be strings, found %s on line %d", yamlnode.KindName(k), fileLine(k.Line))
 			continue
 		}
 		field := fieldMetadata + "." + k.Value
-		if !isString(k) {
-			c.add(field, "key must be a string, found %s %s (quote it)", kindName(k), k.Value)
+		if !yamlnode.IsString(k) {
+			c.add(field, "key must be a string, found %s %s (quote it)", yamlnode.KindName(k), k.Value)
 		}
 		if _, dup := md[k.Value]; dup {
 			c.add(field, "is defined more than once (line %d); the first definition is used", fileLine(k.Line))
 			continue
 		}
 		switch {
-		case isString(val):
+		case yamlnode.IsString(val):
 			md[k.Value] = val.Value
 		case val.Kind == yaml.ScalarNode && val.ShortTag() != "!!null":
-			c.add(field, "must be a string, found %s %s (quote it, e.g. %q)", kindName(val), val.Value, val.Value)
+			c.add(field, "must be a string, found %s %s (quote it, e.g. %q)", yamlnode.KindName(val), val.Value, val.Value)
 			md[k.Value] = val.Value
 		default:
-			c.add(field, "must be a string, found %s", kindName(val))
+			c.add(field, "must be a string, found %s", yamlnode.KindName(val))
 		}
 	}
 	return md
 }
 
 func (c *checker) allowedTools(v *yaml.Node) []string {
-	if isString(v) {
+	if yamlnode.IsString(v) {
 		return strings.Fields(v.Value)
 	}
 	if v.Kind == yaml.SequenceNode {
 		c.add(fieldAllowedTools, "must be a space-separated string, not a list")
 		var tools []string
 		for _, item := range v.Content {
-			if item = deref(item); item.Kind == yaml.ScalarNode {
+			if item = yamlnode.Deref(item); item.Kind == yaml.ScalarNode {
 				tools = append(tools, strings.Fields(item.Value)...)
 			}
 		}
 		return tools
 	}
 	return strings.Fields(c.str(fieldAllowedTools, v))
-}
-
-// deref follows YAML aliases to the node they name.
-func deref(n *yaml.Node) *yaml.Node {
-	for n.Kind == yaml.AliasNode && n.Alias != nil {
-		n = n.Alias
-	}
-	return n
-}
-
-func isString(n *yaml.Node) bool {
-	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str"
-}
-
-// kindName describes a node for a problem message.
-func kindName(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.ScalarNode:
-		switch n.ShortTag() {
-		case "!!null":
-			return "nothing"
-		case "!!bool":
-			return "the boolean"
-		case "!!int", "!!float":
-			return "the number"
-		case "!!str":
-			return "the string"
-		case "!!timestamp":
-			return "the timestamp"
-		}
-		return "the value"
-	}
-	return "an unexpected value"
 }
