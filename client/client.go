@@ -116,6 +116,17 @@ func (c *Client) ListTasks(ctx context.Context, req *bus.ListTasksRequest) (*bus
 	return &r, nil
 }
 
+// Usage sums token usage and cost per UTC day over the last days days,
+// today included (0: bus.DefaultUsageDays), and per model. A task counts on
+// the day it was created.
+func (c *Client) Usage(ctx context.Context, days int) (*bus.UsageResponse, error) {
+	var r bus.UsageResponse
+	if err := c.call(ctx, bus.APIGroupTask, bus.APITaskUsage, &bus.UsageRequest{Days: days}, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
 // RemoveTask removes a task: its log, assignment and summary. A task that
 // has not ended gives an error matching bus.ErrActive unless req.Force.
 func (c *Client) RemoveTask(ctx context.Context, req *bus.RemoveTaskRequest) (*bus.RemoveTaskResponse, error) {

@@ -35,6 +35,7 @@ func (g *Gateway) apiRoutes() http.Handler {
 	mux.HandleFunc(bus.RouteStreams, g.apiStreams)
 	mux.HandleFunc(bus.RouteDaemons, g.apiDaemons)
 	mux.HandleFunc(bus.RouteSkills, g.apiSkills)
+	mux.HandleFunc(bus.RouteUsage, g.apiUsage)
 	mux.HandleFunc(bus.RouteWebhooks, g.apiWebhooks)
 	mux.HandleFunc(bus.RouteRemoveTask, g.apiRemoveTask)
 	mux.HandleFunc(bus.RouteListSchedules, g.apiListSchedules)

@@ -130,6 +130,15 @@ func (g *Gateway) startService(ctx context.Context) error {
 			}
 			return g.Webhooks(ctx, r.ID)
 		}),
+		add(tasks, bus.APIGroupTask, bus.APITaskUsage, func(ctx context.Context, b []byte) (any, error) {
+			var r bus.UsageRequest
+			if len(b) > 0 {
+				if err := decode(b, &r); err != nil {
+					return nil, err
+				}
+			}
+			return g.Usage(ctx, &r)
+		}),
 		add(schedules, bus.APIGroupSchedule, bus.APIScheduleAdd, func(ctx context.Context, b []byte) (any, error) {
 			var r bus.AddScheduleRequest
 			if err := decode(b, &r); err != nil {

@@ -39,7 +39,7 @@ Start everything on this machine with 'viber up', then give it work:
 
 Every command below 'up' is a NATS client: point it at your server with
 --nats-url (or VIBER_NATS_URL).`,
-		Commands: []*cli.Command{upCommand(), initCommand(), doctorCommand(), taskCommand(), scheduleCommand(), daemonCommand(), skillCommand(), agentCommand(), memoryCommand(), mcpCommand(), channelCommand(), benchCommand()},
+		Commands: []*cli.Command{upCommand(), initCommand(), doctorCommand(), taskCommand(), scheduleCommand(), daemonCommand(), skillCommand(), agentCommand(), memoryCommand(), usageCommand(), mcpCommand(), channelCommand(), benchCommand()},
 		ExitErrHandler: func(c *cli.Context, err error) {
 			cli.HandleExitCoder(err)
 		},
