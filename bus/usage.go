@@ -48,7 +48,8 @@ func (r *UsageRequest) Check() error {
 
 // ModelUsage is the usage of the tasks that ran on one model.
 type ModelUsage struct {
-	// Model is the provider/model that answered ("" when no turn started).
+	// Model is the provider/model of the tasks' latest started turn ("" when
+	// none started); a task's whole usage counts under it.
 	Model string `json:"model"`
 	// Tasks counts the tasks.
 	Tasks int   `json:"tasks"`

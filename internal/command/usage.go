@@ -59,29 +59,29 @@ func printUsage(w io.Writer, u *bus.UsageResponse) {
 		fmt.Fprintf(w, "no tasks from %s to %s (UTC)\n", u.From, u.To)
 		return
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "DAY (UTC)\tTASKS\tTOKENS IN\tTOKENS OUT\tCOST\t")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "DAY (UTC)\tTASKS\tTOKENS IN\tTOKENS OUT\tCOST")
 	for i := len(u.Days) - 1; i >= 0; i-- {
 		d := u.Days[i]
 		if d.Tasks == 0 {
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t\n", d.Day, d.Tasks, d.Usage.InputTokens, d.Usage.OutputTokens, costText(d))
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\n", d.Day, d.Tasks, d.Usage.InputTokens, d.Usage.OutputTokens, costText(d))
 	}
-	fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t\n", "total", u.Total.Tasks, u.Total.Usage.InputTokens, u.Total.Usage.OutputTokens, costText(u.Total))
+	fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\n", "total", u.Total.Tasks, u.Total.Usage.InputTokens, u.Total.Usage.OutputTokens, costText(u.Total))
 	_ = tw.Flush()
 	if len(u.Total.Models) == 0 {
 		return
 	}
 	fmt.Fprintln(w)
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "MODEL\tTASKS\tTOKENS IN\tTOKENS OUT\tCOST\t")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "MODEL\tTASKS\tTOKENS IN\tTOKENS OUT\tCOST")
 	for _, m := range u.Total.Models {
 		name := m.Model
 		if name == "" {
 			name = "(unknown)"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t\n", name, m.Tasks, m.Usage.InputTokens, m.Usage.OutputTokens, dollars(m.Usage.CostUSD))
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\n", name, m.Tasks, m.Usage.InputTokens, m.Usage.OutputTokens, dollars(m.Usage.CostUSD))
 	}
 	_ = tw.Flush()
 	fmt.Fprintf(w, "\nFrom %s to %s (UTC); a task counts on the day it was created.\n", u.From, u.To)
