@@ -36,6 +36,7 @@ export interface Summary {
   requested_daemon?: string;
   model?: string;
   skills?: string[];
+  tools?: string[];
   schedule?: string;
   notify?: string;
   agent?: string;
@@ -167,6 +168,30 @@ export interface MemoryFile {
   deleted?: boolean;
 }
 
+/** Usage of the tasks on one model (bus.ModelUsage in bus/usage.go). */
+export interface ModelUsage {
+  model: string;
+  tasks: number;
+  usage: Usage;
+}
+
+/** Usage of the tasks created on one UTC day (bus.UsageDay). */
+export interface UsageDay {
+  day: string;
+  tasks: number;
+  usage: Usage;
+  unpriced?: number;
+  models?: ModelUsage[];
+}
+
+/** Usage per UTC day, oldest first (bus.UsageResponse, GET /api/usage). */
+export interface UsageResponse {
+  from: string;
+  to: string;
+  days: UsageDay[];
+  total: UsageDay;
+}
+
 export interface Delta {
   task_id: string;
   text: string;
@@ -242,6 +267,9 @@ export const api = {
   },
   memoryHistory: (scope: string, name: string) =>
     call<{ revisions: MemoryFile[] }>('GET', '/api/memory/history?' + new URLSearchParams({ scope, name })),
+  memoryPut: (scope: string, name: string, content: string, revision: number) =>
+    call<MemoryFile>('PUT', '/api/memory/file', { scope, name, content, revision }),
+  usage: (days: number) => call<UsageResponse>('GET', '/api/usage?' + new URLSearchParams({ days: String(days) })),
   memoryRestore: (scope: string, name: string, revision: number) =>
     call<MemoryFile>('POST', '/api/memory/restore', { scope, name, revision }),
   login: (token: string) => call<{ auth: boolean }>('POST', '/api/session', { token }),

@@ -1,5 +1,5 @@
 // A small history router: paths are /tasks, /tasks/new, /tasks/<id>,
-// /schedules, /daemons, /agents, /skills, /memory. The gateway answers every such path with index.html.
+// /schedules, /daemons, /agents, /skills, /memory, /usage. The gateway answers every such path with index.html.
 import { tick } from 'svelte';
 
 export const route = $state({ path: location.pathname, search: location.search });
