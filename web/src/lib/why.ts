@@ -8,6 +8,20 @@ function hasSkills(d: DaemonView, need: string[]): boolean {
   return need.every((n) => (d.skills ?? []).some((k) => k.name === n && !(k.missing ?? []).length));
 }
 
+// Mirrors bus.DaemonInfo.OffersTools: an mcp_ tool must be offered by one
+// of the daemon's connected MCP servers; other tools are built in.
+function hasTools(d: DaemonView, need: string[]): boolean {
+  return need.every(
+    (n) => !n.startsWith('mcp_') || (d.mcp_servers ?? []).some((m) => m.status === 'connected' && (m.tools ?? []).includes(n)),
+  );
+}
+
+// Mirrors bus.DaemonInfo.HasAgent: '' is the default agent, which every
+// daemon has.
+function hasAgent(d: DaemonView, agent: string | undefined): boolean {
+  return !agent || (d.agents ?? []).some((a) => a.name === agent);
+}
+
 const plural = (n: number, one: string, many = one + 's') => `${n} ${n === 1 ? one : many}`;
 
 /**
@@ -31,6 +45,21 @@ export function waitReason(s: Summary | null, daemons: DaemonView[], waiting: Se
     candidates = candidates.filter((d) => hasSkills(d, need));
     if (!candidates.length) {
       return `No online daemon has the skill${need.length > 1 ? 's' : ''} ${need.join(', ')}.`;
+    }
+  }
+  const tools = s.tools ?? [];
+  if (tools.length) {
+    candidates = candidates.filter((d) => hasTools(d, tools));
+    if (!candidates.length) {
+      return `No online daemon offers the tool${tools.length > 1 ? 's' : ''} ${tools.join(', ')}.`;
+    }
+  }
+  if (s.agent) {
+    candidates = candidates.filter((d) => hasAgent(d, s.agent));
+    if (!candidates.length) {
+      return s.requested_daemon
+        ? `Daemon ${s.requested_daemon} does not offer the agent ${s.agent}.`
+        : `No online daemon offers the agent ${s.agent}.`;
     }
   }
   const full = candidates.every((d) => (d.running ?? []).length >= d.capacity);
