@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/viberhq/viber/agents"
+	"github.com/viberhq/viber/agents/mcpclient/mcptest"
 	"github.com/viberhq/viber/bus"
 	"github.com/viberhq/viber/skills"
 )
@@ -19,26 +21,30 @@ Look outside.
 `
 
 // TestDashboardWaitReasons says why a pending task waits when the only
-// daemon with the skill, or the agent, it needs is offline, and when the
+// daemon with the skill, the agent or the MCP tool it needs is offline, and when the
 // daemon it is pinned to is offline (another daemon being online each
 // time).
 func TestDashboardWaitReasons(t *testing.T) {
 	needBrowser(t)
 	t.Parallel()
-	r := newRig(t, "", nil)
+	r := newRig(t, "", answer("done")) // the MCP config needs a model; no task here reaches it
 	_, g := r.gateway()
 	ws := t.TempDir()
 	writeFile(t, filepath.Join(skills.WorkspaceDir(ws), "weather-report", "SKILL.md"), waitSkill)
 	writeFile(t, filepath.Join(skills.AgentsWorkspaceDir(ws), "auditor.md"), pagesAgent)
-	staffed := r.daemonOpts("staffed", daemonOptions{Workspace: ws})
+	server, err := mcptest.StdioConfig(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	staffed := r.daemonOpts("staffed", daemonOptions{Workspace: ws, Models: r.mcpModels(map[string]agents.MCPServerConfig{"test": server})})
 	r.daemon("plain")
 	presence, err := bus.OpenPresence(r.ctx(5*time.Second), r.env.JS)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.eventually(10*time.Second, "staffed announces the skill and the agent", func() bool {
+	r.eventually(30*time.Second, "staffed announces the skill, the agent and the MCP tool", func() bool {
 		d, err := presence.Get(r.ctx(5*time.Second), "staffed")
-		return err == nil && d.Offers([]string{"weather-report"}) && d.HasAgent("auditor")
+		return err == nil && d.Offers([]string{"weather-report"}) && d.HasAgent("auditor") && d.OffersTools([]string{"mcp_test_echo"})
 	})
 	staffed.Stop()
 	r.eventually(10*time.Second, "staffed offline", func() bool {
@@ -61,6 +67,7 @@ func TestDashboardWaitReasons(t *testing.T) {
 	}{
 		{"skill", &bus.CreateTaskRequest{Goal: "weather in Lyon", Skills: []string{"weather-report"}}, "No online daemon has the skill weather-report."},
 		{"agent", &bus.CreateTaskRequest{Goal: "audit the dependencies", Agent: "auditor"}, "No online daemon offers the agent auditor."},
+		{"tool", &bus.CreateTaskRequest{Goal: "echo through MCP", Tools: []string{"mcp_test_echo"}}, "No online daemon offers the tool mcp_test_echo."},
 		{"pinned", &bus.CreateTaskRequest{Goal: "run on staffed only", Daemon: "staffed"}, "It waits for daemon staffed, which is offline."},
 	} {
 		id := create(tc.req)
