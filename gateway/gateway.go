@@ -217,6 +217,8 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 // Start starts the API, the projector, the sweeper and HTTP. They run until
 // ctx ends or Stop is called.
 func (g *Gateway) Start(ctx context.Context) error {
+	// ctx bounds the gateway's life, not each of its requests.
+	ctx = bus.WithoutDeadline(ctx)
 	if err := g.startProjector(ctx); err != nil {
 		return err
 	}
