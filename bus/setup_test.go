@@ -2,6 +2,7 @@ package bus_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -110,5 +111,68 @@ func TestWorkConsumerFollowsStreamReplicas(t *testing.T) {
 		if peers != 3 {
 			t.Errorf("consumer %s: %d replicas (cluster %+v); want 3, as its stream", info.Name, peers, info.Cluster)
 		}
+	}
+}
+
+// TestWorkConsumerScaledWithItsStream: a work consumer made with one
+// replica while its stream had one takes the stream's three once the
+// stream is scaled and the consumer's configuration applied again (as the
+// gateway does for every daemon it sees).
+func TestWorkConsumerScaledWithItsStream(t *testing.T) {
+	t.Parallel()
+	c := bustest.StartCluster(t, 3)
+	ctx := bustest.Context(t, time.Minute)
+	js, err := jetstream.New(c.Connect(t, "setup"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = bus.Retry(ctx, nil, func(ctx context.Context) error { return bus.Setup(ctx, js, bus.SetupOptions{Replicas: 1}) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := bus.WorkConsumerConfig("d1", bus.SetupOptions{})
+	old.Replicas = 1 // as an older daemon made it
+	if _, err := js.CreateOrUpdateConsumer(ctx, bus.WorkStream, old); err != nil {
+		t.Fatal(err)
+	}
+	s, err := js.Stream(ctx, bus.WorkStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := s.CachedInfo().Config
+	cfg.Replicas = 3
+	if _, err := js.UpdateStream(ctx, cfg); err != nil {
+		t.Fatalf("scale %s: %v", bus.WorkStream, err)
+	}
+	// The stream's new peers come up in the background: until they do, the
+	// server refuses the consumer more replicas than the stream has.
+	for {
+		err := func() error {
+			cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			cons, err := js.CreateOrUpdateConsumer(cctx, bus.WorkStream, bus.WorkConsumerConfig("d1", bus.SetupOptions{}))
+			if err != nil {
+				return err
+			}
+			info, err := cons.Info(cctx)
+			if err != nil {
+				return err
+			}
+			peers := len(info.Cluster.Replicas)
+			if info.Cluster.Leader != "" {
+				peers++
+			}
+			if peers != 3 {
+				return fmt.Errorf("%d replicas (cluster %+v)", peers, info.Cluster)
+			}
+			return nil
+		}()
+		if err == nil {
+			return
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("work consumer after its stream was scaled to 3 and its configuration applied again: %v", err)
+		}
+		time.Sleep(250 * time.Millisecond)
 	}
 }

@@ -38,20 +38,30 @@ func TestReplicasOnACluster(t *testing.T) {
 	g, _ := r.gateway("gw1")
 	r.daemons(2, quick{})
 
+	// Requests are bounded one by one: a cluster drops those for a stream
+	// or consumer that has no leader yet, without an answer.
 	for _, name := range []string{bus.TaskStream, bus.WorkStream, "KV_" + bus.DaemonBucket, "KV_" + bus.TaskBucket} {
-		s, err := g.js.Stream(ctx, name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		info := s.CachedInfo()
-		if info.Config.Replicas != 3 || info.Cluster == nil || len(info.Cluster.Replicas) != 2 {
+		var info *jetstream.StreamInfo
+		eventually(t, 30*time.Second, "stream "+name+" has a leader", func() (bool, string) {
+			cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			s, err := g.js.Stream(cctx, name)
+			if err != nil {
+				return false, err.Error()
+			}
+			info = s.CachedInfo()
+			return info.Cluster != nil && info.Cluster.Leader != "", fmt.Sprintf("cluster %+v", info.Cluster)
+		})
+		if info.Config.Replicas != 3 || len(info.Cluster.Replicas) != 2 {
 			t.Errorf("%s: %d replicas configured, cluster %+v; want 3 (a leader and two replicas)", name, info.Config.Replicas, info.Cluster)
 		}
 	}
 	for _, name := range []string{bus.AnyWorkConsumer, bus.DaemonWorkConsumer("worker-0"), bus.DaemonWorkConsumer("worker-1")} {
 		var info *jetstream.ConsumerInfo
 		eventually(t, 30*time.Second, "work consumer "+name+" has a leader", func() (bool, string) {
-			c, err := g.js.Consumer(ctx, bus.WorkStream, name)
+			cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			c, err := g.js.Consumer(cctx, bus.WorkStream, name)
 			if err != nil {
 				return false, err.Error()
 			}
@@ -68,11 +78,12 @@ func TestReplicasOnACluster(t *testing.T) {
 	}
 	all := r.allCompleted(g, 20, 90*time.Second)
 	for _, s := range all {
+		events, err := replay(ctx, g, s.ID, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
 		counts := map[bus.Type]int{}
-		for ev, err := range g.tasks.Replay(ctx, s.ID, bus.ReplayOptions{}) {
-			if err != nil {
-				t.Fatalf("replay %s: %v", s.ID, err)
-			}
+		for _, ev := range events {
 			counts[ev.Type]++
 		}
 		if counts[bus.TypeStarted] != 1 || counts[bus.TypeCompleted] != 1 {
@@ -121,6 +132,9 @@ func nodeKilled(t *testing.T, killLeader bool) {
 			wg.Go(func() {
 				for i := from + w; i < from+n; i += 3 {
 					id, key := r.submitTask(fmt.Sprintf("K%02d", i))
+					if id == "" {
+						return // the test is failing: submitTask said why
+					}
 					mu.Lock()
 					confirmed[id] = key
 					mu.Unlock()
@@ -132,18 +146,22 @@ func nodeKilled(t *testing.T, killLeader bool) {
 	submitAll(0, first)
 
 	// Kill while tool calls run: once a few took effect.
+	atKill := 0
 	eventually(t, 30*time.Second, "tool calls run", func() (bool, string) {
-		n := len(readEffects(t, effects))
-		return n >= 3, fmt.Sprintf("%d calls took effect", n)
+		atKill = len(readEffects(t, effects))
+		return atKill >= 3, fmt.Sprintf("%d calls took effect", atKill)
 	})
-	s, err := g.js.Stream(ctx, bus.TaskStream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	var info *jetstream.StreamInfo
+	eventually(t, 30*time.Second, bus.TaskStream+" has a leader", func() (bool, string) {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		s, err := g.js.Stream(cctx, bus.TaskStream)
+		if err != nil {
+			return false, err.Error()
+		}
+		info = s.CachedInfo()
+		return info.Cluster != nil && info.Cluster.Leader != "" && len(info.Cluster.Replicas) > 0, fmt.Sprintf("cluster %+v", info.Cluster)
+	})
 	victim := info.Cluster.Leader
 	if !killLeader {
 		victim = info.Cluster.Replicas[0].Name
@@ -196,12 +214,9 @@ func nodeKilled(t *testing.T, killLeader bool) {
 	interrupted := 0
 	for _, id := range ids {
 		var rejected []error
-		var events []*bus.Event
-		for ev, err := range g.tasks.Replay(ctx, id, bus.ReplayOptions{OnReject: func(err error) { rejected = append(rejected, err) }}) {
-			if err != nil {
-				t.Fatalf("replay %s: %v", id, err)
-			}
-			events = append(events, ev)
+		events, err := replay(ctx, g, id, func(err error) { rejected = append(rejected, err) })
+		if err != nil {
+			t.Fatal(err)
 		}
 		if len(rejected) > 0 {
 			t.Errorf("task %s: %d stored messages do not fit it: %v", id, len(rejected), rejected)
@@ -233,7 +248,9 @@ func nodeKilled(t *testing.T, killLeader bool) {
 			t.Errorf("task %s: %d tool calls stored; want 1", id, calls)
 		}
 		violations = append(violations, taskcheck.Check(id, events, mine)...)
-		sum, _, err := g.summaries.Get(ctx, id)
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		sum, _, err := g.summaries.Get(cctx, id)
+		cancel()
 		if err != nil {
 			t.Fatalf("summary of %s: %v", id, err)
 		}
@@ -242,8 +259,8 @@ func nodeKilled(t *testing.T, killLeader bool) {
 	if len(violations) > 0 {
 		t.Errorf("%d violations:\n%s", len(violations), taskcheck.Report(violations, 40))
 	}
-	t.Logf("node %s (task log leader: %v) and gateway gw2 killed; %d tasks in the log, %d confirmed, %d tool calls ran, %d reported interrupted",
-		victim, killLeader, len(ids), len(confirmed), len(ran), interrupted)
+	t.Logf("node %s (task log leader: %v) and gateway gw2 killed after %d of the first %d tasks' calls ran; %d tasks in the log, %d confirmed, %d tool calls ran, %d reported interrupted",
+		victim, killLeader, atKill, first, len(ids), len(confirmed), len(ran), interrupted)
 }
 
 // clusterRig is a three-node cluster with replicas 3, its gateways and
@@ -394,6 +411,37 @@ func (r *clusterRig) tasksInLog(ctx context.Context, g *Gateway) ([]string, erro
 		ids = append(ids, bus.TaskIDFromSubject(subject))
 	}
 	return ids, nil
+}
+
+// replay reads a task's events (those that fit it), trying again when a
+// read gets no answer.
+func replay(ctx context.Context, g *Gateway, id string, onReject func(error)) ([]*bus.Event, error) {
+	for {
+		var events []*bus.Event
+		var rejected []error
+		err := func() error {
+			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			for ev, err := range g.tasks.Replay(cctx, id, bus.ReplayOptions{OnReject: func(err error) { rejected = append(rejected, err) }}) {
+				if err != nil {
+					return err
+				}
+				events = append(events, ev)
+			}
+			return nil
+		}()
+		if err == nil {
+			if onReject != nil {
+				for _, r := range rejected {
+					onReject(r)
+				}
+			}
+			return events, nil
+		}
+		if ctx.Err() != nil || !bus.Transient(ctx, err) {
+			return nil, fmt.Errorf("replay %s: %w", id, err)
+		}
+	}
 }
 
 // caller is a model that makes one shell call per task and answers once it

@@ -200,13 +200,14 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		if err := g.setupSchedules(ctx); err != nil {
 			return err
 		}
-		return g.setupWebhooks(ctx)
+		if err := g.setupWebhooks(ctx); err != nil {
+			return err
+		}
+		g.memory, err = bus.OpenMemory(ctx, js)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
-	}
-	if g.memory, err = bus.OpenMemory(ctx, js); err != nil {
-		return nil, err
 	}
 	if err := g.startMetrics(); err != nil {
 		return nil, err
