@@ -216,6 +216,7 @@ func nodeKilled(t *testing.T, killLeader bool) {
 	}
 
 	ran := readEffects(t, effects)
+	stored := map[string]bool{} // call ids stored in some task's log
 	var violations []taskcheck.Violation
 	interrupted := 0
 	for _, id := range ids {
@@ -238,6 +239,7 @@ func nodeKilled(t *testing.T, killLeader bool) {
 				}
 				calls++
 				mine[c.CallID] = ran[c.CallID]
+				stored[c.CallID] = true
 			case bus.TypeToolResult:
 				res, err := bus.DecodeAs[bus.ToolResult](ev)
 				if err != nil {
@@ -264,6 +266,11 @@ func nodeKilled(t *testing.T, killLeader bool) {
 			t.Fatalf("summary of %s: %v", id, err)
 		}
 		violations = append(violations, taskcheck.CheckSummary(id, events, sum)...)
+	}
+	for call, n := range ran {
+		if !stored[call] {
+			t.Errorf("call %s ran %d times but no task's log stores it", call, n)
+		}
 	}
 	if len(violations) > 0 {
 		t.Errorf("%d violations:\n%s", len(violations), taskcheck.Report(violations, 40))
