@@ -55,8 +55,8 @@ func ChannelEventSubjects() []string {
 // one event at a time (MaxAckPending 1) so that a task's created event is
 // handled before its replies even across redeliveries, and redelivers an
 // event not acked within ackWait.
-func ChannelConsumerConfig(platform string, ackWait time.Duration, o SetupOptions) jetstream.ConsumerConfig {
-	o = o.withDefaults()
+// Its replica count is its stream's: the bridge need not know --replicas.
+func ChannelConsumerConfig(platform string, ackWait time.Duration) jetstream.ConsumerConfig {
 	return jetstream.ConsumerConfig{
 		Durable:        ChannelConsumer(platform),
 		Description:    "replies of the " + platform + " chat bridge",
@@ -66,7 +66,6 @@ func ChannelConsumerConfig(platform string, ackWait time.Duration, o SetupOption
 		MaxDeliver:     -1,
 		MaxAckPending:  1,
 		DeliverPolicy:  jetstream.DeliverNewPolicy,
-		Replicas:       o.Replicas,
 	}
 }
 

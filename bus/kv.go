@@ -19,7 +19,7 @@ func listJSON[T any](ctx context.Context, kv jetstream.KeyValue, what string, fi
 	defer func() { _ = w.Stop() }()
 	for e := range w.Updates() {
 		if e == nil {
-			break
+			return out, skipped, nil // every entry stored when the watch began
 		}
 		var v T
 		if err := json.Unmarshal(e.Value(), &v); err != nil {
@@ -31,5 +31,10 @@ func listJSON[T any](ctx context.Context, kv jetstream.KeyValue, what string, fi
 		}
 		out = append(out, &v)
 	}
-	return out, skipped, nil
+	// The watch ended before it delivered every entry (ctx ended, the
+	// connection closed): what was read is not the whole list.
+	if err := ctx.Err(); err != nil {
+		return nil, 0, fmt.Errorf("list %s: %w", what, err)
+	}
+	return nil, 0, fmt.Errorf("list %s: the watch ended before every entry was read: %w", what, ErrUnavailable)
 }

@@ -113,3 +113,24 @@ func isAny(err error, targets []error) bool {
 	}
 	return false
 }
+
+// WithoutDeadline returns a context that ends when ctx does but has no
+// deadline of its own, for the long-lived loops of a gateway or a daemon.
+// The JetStream client bounds a request made under a context without a
+// deadline by its default timeout (5 s); under a context with one, it waits
+// until that deadline. A request whose answer is lost — sent to, or
+// through, a NATS node that dies before answering, or in flight on a
+// connection that reconnects — would otherwise hold its caller (the
+// projector folding, a daemon appending, a start-up step) for the whole
+// life of the process's context, which a test or a job may bound by
+// minutes. Under WithoutDeadline such a request times out, and its caller
+// retries. Values of ctx are kept; ctx without a deadline is returned as
+// is.
+func WithoutDeadline(ctx context.Context) context.Context {
+	if _, ok := ctx.Deadline(); !ok {
+		return ctx
+	}
+	c, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	context.AfterFunc(ctx, func() { cancel(context.Cause(ctx)) })
+	return c
+}

@@ -97,3 +97,49 @@ func TestRetry(t *testing.T) {
 		t.Errorf("retrying past the caller's deadline: err %v, want one wrapping context.DeadlineExceeded", err)
 	}
 }
+
+// TestWithoutDeadline: the context keeps its parent's values and ends with
+// it (deadline included, with the parent's cause), but has no deadline of
+// its own, so a request without an answer made under it is bounded by the
+// JetStream client's default timeout instead of the parent's deadline.
+func TestWithoutDeadline(t *testing.T) {
+	t.Parallel()
+	type key struct{}
+	parent, cancel := context.WithTimeout(context.WithValue(context.Background(), key{}, "v"), 2*time.Second)
+	defer cancel()
+	ctx := bus.WithoutDeadline(parent)
+	if _, ok := ctx.Deadline(); ok {
+		t.Fatal("WithoutDeadline kept a deadline")
+	}
+	if ctx.Value(key{}) != "v" {
+		t.Error("WithoutDeadline lost the parent's values")
+	}
+
+	// A request nobody answers (a subject with a subscriber that never
+	// replies, as a dead node's) ends at the client's default timeout.
+	env := bustest.Start(t, "", bus.SetupOptions{})
+	sub, err := env.NC.SubscribeSync("silent.api.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	js, err := jetstream.NewWithAPIPrefix(env.NC, "silent.api", jetstream.WithDefaultTimeout(200*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := js.Stream(ctx, "SILENT"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("unanswered request: %v; want the default timeout's deadline exceeded", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("unanswered request took %s; want the client's default timeout (200ms), not the parent's deadline", d)
+	}
+
+	<-ctx.Done()
+	if !errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
+		t.Errorf("ended with cause %v; want the parent's deadline", context.Cause(ctx))
+	}
+	if bus.WithoutDeadline(context.Background()) != context.Background() {
+		t.Error("a context without a deadline is not returned as is")
+	}
+}

@@ -119,8 +119,8 @@ const FiringTTL = "24h"
 // consumer of firings. ackWait is how long a firing may stay
 // unacknowledged (a gateway that died mid-firing) before it is delivered
 // again.
-func ScheduleConsumerConfig(ackWait time.Duration, o SetupOptions) jetstream.ConsumerConfig {
-	o = o.withDefaults()
+// Its replica count is its stream's.
+func ScheduleConsumerConfig(ackWait time.Duration) jetstream.ConsumerConfig {
 	if ackWait <= 0 {
 		ackWait = 30 * time.Second
 	}
@@ -133,7 +133,6 @@ func ScheduleConsumerConfig(ackWait time.Duration, o SetupOptions) jetstream.Con
 		MaxDeliver:    -1,
 		MaxAckPending: 10_000,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
-		Replicas:      o.Replicas,
 	}
 }
 
@@ -179,7 +178,7 @@ func SetupSchedules(ctx context.Context, js jetstream.JetStream, serverVersion s
 	if !s.CachedInfo().Config.AllowMsgSchedules {
 		return fmt.Errorf("stream %s does not allow message schedules (server %s): %w", cfg.Name, serverVersion, ErrSchedulesUnsupported)
 	}
-	if _, err := js.CreateOrUpdateConsumer(ctx, ScheduleStream, ScheduleConsumerConfig(ackWait, o)); err != nil {
+	if _, err := js.CreateOrUpdateConsumer(ctx, ScheduleStream, ScheduleConsumerConfig(ackWait)); err != nil {
 		return fmt.Errorf("create consumer %s on %s: %w", ScheduleConsumer, ScheduleStream, err)
 	}
 	return ensureBucket(ctx, js, jetstream.KeyValueConfig{Bucket: ScheduleBucket, Description: "Viber schedule definitions and state", History: 1, Storage: jetstream.FileStorage, Replicas: o.Replicas})

@@ -124,7 +124,10 @@ func WorkConsumerConfig(target string, o SetupOptions) jetstream.ConsumerConfig 
 		MaxDeliver:    -1,
 		MaxAckPending: 100_000,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
-		Replicas:      o.Replicas,
+		// None: the server gives a durable consumer its stream's replica
+		// count. A daemon creates its own consumer with its own options,
+		// which need not know the gateway's --replicas; and a work-queue
+		// stream refuses a consumer with another count than its own.
 	}
 }
 

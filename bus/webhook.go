@@ -67,8 +67,8 @@ func CreatedSubject(taskID string) string {
 // before webhooks existed have none to deliver. Redelivery delays are set
 // per message by the gateway (NakWithDelay), so AckWait only bounds a
 // single attempt.
-func WebhookConsumerConfig(o SetupOptions) jetstream.ConsumerConfig {
-	o = o.withDefaults()
+// Its replica count is its stream's.
+func WebhookConsumerConfig() jetstream.ConsumerConfig {
 	return jetstream.ConsumerConfig{
 		Durable:        WebhookConsumer,
 		Description:    "the gateway POSTs terminal events to the tasks' notify URLs",
@@ -78,7 +78,6 @@ func WebhookConsumerConfig(o SetupOptions) jetstream.ConsumerConfig {
 		MaxDeliver:     -1,
 		MaxAckPending:  10_000,
 		DeliverPolicy:  jetstream.DeliverNewPolicy,
-		Replicas:       o.Replicas,
 	}
 }
 
@@ -86,7 +85,7 @@ func WebhookConsumerConfig(o SetupOptions) jetstream.ConsumerConfig {
 func SetupWebhooks(ctx context.Context, js jetstream.JetStream, o SetupOptions) error {
 	o = o.withDefaults()
 	if _, err := js.Consumer(ctx, TaskStream, WebhookConsumer); errors.Is(err, jetstream.ErrConsumerNotFound) {
-		if _, err := js.CreateConsumer(ctx, TaskStream, WebhookConsumerConfig(o)); err != nil && !errors.Is(err, jetstream.ErrConsumerExists) {
+		if _, err := js.CreateConsumer(ctx, TaskStream, WebhookConsumerConfig()); err != nil && !errors.Is(err, jetstream.ErrConsumerExists) {
 			return fmt.Errorf("create consumer %s on %s: %w", WebhookConsumer, TaskStream, err)
 		}
 	} else if err != nil {

@@ -502,6 +502,11 @@ func consumerConfig(c jetstream.ConsumerConfig) []string {
 	if c.MaxAckPending > 0 {
 		out = append(out, fmt.Sprintf("max ack pending: %d", c.MaxAckPending))
 	}
+	if c.Replicas > 0 {
+		out = append(out, fmt.Sprintf("replicas: %d", c.Replicas))
+	} else {
+		out = append(out, "replicas: its stream's")
+	}
 	return out
 }
 

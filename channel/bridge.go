@@ -44,7 +44,8 @@ type Config struct {
 	// consumer redelivers it (default 30 s); the bridge extends it while
 	// it sends.
 	AckWait time.Duration
-	// Setup gives the replica count of the bridge's buckets and consumer.
+	// Setup gives the replica count of the bridge's buckets (its consumer
+	// takes its stream's).
 	Setup bus.SetupOptions
 	// Logger receives the bridge's logs.
 	Logger zerolog.Logger
@@ -165,7 +166,7 @@ func (b *Bridge) consumer(ctx context.Context) (jetstream.Consumer, error) {
 	if !errors.Is(err, jetstream.ErrConsumerNotFound) {
 		return nil, fmt.Errorf("open consumer %s: %w", name, err)
 	}
-	cons, err = b.js.CreateConsumer(ctx, bus.TaskStream, bus.ChannelConsumerConfig(b.p.Name(), b.cfg.AckWait, b.cfg.Setup))
+	cons, err = b.js.CreateConsumer(ctx, bus.TaskStream, bus.ChannelConsumerConfig(b.p.Name(), b.cfg.AckWait))
 	if errors.Is(err, jetstream.ErrConsumerExists) {
 		cons, err = b.js.Consumer(ctx, bus.TaskStream, name)
 	}

@@ -44,8 +44,9 @@ type Config struct {
 	// PullWait is how long an idle daemon's pull for work waits on the
 	// server before it is renewed (default 30 s). An assignment arrives at
 	// once whatever the wait; longer waits cost an idle daemon fewer
-	// requests. The server heartbeats a long pull every third of it, so a
-	// pull lost to a server restart is noticed and renewed. A pull that
+	// requests. The server heartbeats a long pull (every 5 s at most), so
+	// a pull lost with a NATS node (a restart, a node of a cluster dying)
+	// is noticed within two heartbeats and renewed. A pull that
 	// holds the daemon's last free slot waits at most 5 s, so that the
 	// daemon's own queue and the shared one take turns.
 	PullWait time.Duration
@@ -140,6 +141,13 @@ const DefaultPullWait = 30 * time.Second
 
 // busyPullWait bounds a pull that holds the daemon's last free slot.
 const busyPullWait = 5 * time.Second
+
+// pullHeartbeat is the longest interval at which the server heartbeats a
+// waiting pull. A pull held by a NATS node that dies (the consumer's
+// leader, or the node the daemon was connected to) gets no answer and no
+// error: two missed heartbeats are how the daemon notices and pulls again
+// from the consumer's new leader.
+const pullHeartbeat = 5 * time.Second
 
 // Daemon runs tasks assigned through NATS.
 type Daemon struct {
@@ -319,6 +327,8 @@ func startMCP(cfg Config, policy agents.Policy, log zerolog.Logger, beatReq chan
 // Run registers the daemon, pulls and runs tasks until ctx ends, then hands
 // running tasks back, marks itself offline and returns.
 func (d *Daemon) Run(ctx context.Context) error {
+	// ctx bounds the daemon's life, not each of its requests.
+	ctx = bus.WithoutDeadline(ctx)
 	defer func() { _ = d.mcp.Close() }() // the MCP servers stop with the daemon
 	d.started = time.Now().UTC()
 	if d.localJS != nil {
@@ -602,10 +612,11 @@ func (d *Daemon) pullLoop(ctx context.Context, c jetstream.Consumer) {
 		}
 		fctx, cancel := context.WithTimeout(ctx, wait)
 		opts := []jetstream.FetchOpt{jetstream.FetchContext(fctx)}
-		if dl, ok := fctx.Deadline(); ok && time.Until(dl) >= 10*time.Second {
-			// A third of what is left (ctx may end sooner than wait):
-			// the client wants the expiry at least twice the heartbeat.
-			opts = append(opts, jetstream.FetchHeartbeat(time.Until(dl)/3))
+		if dl, ok := fctx.Deadline(); ok && time.Until(dl) >= 2*pullHeartbeat {
+			// At most a third of what is left (ctx may end sooner than
+			// wait): the client wants the expiry at least twice the
+			// heartbeat.
+			opts = append(opts, jetstream.FetchHeartbeat(min(time.Until(dl)/3, pullHeartbeat)))
 		}
 		batch, err := c.Fetch(1, opts...)
 		if err != nil {

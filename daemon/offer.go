@@ -180,7 +180,11 @@ type memoryState struct {
 // ctx ends. Without the bucket (a gateway too old to create it) agents
 // run without memory.
 func (d *Daemon) startMemory(ctx context.Context, loops *sync.WaitGroup) {
-	store, err := bus.OpenMemory(ctx, d.js)
+	var store *bus.Memory
+	err := d.retry(ctx, "open the memory bucket", func(ctx context.Context) (err error) {
+		store, err = bus.OpenMemory(ctx, d.js)
+		return err
+	})
 	if err != nil {
 		d.log.Warn().Err(err).Msg("memory unavailable; agents run without it")
 		return

@@ -613,8 +613,27 @@ type direct struct{ r *runtime }
 
 func (direct) start(context.Context) {}
 
+// appendRetryFor bounds how long a daemon connected to the hub keeps trying
+// a write that failed transiently before it gives the run up.
+const appendRetryFor = 30 * time.Second
+
+// append stores ev through the tail. A write whose answer was lost (a NATS
+// node died with it) or that found the stream without a leader (an
+// election under way) is tried again, the same event, for up to
+// appendRetryFor: the tail finds it in the log if it was stored after all,
+// so it is never stored twice, and the run goes on instead of being
+// interrupted (which would leave a tool call just stored reported
+// interrupted, never run).
 func (l direct) append(ctx context.Context, ev *bus.Event, extra func(*bus.View) error) (*bus.Event, error) {
-	return l.r.append(ctx, ev, extra)
+	deadline := time.Now().Add(appendRetryFor)
+	for wait := 250 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+		stored, err := l.r.append(ctx, ev, extra)
+		if err == nil || !bus.Transient(ctx, err) || time.Now().Add(wait).After(deadline) {
+			return stored, err
+		}
+		l.r.d.log.Warn().Err(err).Str("task", l.r.taskID).Str("type", ev.Type.Short()).Dur("retry_in", wait).Msg("write to the task log failed; retrying")
+		sleep(ctx, wait)
+	}
 }
 
 func (l direct) events() ([]*bus.Event, uint64) {

@@ -200,13 +200,14 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		if err := g.setupSchedules(ctx); err != nil {
 			return err
 		}
-		return g.setupWebhooks(ctx)
+		if err := g.setupWebhooks(ctx); err != nil {
+			return err
+		}
+		g.memory, err = bus.OpenMemory(ctx, js)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
-	}
-	if g.memory, err = bus.OpenMemory(ctx, js); err != nil {
-		return nil, err
 	}
 	if err := g.startMetrics(); err != nil {
 		return nil, err
@@ -217,6 +218,8 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 // Start starts the API, the projector, the sweeper and HTTP. They run until
 // ctx ends or Stop is called.
 func (g *Gateway) Start(ctx context.Context) error {
+	// ctx bounds the gateway's life, not each of its requests.
+	ctx = bus.WithoutDeadline(ctx)
 	if err := g.startProjector(ctx); err != nil {
 		return err
 	}
