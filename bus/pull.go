@@ -13,24 +13,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// JetStreamAPI is the prefix of js's JetStream API subjects: $JS.API., or
-// $JS.<domain>.API. for a JetStream reached through its domain (an edge
-// daemon's view of the hub).
-func JetStreamAPI(js jetstream.JetStream) string {
-	o := js.Options()
-	switch {
-	case o.Domain != "":
-		return "$JS." + o.Domain + ".API."
-	case o.APIPrefix != "":
-		return strings.TrimSuffix(o.APIPrefix, ".") + "."
-	}
-	return "$JS.API."
-}
-
-// PullNextSubject is where a pull request for the next messages of durable
-// consumer consumer on stream is sent, with api from [JetStreamAPI]
+// pullNextSubject is where a pull request for the next messages of durable
+// consumer consumer on stream is sent, with api from jsAPIPrefix
 // (JetStream's own API subject; daemons pull their work there).
-func PullNextSubject(api, stream, consumer string) string {
+func pullNextSubject(api, stream, consumer string) string {
 	return api + "CONSUMER.MSG.NEXT." + stream + "." + consumer
 }
 
@@ -82,19 +68,16 @@ func (m *WorkMsg) NakWithDelay(delay time.Duration) error {
 // Term drops it for good (a malformed assignment).
 func (m *WorkMsg) Term() error { return m.nc.Publish(m.msg.Reply, []byte("+TERM")) }
 
-// DoubleAck acknowledges it and waits until the server confirms.
-func (m *WorkMsg) DoubleAck(ctx context.Context) error {
-	_, err := m.nc.RequestWithContext(ctx, m.msg.Reply, []byte("+ACK"))
-	return err
-}
+// Ack acknowledges it without waiting for the server.
+func (m *WorkMsg) Ack() error { return m.nc.Publish(m.msg.Reply, []byte("+ACK")) }
 
 // errPullLost means a long pull's heartbeats stopped (a server restart, a
 // cut link): the caller pulls again.
 var errPullLost = errors.New("pull lost: no heartbeat from the server")
 
 // PullWork waits up to wait for one assignment of durable work consumer
-// consumer (see [DaemonWorkConsumer], [AnyWorkConsumer]), with api from
-// [JetStreamAPI]. It returns nil and no error when the wait ends without
+// consumer (see [DaemonWorkConsumer], [AnyWorkConsumer]) through js (its
+// domain's API for an edge daemon). It returns nil and no error when the wait ends without
 // one. A pull of 10 s or more is heartbeated by the server every third of
 // it, and one whose heartbeats stop ends with an error.
 //
@@ -104,7 +87,8 @@ var errPullLost = errors.New("pull lost: no heartbeat from the server")
 // The caller, which reserved room for one assignment before pulling, runs
 // it (or, stopping, gives it back). So a daemon never holds an assignment
 // it has no slot for, and never leaves one to its ack wait.
-func PullWork(ctx context.Context, nc *nats.Conn, api, consumer string, wait time.Duration, stop <-chan struct{}) (*WorkMsg, error) {
+func PullWork(ctx context.Context, js jetstream.JetStream, consumer string, wait time.Duration, stop <-chan struct{}) (*WorkMsg, error) {
+	nc := js.Conn()
 	req := struct {
 		Batch     int           `json:"batch"`
 		Expires   time.Duration `json:"expires"`
@@ -124,7 +108,7 @@ func PullWork(ctx context.Context, nc *nats.Conn, api, consumer string, wait tim
 		return nil, fmt.Errorf("pull work from %s: %w", consumer, err)
 	}
 	closed := sub.StatusChanged(nats.SubscriptionClosed)
-	if err := nc.PublishRequest(PullNextSubject(api, WorkStream, consumer), inbox, body); err != nil {
+	if err := nc.PublishRequest(pullNextSubject(jsAPIPrefix(js), WorkStream, consumer), inbox, body); err != nil {
 		_ = sub.Unsubscribe()
 		return nil, fmt.Errorf("pull work from %s: %w", consumer, err)
 	}

@@ -91,7 +91,6 @@ func (y *yieldSignal) withdraw() {
 // startPulling starts the two pull loops, and the subscription that wakes
 // the own loop, until ctx ends.
 func (d *Daemon) startPulling(ctx context.Context, own, anyc jetstream.Consumer, loops *sync.WaitGroup) {
-	api := bus.JetStreamAPI(d.js)
 	wake, err := d.cfg.NC.Subscribe(bus.WorkFilter(d.cfg.ID), func(*nats.Msg) { d.pokeOwn() })
 	if err != nil {
 		// Without it the own queue is looked at every busyPullWait.
@@ -103,11 +102,11 @@ func (d *Daemon) startPulling(ctx context.Context, own, anyc jetstream.Consumer,
 		if wake != nil {
 			defer func() { _ = wake.Unsubscribe() }()
 		}
-		d.ownLoop(ctx, api, own)
+		d.ownLoop(ctx, own)
 	}()
 	go func() {
 		defer loops.Done()
-		d.anyLoop(ctx, api, anyc)
+		d.anyLoop(ctx, anyc)
 	}()
 }
 
@@ -120,7 +119,7 @@ func (d *Daemon) pokeOwn() {
 }
 
 // ownLoop pulls the daemon's own queue (see pullState).
-func (d *Daemon) ownLoop(ctx context.Context, api string, c jetstream.Consumer) {
+func (d *Daemon) ownLoop(ctx context.Context, c jetstream.Consumer) {
 	p := &d.pulls
 	t := time.NewTimer(p.recheck)
 	defer t.Stop()
@@ -150,7 +149,7 @@ func (d *Daemon) ownLoop(ctx context.Context, api string, c jetstream.Consumer) 
 		if long {
 			wait, stop = d.cfg.PullWait, p.ownYield.begin()
 		}
-		msg, err := bus.PullWork(ctx, d.cfg.NC, api, name, wait, stop)
+		msg, err := bus.PullWork(ctx, d.js, name, wait, stop)
 		if long {
 			p.ownYield.end()
 		}
@@ -162,7 +161,7 @@ func (d *Daemon) ownLoop(ctx context.Context, api string, c jetstream.Consumer) 
 }
 
 // anyLoop pulls the shared queue (see pullState).
-func (d *Daemon) anyLoop(ctx context.Context, api string, c jetstream.Consumer) {
+func (d *Daemon) anyLoop(ctx context.Context, c jetstream.Consumer) {
 	p := &d.pulls
 	for ctx.Err() == nil {
 		if d.slots.acquireOr(ctx, false, p.ownYield.ask) != nil {
@@ -170,7 +169,7 @@ func (d *Daemon) anyLoop(ctx context.Context, api string, c jetstream.Consumer) 
 		}
 		p.ownYield.withdraw()
 		stop := p.anyYield.begin()
-		msg, err := bus.PullWork(ctx, d.cfg.NC, api, bus.AnyWorkConsumer, d.cfg.PullWait, stop)
+		msg, err := bus.PullWork(ctx, d.js, bus.AnyWorkConsumer, d.cfg.PullWait, stop)
 		p.anyYield.end()
 		d.pulled(ctx, c, msg, err)
 	}
