@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -59,6 +60,11 @@ type directGetRequest struct {
 	Batch      int    `json:"batch"`
 }
 
+// replyChans are the reply channels of closed readers, for new ones: a
+// channel holds a batch and the one asked ahead (16 KB of pointers), and a
+// daemon opens a reader per task.
+var replyChans = sync.Pool{New: func() any { return make(chan *nats.Msg, 2*readBatch+16) }}
+
 // taskReader reads one task's messages in order from a stream sequence on.
 type taskReader struct {
 	nc      *nats.Conn
@@ -98,7 +104,7 @@ func (l *Log) openReader(taskID string, from uint64, follow bool, ignore func(ms
 	nc := l.js.Conn()
 	r := &taskReader{
 		nc: nc, subject: jsAPIPrefix(l.js) + "DIRECT.GET." + TaskStream, filter: TaskFilter(taskID), next: max(from, 1),
-		inbox: nc.NewInbox(), replies: make(chan *nats.Msg, 2*readBatch+16), // a batch and the one asked ahead
+		inbox: nc.NewInbox(), replies: replyChans.Get().(chan *nats.Msg),
 	}
 	r.subs = map[string]*nats.Subscription{}
 	if follow {
@@ -142,7 +148,23 @@ func (r *taskReader) Close() {
 	}
 	if r.bellSub != nil {
 		_ = r.bellSub.Unsubscribe()
+		r.bellSub = nil
 	}
+	if r.replies == nil {
+		return // closed before
+	}
+	// Nothing is delivered to the channel once its subscriptions are
+	// gone: empty, it serves the next reader.
+	for {
+		select {
+		case <-r.replies:
+			continue
+		default:
+		}
+		break
+	}
+	replyChans.Put(r.replies)
+	r.replies = nil
 }
 
 // Next returns the next stored message, waiting for one when the reader is
