@@ -75,42 +75,44 @@ func (m *WorkMsg) Ack() error { return m.nc.Publish(m.msg.Reply, []byte("+ACK"))
 // cut link): the caller pulls again.
 var errPullLost = errors.New("pull lost: no heartbeat from the server")
 
-// PullWork waits up to wait for one assignment of durable work consumer
-// consumer (see [DaemonWorkConsumer], [AnyWorkConsumer]) through js (its
-// domain's API for an edge daemon). It returns nil and no error when the wait ends without
-// one. A pull of 10 s or more is heartbeated by the server every third of
-// it, and one whose heartbeats stop ends with an error.
+// PullWork waits up to wait for up to batch assignments of durable work
+// consumer consumer (see [DaemonWorkConsumer], [AnyWorkConsumer]) through
+// js (its domain's API for an edge daemon), and calls deliver with each as
+// it arrives (in PullWork's goroutine; deliver must not block). It returns
+// how many it delivered when the wait ends or batch were delivered. A pull
+// of 10 s or more is heartbeated by the server every third of it, and one
+// whose heartbeats stop ends with an error.
 //
 // Unlike a fetch given up early, a pull that stop (or ctx) ends loses
 // nothing: PullWork withdraws the request's interest, waits until the
-// server has seen that, and returns an assignment delivered meanwhile.
-// The caller, which reserved room for one assignment before pulling, runs
-// it (or, stopping, gives it back). So a daemon never holds an assignment
+// server has seen that, and delivers what arrived meanwhile. The caller,
+// which reserved room for batch assignments before pulling, runs them
+// (or, stopping, gives them back). So a daemon never holds an assignment
 // it has no slot for, and never leaves one to its ack wait.
-func PullWork(ctx context.Context, js jetstream.JetStream, consumer string, wait time.Duration, stop <-chan struct{}) (*WorkMsg, error) {
+func PullWork(ctx context.Context, js jetstream.JetStream, consumer string, batch int, wait time.Duration, stop <-chan struct{}, deliver func(*WorkMsg)) (int, error) {
 	nc := js.Conn()
 	req := struct {
 		Batch     int           `json:"batch"`
 		Expires   time.Duration `json:"expires"`
 		Heartbeat time.Duration `json:"idle_heartbeat,omitempty"`
-	}{Batch: 1, Expires: wait}
+	}{Batch: batch, Expires: wait}
 	if wait >= 10*time.Second {
 		req.Heartbeat = wait / 3
 	}
 	body, err := json.Marshal(req)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
-	ch := make(chan *nats.Msg, 64)
+	ch := make(chan *nats.Msg, batch+64)
 	inbox := nc.NewInbox()
 	sub, err := nc.ChanSubscribe(inbox, ch)
 	if err != nil {
-		return nil, fmt.Errorf("pull work from %s: %w", consumer, err)
+		return 0, fmt.Errorf("pull work from %s: %w", consumer, err)
 	}
 	closed := sub.StatusChanged(nats.SubscriptionClosed)
 	if err := nc.PublishRequest(pullNextSubject(jsAPIPrefix(js), WorkStream, consumer), inbox, body); err != nil {
 		_ = sub.Unsubscribe()
-		return nil, fmt.Errorf("pull work from %s: %w", consumer, err)
+		return 0, fmt.Errorf("pull work from %s: %w", consumer, err)
 	}
 	// The server ends the request itself at its expiry (408); this guard
 	// only covers a lost request without heartbeats.
@@ -123,6 +125,7 @@ func PullWork(ctx context.Context, js jetstream.JetStream, consumer string, wait
 		defer hbTimer.Stop()
 		hb = hbTimer.C
 	}
+	n := 0
 	for {
 		select {
 		case m := <-ch:
@@ -130,22 +133,23 @@ func PullWork(ctx context.Context, js jetstream.JetStream, consumer string, wait
 				hbTimer.Reset(2 * req.Heartbeat)
 			}
 			w, done, err := workReply(nc, m)
-			if w != nil || done || err != nil {
+			if w != nil {
+				n++
+				deliver(w)
+				done = n == batch
+			}
+			if done || err != nil {
 				_ = sub.Unsubscribe() // the request is over: nothing more comes
-				return w, err
+				return n, err
 			}
 		case <-stop:
-			return drainPull(nc, sub, ch, closed)
+			return n + drainPull(nc, sub, ch, closed, deliver), nil
 		case <-ctx.Done():
-			return drainPull(nc, sub, ch, closed)
+			return n + drainPull(nc, sub, ch, closed, deliver), nil
 		case <-guard.C:
-			return drainPull(nc, sub, ch, closed)
+			return n + drainPull(nc, sub, ch, closed, deliver), nil
 		case <-hb:
-			w, err := drainPull(nc, sub, ch, closed)
-			if w == nil && err == nil {
-				err = errPullLost
-			}
-			return w, err
+			return n + drainPull(nc, sub, ch, closed, deliver), errPullLost
 		}
 	}
 }
@@ -158,7 +162,7 @@ func workReply(nc *nats.Conn, m *nats.Msg) (w *WorkMsg, done bool, err error) {
 		if !strings.HasPrefix(m.Reply, "$JS.ACK.") {
 			return nil, false, nil
 		}
-		return &WorkMsg{nc: nc, msg: m}, true, nil
+		return &WorkMsg{nc: nc, msg: m}, false, nil
 	case "100": // idle heartbeat
 		return nil, false, nil
 	case "404", "408": // no messages, request expired
@@ -169,9 +173,9 @@ func workReply(nc *nats.Conn, m *nats.Msg) (w *WorkMsg, done bool, err error) {
 }
 
 // drainPull withdraws a pull request's interest, waits until the server has
-// processed that (so nothing more can be delivered to it) and returns what
-// was delivered before.
-func drainPull(nc *nats.Conn, sub *nats.Subscription, ch chan *nats.Msg, closed <-chan nats.SubStatus) (*WorkMsg, error) {
+// processed that (so nothing more can be delivered to it) and delivers what
+// arrived before; it returns how many.
+func drainPull(nc *nats.Conn, sub *nats.Subscription, ch chan *nats.Msg, closed <-chan nats.SubStatus, deliver func(*WorkMsg)) int {
 	if err := sub.Drain(); err == nil {
 		t := time.NewTimer(10 * time.Second)
 		select {
@@ -182,14 +186,16 @@ func drainPull(nc *nats.Conn, sub *nats.Subscription, ch chan *nats.Msg, closed 
 	} else {
 		_ = sub.Unsubscribe()
 	}
+	n := 0
 	for {
 		select {
 		case m := <-ch:
 			if w, _, _ := workReply(nc, m); w != nil {
-				return w, nil
+				n++
+				deliver(w)
 			}
 		default:
-			return nil, nil
+			return n
 		}
 	}
 }

@@ -149,14 +149,18 @@ func (d *Daemon) ownLoop(ctx context.Context, c jetstream.Consumer) {
 		if long {
 			wait, stop = d.cfg.PullWait, p.ownYield.begin()
 		}
-		msg, err := bus.PullWork(ctx, d.js, name, wait, stop)
+		more := false
+		n, err := bus.PullWork(ctx, d.js, name, 1, wait, stop, func(msg *bus.WorkMsg) {
+			more = msg.Pending() > 0
+			d.run1(ctx, c, msg)
+		})
 		if long {
 			p.ownYield.end()
 		}
-		if msg != nil && msg.Pending() > 0 {
+		if more {
 			d.pokeOwn() // more queued: no publish will say so
 		}
-		d.pulled(ctx, c, msg, err)
+		d.pulled(ctx, 1-n, err)
 	}
 }
 
@@ -168,26 +172,37 @@ func (d *Daemon) anyLoop(ctx context.Context, c jetstream.Consumer) {
 			return
 		}
 		p.ownYield.withdraw()
+		// Every free slot goes to this pull: under load one request
+		// brings many assignments, instead of one per round trip.
+		batch := 1 + d.slots.takeFree(maxPullBatch-1)
 		stop := p.anyYield.begin()
-		msg, err := bus.PullWork(ctx, d.js, bus.AnyWorkConsumer, d.cfg.PullWait, stop)
+		n, err := bus.PullWork(ctx, d.js, bus.AnyWorkConsumer, batch, d.cfg.PullWait, stop, func(msg *bus.WorkMsg) {
+			d.run1(ctx, c, msg)
+		})
 		p.anyYield.end()
-		d.pulled(ctx, c, msg, err)
+		d.pulled(ctx, batch-n, err)
 	}
 }
 
-// pulled runs what a pull brought, in the slot the pull held, or gives the
-// slot back.
-func (d *Daemon) pulled(ctx context.Context, c jetstream.Consumer, msg *bus.WorkMsg, err error) {
-	if msg != nil {
-		d.wg.Add(1)
-		go func() {
-			defer d.wg.Done()
-			defer d.slots.release()
-			d.handle(ctx, msg, ackWait(c, d.cfg.Setup.AckWait()))
-		}()
-		return
-	}
-	d.slots.release()
+// maxPullBatch bounds how many assignments one pull of the shared queue
+// asks for.
+const maxPullBatch = 64
+
+// run1 runs an assignment a pull brought in one of the slots the pull
+// held, which it gives back when done.
+func (d *Daemon) run1(ctx context.Context, c jetstream.Consumer, msg *bus.WorkMsg) {
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		defer d.slots.release()
+		d.handle(ctx, msg, ackWait(c, d.cfg.Setup.AckWait()))
+	}()
+}
+
+// pulled gives back the slots a pull held and brought nothing for, and
+// waits a moment after a failed pull.
+func (d *Daemon) pulled(ctx context.Context, unused int, err error) {
+	d.slots.releaseN(unused)
 	if err != nil && ctx.Err() == nil && !errors.Is(err, context.Canceled) {
 		d.log.Warn().Err(err).Msg("pull failed; retrying")
 		sleep(ctx, time.Second)

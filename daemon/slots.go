@@ -101,6 +101,30 @@ func (s *slotSet) dispatch() {
 	}
 }
 
+// takeFree takes up to n more slots at once, only those free with nobody
+// waiting for one, and returns how many it took.
+func (s *slotSet) takeFree(n int) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.urgent) > 0 || len(s.normal) > 0 {
+		return 0
+	}
+	k := max(0, min(n, s.max-s.used))
+	s.used += k
+	return k
+}
+
+// releaseN gives n slots back (see release).
+func (s *slotSet) releaseN(n int) {
+	if n <= 0 {
+		return
+	}
+	s.mu.Lock()
+	s.used -= n
+	s.dispatch()
+	s.mu.Unlock()
+}
+
 // free is how many slots are free.
 func (s *slotSet) free() int {
 	s.mu.Lock()
