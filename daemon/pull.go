@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -15,25 +16,28 @@ import (
 // pullState coordinates the daemon's two pull loops: one on its own work
 // consumer (tasks pinned to it) and one on the shared consumer.
 //
-// A waiting pull holds a slot, so that a daemon never pulls more
-// assignments than it has room for. While two or more slots are free both
-// loops pull and wait long. When only one is free it is the shared queue's
-// pull that holds it, and the own loop does not pull but waits to be told:
-// a core subscription on the daemon's own work subjects (an assignment
-// queued for it) or, every busyPullWait, a look for redeliveries, which
-// no publish announces. Told, it asks the shared pull to give the slot up
-// (PullWork ends a pull without losing what was delivered meanwhile; the
-// shared loop runs that, and the own loop waits for the next free slot),
-// takes it, pulls for up to quickPullWait and gives it back. Conversely,
-// when the shared loop waits for a slot while the own loop's long pull
-// holds one, it asks that pull to give it up. So a task on either queue is
-// pulled at once whenever a slot is free, with one slot too.
+// A waiting pull holds the slots it may fill, so that a daemon never pulls
+// more assignments than it has room for. The shared queue's pull asks for
+// as many assignments as it holds slots: every free slot but one while the
+// own loop has no pull out, which that loop then takes for a long pull of
+// its own (an idle daemon's two pulls just wait). When no slot is left for
+// it the own loop does not pull but waits to be told: a core subscription
+// on the daemon's own work subjects (an assignment queued for it) or,
+// every busyPullWait, a look for redeliveries, which no publish announces.
+// Told, it asks the shared pull to give its slots up (PullWork ends a pull
+// without losing what was delivered meanwhile; the shared loop runs that),
+// takes a slot and pulls. Conversely, when the shared loop waits for a
+// slot while the own loop's long pull holds one, it asks that pull to give
+// it up. So a task on either queue is pulled at once whenever a slot is
+// free, with one slot too.
 type pullState struct {
 	// ownWake is poked by the subscription on the daemon's own work
 	// subjects, and by the own loop itself when its consumer has more.
 	ownWake chan struct{}
 	// ownYield and anyYield end the current long pull of each loop.
 	ownYield, anyYield yieldSignal
+	// ownPulling and anyPulling say that the loop has a long pull out.
+	ownPulling, anyPulling atomic.Bool
 	// recheck is how often the own loop looks at its queue unasked
 	// while the shared pull holds the last slot (busyPullWait; tests
 	// lengthen it).
@@ -92,6 +96,12 @@ func (y *yieldSignal) withdraw() {
 // the own loop, until ctx ends.
 func (d *Daemon) startPulling(ctx context.Context, own, anyc jetstream.Consumer, loops *sync.WaitGroup) {
 	wake, err := d.cfg.NC.Subscribe(bus.WorkFilter(d.cfg.ID), func(*nats.Msg) { d.pokeOwn() })
+	if err == nil {
+		err = d.cfg.NC.Flush() // the server knows it before the first look below
+	}
+	// The own queue is looked at once at start: what was queued before
+	// the subscription rang no bell.
+	d.pokeOwn()
 	if err != nil {
 		// Without it the own queue is looked at every busyPullWait.
 		d.log.Warn().Err(err).Msg("cannot watch this daemon's work subjects; its pinned tasks may wait up to " + busyPullWait.String() + " for its last free slot")
@@ -125,7 +135,7 @@ func (d *Daemon) ownLoop(ctx context.Context, c jetstream.Consumer) {
 	defer t.Stop()
 	name := bus.DaemonWorkConsumer(d.cfg.ID)
 	for ctx.Err() == nil {
-		if d.slots.free() < 2 {
+		if free := d.slots.free(); free < 2 && (free < 1 || !p.anyPulling.Load()) {
 			// Taking a slot would leave the shared queue none: wait
 			// until told, or for the periodic look.
 			select {
@@ -145,9 +155,10 @@ func (d *Daemon) ownLoop(ctx context.Context, c jetstream.Consumer) {
 		}
 		p.anyYield.withdraw()
 		wait, stop := quickPullWait, (<-chan struct{})(nil)
-		long := !d.slots.full()
+		long := !d.slots.full() || p.anyPulling.Load()
 		if long {
 			wait, stop = d.cfg.PullWait, p.ownYield.begin()
+			p.ownPulling.Store(true)
 		}
 		more := false
 		n, err := bus.PullWork(ctx, d.js, name, 1, wait, stop, func(msg *bus.WorkMsg) {
@@ -155,6 +166,7 @@ func (d *Daemon) ownLoop(ctx context.Context, c jetstream.Consumer) {
 			d.run1(ctx, c, msg)
 		})
 		if long {
+			p.ownPulling.Store(false)
 			p.ownYield.end()
 		}
 		if more {
@@ -172,13 +184,21 @@ func (d *Daemon) anyLoop(ctx context.Context, c jetstream.Consumer) {
 			return
 		}
 		p.ownYield.withdraw()
-		// Every free slot goes to this pull: under load one request
-		// brings many assignments, instead of one per round trip.
-		batch := 1 + d.slots.takeFree(maxPullBatch-1)
+		// The free slots go to this pull (under load one request brings
+		// many assignments, instead of one per round trip), but one,
+		// while the own loop has no pull out: it waits there, so that
+		// an idle daemon's two pulls just wait.
+		extra := d.slots.free()
+		if extra > 0 && !p.ownPulling.Load() {
+			extra--
+		}
+		batch := 1 + d.slots.takeFree(min(extra, maxPullBatch-1))
 		stop := p.anyYield.begin()
+		p.anyPulling.Store(true)
 		n, err := bus.PullWork(ctx, d.js, bus.AnyWorkConsumer, batch, d.cfg.PullWait, stop, func(msg *bus.WorkMsg) {
 			d.run1(ctx, c, msg)
 		})
+		p.anyPulling.Store(false)
 		p.anyYield.end()
 		d.pulled(ctx, batch-n, err)
 	}
