@@ -64,8 +64,8 @@ func kvKey(bucket, key string) string { return "$KV." + bucket + "." + key }
 // purge, message delete), consumers on VIBER_TASKS, other daemons'
 // consumers and work subjects, queuing work (viber.work.>), the gateway's
 // API beyond creating tasks (a spawn call's child), the task summaries, and
-// subscribing to live deltas or anything but the task subjects and its
-// inbox.
+// subscribing to live deltas or anything but the task subjects, its own
+// work subjects and its inbox.
 func DaemonPermissions(name, inbox string) (jwt.Permissions, error) {
 	if !bus.ValidToken(name) || name == bus.AnyDaemon {
 		return jwt.Permissions{}, fmt.Errorf("daemon name %q: use 1-64 letters, digits, '-' or '_' (not %q)", name, bus.AnyDaemon)
