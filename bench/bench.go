@@ -553,8 +553,12 @@ func taskPhase(ctx context.Context, o Options, r *Report, nc *nats.Conn, cl *cli
 			select {
 			case <-ch:
 				return time.Since(t0), nil
-			case <-time.After(20 * time.Millisecond):
-				// Missed (completed before we registered)? Check the log.
+			case <-time.After(time.Second):
+				// The maps above catch every completed event the
+				// subscription sees; this only covers one it dropped (a
+				// slow consumer). It used to run every 20 ms, which under
+				// load read the log of most tasks once more and counted
+				// that against Viber.
 				if last, err := cl.Log().Last(rctx, s.ID); err == nil && last.Type == bus.TypeCompleted {
 					mu.Lock()
 					delete(waiting, s.ID)

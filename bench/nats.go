@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -33,12 +34,20 @@ type NATS struct {
 // client URL on stdout and serves until stdin is closed. `viber bench`
 // runs it in a child process (the hidden `viber bench serve-nats`), so that
 // the CPU the server uses is not counted as Viber's.
-func ServeNATS(dir string, stdin io.Reader, stdout io.Writer) error {
+// With cpuProfile set it writes the server's CPU profile there.
+func ServeNATS(dir, cpuProfile string, stdin io.Reader, stdout io.Writer) error {
 	srv, err := server.Start(server.Options{Dir: dir, Listen: "127.0.0.1:0", Domain: "hub"})
 	if err != nil {
 		return err
 	}
 	defer srv.Shutdown()
+	if cpuProfile != "" {
+		stop, err := StartCPUProfile(cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	fmt.Fprintln(stdout, srv.ClientURL())
 	_, _ = io.Copy(io.Discard, stdin)
 	return nil
@@ -46,12 +55,38 @@ func ServeNATS(dir string, stdin io.Reader, stdout io.Writer) error {
 
 // ChildNATS starts `<this executable> bench serve-nats --dir DIR` and
 // returns the server it runs.
-func ChildNATS(ctx context.Context, dir string) (*NATS, error) {
+func ChildNATS(ctx context.Context, dir string) (*NATS, error) { return childNATS(ctx, dir, "") }
+
+// ProfiledChildNATS is [ChildNATS] with the server's CPU profile written
+// to file (`viber bench --cpuprofile`).
+func ProfiledChildNATS(file string) func(ctx context.Context, dir string) (*NATS, error) {
+	return func(ctx context.Context, dir string) (*NATS, error) { return childNATS(ctx, dir, file) }
+}
+
+// StartCPUProfile writes this process's CPU profile to file until the
+// returned function is called.
+func StartCPUProfile(file string) (stop func(), err error) {
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); _ = f.Close() }, nil
+}
+
+func childNATS(ctx context.Context, dir, cpuProfile string) (*NATS, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.CommandContext(ctx, exe, "bench", "serve-nats", "--dir", dir)
+	args := []string{"bench", "serve-nats", "--dir", dir}
+	if cpuProfile != "" {
+		args = append(args, "--cpuprofile", cpuProfile)
+	}
+	cmd := exec.CommandContext(ctx, exe, args...)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -59,6 +60,11 @@ type directGetRequest struct {
 	Batch      int    `json:"batch"`
 }
 
+// replyChans are the reply channels of closed readers, for new ones: a
+// channel holds a batch and the one asked ahead (16 KB of pointers), and a
+// daemon opens a reader per task.
+var replyChans = sync.Pool{New: func() any { return make(chan *nats.Msg, 2*readBatch+16) }}
+
 // taskReader reads one task's messages in order from a stream sequence on.
 type taskReader struct {
 	nc      *nats.Conn
@@ -67,7 +73,14 @@ type taskReader struct {
 	next    uint64 // the next stream sequence to read from
 	inbox   string
 	replies chan *nats.Msg
-	sub     *nats.Subscription
+	// subs are the subscriptions to the reply subjects of the batches
+	// asked for and not read to their end (at most the current one and
+	// the one asked for ahead). Each batch has its own literal reply
+	// subject, so that a late answer to an abandoned batch is told apart,
+	// and its subscription ends with it: literal subscriptions cost the
+	// server little, where one wildcard subscription per reader made it
+	// walk its subject cache at every subscribe and unsubscribe.
+	subs    map[string]*nats.Subscription
 	bell    chan struct{}
 	bellSub *nats.Subscription
 	n       int
@@ -75,6 +88,11 @@ type taskReader struct {
 	buf     []storedMsg
 	rang    bool
 	misses  int
+	// caughtUp: the last batch ended with the task's last stored message.
+	// A following reader then waits for its doorbell instead of asking
+	// again at once: the doorbell was subscribed before that batch was
+	// asked for, so whatever is stored after it rings.
+	caughtUp bool
 }
 
 // openReader opens a reader of task taskID from stream sequence from (1 for
@@ -86,14 +104,11 @@ func (l *Log) openReader(taskID string, from uint64, follow bool, ignore func(ms
 	nc := l.js.Conn()
 	r := &taskReader{
 		nc: nc, subject: jsAPIPrefix(l.js) + "DIRECT.GET." + TaskStream, filter: TaskFilter(taskID), next: max(from, 1),
-		inbox: nc.NewInbox(), replies: make(chan *nats.Msg, 4*readBatch),
+		inbox: nc.NewInbox(), replies: replyChans.Get().(chan *nats.Msg),
 	}
-	sub, err := nc.ChanSubscribe(r.inbox+".*", r.replies)
-	if err != nil {
-		return nil, fmt.Errorf("read task %s: %w", taskID, err)
-	}
-	r.sub = sub
+	r.subs = map[string]*nats.Subscription{}
 	if follow {
+		var err error
 		r.bell = make(chan struct{}, 1)
 		r.bellSub, err = nc.Subscribe(taskPrefix+taskID+".*.*", func(m *nats.Msg) {
 			if ignore != nil && ignore(m.Header.Get(HeaderMsgID)) {
@@ -105,7 +120,6 @@ func (l *Log) openReader(taskID string, from uint64, follow bool, ignore func(ms
 			}
 		})
 		if err != nil {
-			_ = sub.Unsubscribe()
 			return nil, fmt.Errorf("follow task %s: %w", taskID, err)
 		}
 	}
@@ -128,10 +142,29 @@ func jsAPIPrefix(js jetstream.JetStream) string {
 
 // Close releases the reader's subscriptions.
 func (r *taskReader) Close() {
-	_ = r.sub.Unsubscribe()
+	for reply, sub := range r.subs {
+		_ = sub.Unsubscribe()
+		delete(r.subs, reply)
+	}
 	if r.bellSub != nil {
 		_ = r.bellSub.Unsubscribe()
+		r.bellSub = nil
 	}
+	if r.replies == nil {
+		return // closed before
+	}
+	// Nothing is delivered to the channel once its subscriptions are
+	// gone: empty, it serves the next reader.
+	for {
+		select {
+		case <-r.replies:
+			continue
+		default:
+		}
+		break
+	}
+	replyChans.Put(r.replies)
+	r.replies = nil
 }
 
 // Next returns the next stored message, waiting for one when the reader is
@@ -140,6 +173,12 @@ func (r *taskReader) Close() {
 // for batched direct gets is an error at once.
 func (r *taskReader) Next(ctx context.Context) (storedMsg, error) {
 	for len(r.buf) == 0 {
+		if r.caughtUp && r.bell != nil {
+			r.caughtUp = false
+			if err := r.wait(ctx); err != nil {
+				return storedMsg{}, err
+			}
+		}
 		batch, err := r.fetch(ctx)
 		switch {
 		case ctx.Err() != nil:
@@ -192,9 +231,15 @@ func (r *taskReader) request() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := r.nc.PublishRequest(r.subject, reply, body); err != nil {
+	sub, err := r.nc.ChanSubscribe(reply, r.replies)
+	if err != nil {
 		return "", fmt.Errorf("read %s: %w", r.filter, err)
 	}
+	if err := r.nc.PublishRequest(r.subject, reply, body); err != nil {
+		_ = sub.Unsubscribe()
+		return "", fmt.Errorf("read %s: %w", r.filter, err)
+	}
+	r.subs[reply] = sub
 	return reply, nil
 }
 
@@ -219,6 +264,13 @@ func (r *taskReader) fetch(ctx context.Context) (_ []storedMsg, err error) {
 			return nil, err
 		}
 	}
+	defer func() {
+		// This batch is over (read to its end or abandoned).
+		if sub := r.subs[reply]; sub != nil {
+			_ = sub.Unsubscribe()
+			delete(r.subs, reply)
+		}
+	}()
 	t := time.NewTimer(readTimeout)
 	defer t.Stop()
 	var out []storedMsg
@@ -248,6 +300,8 @@ func (r *taskReader) fetch(ctx context.Context) (_ []storedMsg, err error) {
 		case "204": // end of batch
 			if n := len(out); n > 0 && out[n-1].pending > 0 {
 				r.ahead, _ = r.request() // on failure, the next fetch asks again
+			} else if n > 0 {
+				r.caughtUp = true
 			}
 			return out, nil
 		case "404": // nothing stored from r.next on

@@ -166,6 +166,8 @@ func WorkSubject(target, taskID string) string {
 }
 
 // WorkFilter matches every assignment for one target: viber.work.<target>.*.
+// A daemon also subscribes to its own as a doorbell: an assignment queued
+// for it while its last free slot waits on the shared queue.
 func WorkFilter(target string) string { return workPrefix + target + ".*" }
 
 // WorkTaskFilter matches the assignment of one task for any target:

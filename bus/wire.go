@@ -254,7 +254,7 @@ func Wire() []WireEntry {
 		Notes: "a daemon's credential may publish only `" + TaskWriterFilter(DaemonWriter(daemon)) + "`; the event's source must be `" + DaemonSource(daemon) + "`"})
 	add(WireEntry{Kind: WireSubject, Name: WorkSubject(daemon+"|"+AnyDaemon, task), Via: WorkStream,
 		Writers: "gateways: the dispatcher at create and at a follow-up (`bus.Assign`), the sweeper for a task that lost its assignment (`bus.RequeueAt`, keyed by the task's head so two gateways store one)",
-		Readers: "daemons, through consumer `" + AnyWorkConsumer + "` or `" + DaemonWorkConsumer(daemon) + "`",
+		Readers: "daemons, through consumer `" + AnyWorkConsumer + "` or `" + DaemonWorkConsumer(daemon) + "` (`bus.PullWork`); daemon `" + daemon + "` also subscribes to `" + WorkFilter(daemon) + "` as a doorbell for its own queue",
 		Payload: typeName(Assignment{}),
 		Notes:   "`" + AnyDaemon + "` when the task names no daemon; one message per turn (`" + HeaderMsgID + "` work-<task>-<turn seq>)"})
 	add(WireEntry{Kind: WireSubject, Name: LiveSubject(task), Via: "core NATS (never stored)",

@@ -46,9 +46,9 @@ type Config struct {
 	// once whatever the wait; longer waits cost an idle daemon fewer
 	// requests. The server heartbeats a long pull (every 5 s at most), so
 	// a pull lost with a NATS node (a restart, a node of a cluster dying)
-	// is noticed within two heartbeats and renewed. A pull that
-	// holds the daemon's last free slot waits at most 5 s, so that the
-	// daemon's own queue and the shared one take turns.
+	// is noticed within two heartbeats and renewed. When only one
+	// slot is free the shared queue's pull holds it and an assignment
+	// queued for this daemon ends that pull at once (see startPulling).
 	PullWait time.Duration
 	// Setup must match the gateway's (the work ack wait in particular).
 	Setup bus.SetupOptions
@@ -139,15 +139,14 @@ func (c *Config) Validate() error {
 // Config.PullWait says otherwise.
 const DefaultPullWait = 30 * time.Second
 
-// busyPullWait bounds a pull that holds the daemon's last free slot.
+// busyPullWait is how often a daemon whose last free slot is held by the
+// shared queue's pull looks at its own queue anyway (for redeliveries,
+// which no publish announces).
 const busyPullWait = 5 * time.Second
 
-// pullHeartbeat is the longest interval at which the server heartbeats a
-// waiting pull. A pull held by a NATS node that dies (the consumer's
-// leader, or the node the daemon was connected to) gets no answer and no
-// error: two missed heartbeats are how the daemon notices and pulls again
-// from the consumer's new leader.
-const pullHeartbeat = 5 * time.Second
+// quickPullWait bounds a pull of the daemon's own queue that holds its
+// last free slot.
+const quickPullWait = 500 * time.Millisecond
 
 // Daemon runs tasks assigned through NATS.
 type Daemon struct {
@@ -175,6 +174,7 @@ type Daemon struct {
 	mu      sync.Mutex
 	running map[string]struct{}
 	slots   *slotSet
+	pulls   pullState
 	beatReq chan struct{}
 	wg      sync.WaitGroup
 }
@@ -276,6 +276,7 @@ func New(cfg Config) (*Daemon, error) {
 		host:     host,
 		running:  map[string]struct{}{},
 		slots:    newSlotSet(cfg.Capacity),
+		pulls:    pullState{ownWake: make(chan struct{}, 1), recheck: busyPullWait},
 		beatReq:  beatReq,
 	}
 	if err := cfg.Metrics.WatchRunning(d.runningCount); err != nil {
@@ -400,13 +401,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.rescanLoop(runCtx)
 		}()
 	}
-	for _, c := range consumers {
-		loops.Add(1)
-		go func() {
-			defer loops.Done()
-			d.pullLoop(runCtx, c)
-		}()
-	}
+	d.startPulling(runCtx, consumers[0], consumers[1], &loops)
 	<-ctx.Done()
 	stop()
 	loops.Wait()
@@ -592,60 +587,6 @@ func (d *Daemon) heartbeatLoop(ctx context.Context) {
 			d.log.Warn().Err(err).Msg("heartbeat failed")
 		}
 		cancel()
-	}
-}
-
-// pullLoop long-polls one consumer for an assignment whenever a slot is
-// free.
-func (d *Daemon) pullLoop(ctx context.Context, c jetstream.Consumer) {
-	for ctx.Err() == nil {
-		if d.slots.acquire(ctx, false) != nil {
-			return
-		}
-		// A waiting pull holds a slot. While another slot is free the
-		// other loop can pull too, so the pull may wait long (an idle
-		// daemon costs little); when this was the last free slot it is
-		// kept short, so the loops take turns.
-		wait := d.cfg.PullWait
-		if d.slots.full() {
-			wait = min(wait, busyPullWait)
-		}
-		fctx, cancel := context.WithTimeout(ctx, wait)
-		opts := []jetstream.FetchOpt{jetstream.FetchContext(fctx)}
-		if dl, ok := fctx.Deadline(); ok && time.Until(dl) >= 2*pullHeartbeat {
-			// At most a third of what is left (ctx may end sooner than
-			// wait): the client wants the expiry at least twice the
-			// heartbeat.
-			opts = append(opts, jetstream.FetchHeartbeat(min(time.Until(dl)/3, pullHeartbeat)))
-		}
-		batch, err := c.Fetch(1, opts...)
-		if err != nil {
-			cancel()
-			d.slots.release()
-			if ctx.Err() == nil {
-				d.log.Warn().Err(err).Msg("pull failed; retrying")
-				sleep(ctx, time.Second)
-			}
-			continue
-		}
-		got := false
-		for msg := range batch.Messages() {
-			got = true
-			d.wg.Add(1)
-			go func() {
-				defer d.wg.Done()
-				defer d.slots.release()
-				d.handle(ctx, msg, ackWait(c, d.cfg.Setup.AckWait()))
-			}()
-		}
-		cancel()
-		if !got {
-			d.slots.release()
-			if err := batch.Error(); err != nil && ctx.Err() == nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
-				d.log.Warn().Err(err).Msg("pull ended with an error; retrying")
-				sleep(ctx, time.Second)
-			}
-		}
 	}
 }
 

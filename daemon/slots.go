@@ -28,6 +28,12 @@ func newSlotSet(max int) *slotSet { return &slotSet{max: max} }
 // (tasks taking their slot back) go before the others. It returns ctx's
 // error when ctx ends first.
 func (s *slotSet) acquire(ctx context.Context, urgent bool) error {
+	return s.acquireOr(ctx, urgent, nil)
+}
+
+// acquireOr is acquire, calling queued (when not nil) once the caller waits
+// in line, so that it may ask whoever holds a slot idly to give it up.
+func (s *slotSet) acquireOr(ctx context.Context, urgent bool, queued func()) error {
 	s.mu.Lock()
 	if s.used < s.max && len(s.urgent) == 0 && (urgent || len(s.normal) == 0) {
 		s.used++
@@ -41,6 +47,9 @@ func (s *slotSet) acquire(ctx context.Context, urgent bool) error {
 		s.normal = append(s.normal, ch)
 	}
 	s.mu.Unlock()
+	if queued != nil {
+		queued()
+	}
 	select {
 	case <-ch:
 		return nil
@@ -90,6 +99,37 @@ func (s *slotSet) dispatch() {
 		s.used++
 		close(ch)
 	}
+}
+
+// takeFree takes up to n more slots at once, only those free with nobody
+// waiting for one, and returns how many it took.
+func (s *slotSet) takeFree(n int) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.urgent) > 0 || len(s.normal) > 0 {
+		return 0
+	}
+	k := max(0, min(n, s.max-s.used))
+	s.used += k
+	return k
+}
+
+// releaseN gives n slots back (see release).
+func (s *slotSet) releaseN(n int) {
+	if n <= 0 {
+		return
+	}
+	s.mu.Lock()
+	s.used -= n
+	s.dispatch()
+	s.mu.Unlock()
+}
+
+// free is how many slots are free.
+func (s *slotSet) free() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.max - s.used
 }
 
 // full reports whether every slot is taken.

@@ -127,13 +127,16 @@ func (d *Daemon) waitChild(ctx context.Context, id string) (*bus.Summary, error)
 
 // yieldSlot gives up the capacity slot of the calling task (the one its
 // assignment took) and returns the function that takes one again, before
-// the pull loops may take it. When ctx ends while it waits, the slot is
+// the pull loops may take it (a waiting pull is asked to give its slots
+// up). When ctx ends while it waits, the slot is
 // taken anyway (beyond the capacity, for the moment the task needs to end)
 // so that the task's own release at its end stays balanced.
 func (d *Daemon) yieldSlot() func(context.Context) {
 	d.slots.release()
 	return func(ctx context.Context) {
-		if d.slots.acquire(ctx, true) != nil {
+		// A pull waiting idly gives its slots up for it.
+		asked := func() { d.pulls.anyYield.ask(); d.pulls.ownYield.ask() }
+		if d.slots.acquireOr(ctx, true, asked) != nil {
 			d.slots.take()
 		}
 	}

@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/tmc/langchaingo/llms"
 
 	"github.com/viberhq/viber/agents"
@@ -56,7 +55,7 @@ func cancelReason(ev *bus.Event) string {
 }
 
 // handle runs one assignment and settles its message.
-func (d *Daemon) handle(ctx context.Context, msg jetstream.Msg, ackWait time.Duration) {
+func (d *Daemon) handle(ctx context.Context, msg *bus.WorkMsg, ackWait time.Duration) {
 	a, err := bus.ParseAssignment(msg.Data())
 	if err != nil {
 		d.log.Error().Err(err).Str("subject", msg.Subject()).Msg("dropping a malformed assignment")
@@ -64,10 +63,7 @@ func (d *Daemon) handle(ctx context.Context, msg jetstream.Msg, ackWait time.Dur
 		return
 	}
 	ctx = bus.ExtractTrace(ctx, msg.Headers()) // the turn joins the submit's trace
-	attempt := 1
-	if md, err := msg.Metadata(); err == nil {
-		attempt = int(md.NumDelivered)
-	}
+	attempt := msg.Delivered()
 	log := d.log.With().Str("task", a.TaskID).Int("attempt", attempt).Logger()
 
 	// Keep the assignment ours while the task runs.
@@ -115,9 +111,10 @@ func (d *Daemon) handle(ctx context.Context, msg jetstream.Msg, ackWait time.Dur
 	stopHB()
 	switch out {
 	case done:
-		actx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := msg.DoubleAck(actx); err != nil {
+		// Not waited for: the log says the turn ended, so an ack that is
+		// lost only means a redelivery, which finds the task ended and is
+		// acknowledged then.
+		if err := msg.Ack(); err != nil {
 			log.Warn().Err(err).Msg("ack of a finished task failed; it may be delivered again and will be dropped then")
 		}
 	case handBack:

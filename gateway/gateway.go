@@ -126,7 +126,8 @@ type Gateway struct {
 	taskStream   jetstream.Stream
 	hookClient   *http.Client
 	hookWG       sync.WaitGroup
-	hookMu       sync.Mutex // orders hookWG.Add before the wait at stop
+	hookMu       sync.Mutex  // orders hookWG.Add before the wait at stop
+	notifyOf     notifyCache // notify URLs of tasks created here
 	stopWebhooks func()
 
 	caughtUp        chan struct{}

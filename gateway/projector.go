@@ -227,12 +227,20 @@ func (g *Gateway) fold(ctx context.Context, cache projections, subject string, d
 	}
 	p := cache[taskID]
 	if p == nil {
-		sum, rev, err := g.summaries.Get(ctx, taskID)
-		switch {
-		case errors.Is(err, bus.ErrTaskNotFound):
-			sum, rev = &bus.Summary{}, 0
-		case err != nil:
-			return err
+		sum, rev := &bus.Summary{}, uint64(0)
+		// A task's created event is its first: nothing folded it before,
+		// unless this is a redelivery, and then writing the summary meets
+		// the stored one (store reads it and keeps the newer). Any other
+		// event folds onto the stored summary.
+		if _, _, typ, _ := bus.TaskSubjectParts(subject); typ != bus.TypeCreated.Short() {
+			var err error
+			sum, rev, err = g.summaries.Get(ctx, taskID)
+			switch {
+			case errors.Is(err, bus.ErrTaskNotFound):
+				sum, rev = &bus.Summary{}, 0
+			case err != nil:
+				return err
+			}
 		}
 		p = &projection{sum: sum, rev: rev}
 		cache[taskID] = p

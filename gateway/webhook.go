@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -226,6 +227,9 @@ func (g *Gateway) handleTerminal(ctx context.Context, m jetstream.Msg) {
 // notifyURL reads a task's notify URL from its created event (one direct
 // get).
 func (g *Gateway) notifyURL(ctx context.Context, taskID string) (string, error) {
+	if url, ok := g.notifyOf.get(taskID); ok {
+		return url, nil
+	}
 	raw, err := g.taskStream.GetLastMsgForSubject(ctx, bus.CreatedSubject(taskID))
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return "", nil
@@ -314,4 +318,32 @@ func redact(raw string) string {
 		u.RawQuery = "…"
 	}
 	return u.Redacted()
+}
+
+// notifyCache remembers the notify URL ("" for none) of the tasks this
+// gateway created, so that delivering their terminal events need not read
+// their created event back: it never changes once stored. A task created
+// elsewhere, or forgotten (the cache is bounded), is read as before.
+type notifyCache struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+// maxNotifyCache bounds notifyCache; it starts over when full.
+const maxNotifyCache = 16384
+
+func (c *notifyCache) put(taskID, url string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxNotifyCache {
+		c.m = map[string]string{}
+	}
+	c.m[taskID] = url
+}
+
+func (c *notifyCache) get(taskID string) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	url, ok := c.m[taskID]
+	return url, ok
 }

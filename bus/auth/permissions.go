@@ -47,6 +47,10 @@ func kvKey(bucket, key string) string { return "$KV." + bucket + "." + key }
 //     does not), but create no consumer on it: a consumer's creator picks
 //     its deliver subject, which nats-server checks against no permission,
 //     so a push consumer could deliver the log to any subject;
+//   - subscribe to its own work subjects (viber.work.<name>.*): the
+//     doorbell that tells it an assignment was queued for it while its
+//     last free slot waits on the shared queue (an old credential without
+//     it still works: the daemon then looks every 5 s);
 //   - publish task events under its own writer token only
 //     (viber.task.*.d-<name>.*: readers accept them only from the daemon
 //     holding the task, so it cannot write another daemon's task nor pass
@@ -60,8 +64,8 @@ func kvKey(bucket, key string) string { return "$KV." + bucket + "." + key }
 // purge, message delete), consumers on VIBER_TASKS, other daemons'
 // consumers and work subjects, queuing work (viber.work.>), the gateway's
 // API beyond creating tasks (a spawn call's child), the task summaries, and
-// subscribing to live deltas or anything but the task subjects and its
-// inbox.
+// subscribing to live deltas or anything but the task subjects, its own
+// work subjects and its inbox.
 func DaemonPermissions(name, inbox string) (jwt.Permissions, error) {
 	if !bus.ValidToken(name) || name == bus.AnyDaemon {
 		return jwt.Permissions{}, fmt.Errorf("daemon name %q: use 1-64 letters, digits, '-' or '_' (not %q)", name, bus.AnyDaemon)
@@ -73,7 +77,7 @@ func DaemonPermissions(name, inbox string) (jwt.Permissions, error) {
 		inbox = DefaultInbox
 	}
 	p := workerPermissions(name, jsAPI, kvKey(bus.DaemonBucket, name), bus.TaskWriterFilter(bus.DaemonWriter(name)))
-	p.Sub.Allow.Add(inbox+".>", bus.TaskSubjects())
+	p.Sub.Allow.Add(inbox+".>", bus.TaskSubjects(), bus.WorkFilter(name))
 	return p, nil
 }
 
@@ -101,7 +105,7 @@ func EdgePermissions(name, hubDomain string) (jwt.Permissions, error) {
 	}
 	api := DomainAPI(hubDomain)
 	p := workerPermissions(name, api, api+kvKey(bus.DaemonBucket, name), edgeTaskSubjects(name)...)
-	p.Sub.Allow.Add(DaemonInbox(name)+".>", bus.TaskSubjects())
+	p.Sub.Allow.Add(DaemonInbox(name)+".>", bus.TaskSubjects(), bus.WorkFilter(name))
 	return p, nil
 }
 

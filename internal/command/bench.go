@@ -36,6 +36,7 @@ then a backlog drained, every task's log checked for exactly one run:
 			&cli.IntFlag{Name: "tasks", Usage: "tasks the appends are spread over", Value: 1_000},
 			&cli.IntFlag{Name: "dispatch", Usage: "tasks submitted for the latency figures", Value: 1_000},
 			&cli.StringFlag{Name: "dir", Usage: "where the temporary stores go (default: the OS temp dir)"},
+			&cli.StringFlag{Name: "cpuprofile", Usage: "write this process's CPU profile to `FILE` and the NATS server's to FILE.nats (go tool pprof)"},
 			&cli.IntFlag{Name: "daemons", Usage: "measure a fleet of this many simulated daemons instead"},
 			&cli.IntFlag{Name: "backlog", Usage: "with --daemons: tasks submitted at once for the fleet to drain", Value: 10_000},
 			&cli.IntFlag{Name: "capacity", Usage: "with --daemons: tasks each daemon runs at once", Value: 4},
@@ -47,19 +48,30 @@ then a backlog drained, every task's log checked for exactly one run:
 			Name:   "serve-nats",
 			Usage:  "run the benchmark's NATS server (bench starts it as a child process)",
 			Hidden: true,
-			Flags:  []cli.Flag{&cli.StringFlag{Name: "dir", Required: true}},
-			Action: func(c *cli.Context) error { return bench.ServeNATS(c.String("dir"), os.Stdin, os.Stdout) },
+			Flags:  []cli.Flag{&cli.StringFlag{Name: "dir", Required: true}, &cli.StringFlag{Name: "cpuprofile"}},
+			Action: func(c *cli.Context) error {
+				return bench.ServeNATS(c.String("dir"), c.String("cpuprofile"), os.Stdin, os.Stdout)
+			},
 		}},
 		Action: func(c *cli.Context) error {
 			ctx, stop := signalContext(c.Context)
 			defer stop()
 			var progress io.Writer = os.Stderr
+			var childNATS func(context.Context, string) (*bench.NATS, error)
+			if f := c.String("cpuprofile"); f != "" {
+				stopProfile, err := bench.StartCPUProfile(f)
+				if err != nil {
+					return userError(err)
+				}
+				defer stopProfile()
+				childNATS = bench.ProfiledChildNATS(f + ".nats")
+			}
 			if c.Int("daemons") > 0 {
 				return benchFleet(ctx, c, progress)
 			}
 			r, err := bench.Run(ctx, bench.Options{
 				AppendEvents: c.Int("events"), AppendTasks: c.Int("tasks"), ReplayEvents: c.Int("events"),
-				DispatchTasks: c.Int("dispatch"), Dir: c.String("dir"), Progress: progress,
+				DispatchTasks: c.Int("dispatch"), Dir: c.String("dir"), Progress: progress, NATS: childNATS,
 			})
 			if err != nil {
 				return userError(err)
