@@ -176,17 +176,27 @@ type memoryState struct {
 	cache *memory.Cache
 }
 
+// memoryOpenFor bounds how long a starting daemon tries to open the memory
+// bucket before it runs its agents without memory.
+const memoryOpenFor = 30 * time.Second
+
 // startMemory opens the memory bucket and follows it with a cache until
-// ctx ends. Without the bucket (a gateway too old to create it) agents
-// run without memory.
+// ctx ends. A failure that may pass (no answer, an election) is retried
+// for up to memoryOpenFor; without the bucket after that (a gateway too
+// old to create it, credentials that do not allow it) agents run without
+// memory.
 func (d *Daemon) startMemory(ctx context.Context, loops *sync.WaitGroup) {
 	var store *bus.Memory
-	err := d.retry(ctx, "open the memory bucket", func(ctx context.Context) (err error) {
+	octx, cancel := context.WithTimeout(ctx, memoryOpenFor)
+	err := d.retry(octx, "open the memory bucket", func(ctx context.Context) (err error) {
 		store, err = bus.OpenMemory(ctx, d.js)
 		return err
 	})
+	cancel()
 	if err != nil {
-		d.log.Warn().Err(err).Msg("memory unavailable; agents run without it")
+		if ctx.Err() == nil {
+			d.log.Warn().Err(err).Msg("memory unavailable; agents run without it (check that the gateway is this version or newer and that the daemon's credentials allow the viber_memory bucket)")
+		}
 		return
 	}
 	d.mem = memoryState{store: store, cache: memory.NewCache()}

@@ -306,6 +306,34 @@ func doDaemonWork(t *testing.T, ctx context.Context, e *env, nc *nats.Conn, js j
 	if err := nc.Flush(); err != nil {
 		t.Fatal(err)
 	}
+	// Memory: open, write, read back and watch (what the daemon's memory
+	// cache and the memory tools do).
+	mem, err := bus.OpenMemory(ctx, js)
+	if err != nil {
+		t.Fatalf("open memory: %v (%q)", err, v.list())
+	}
+	global := bus.MemoryScope{Kind: bus.MemoryGlobal}
+	if _, err := mem.Put(ctx, global, "MEMORY.md", "from "+name, 0); err != nil {
+		t.Fatalf("write memory: %v (%q)", err, v.list())
+	}
+	if f, err := mem.Get(ctx, global, "MEMORY.md", 0); err != nil || f.Content != "from "+name {
+		t.Fatalf("read memory: %+v %v", f, err)
+	}
+	wctx, stop := context.WithCancel(ctx)
+	defer stop()
+	caught := make(chan struct{})
+	go func() {
+		_ = mem.Watch(wctx, func(f *bus.MemoryFile) {
+			if f == nil {
+				close(caught)
+			}
+		})
+	}()
+	select {
+	case <-caught:
+	case <-ctx.Done():
+		t.Fatalf("watching memory never caught up (%q)", v.list())
+	}
 }
 
 func TestDaemonCredentialRefusals(t *testing.T) {

@@ -76,7 +76,7 @@ func DaemonPermissions(name, inbox string) (jwt.Permissions, error) {
 	if inbox == "" {
 		inbox = DefaultInbox
 	}
-	p := workerPermissions(name, jsAPI, kvKey(bus.DaemonBucket, name), bus.TaskWriterFilter(bus.DaemonWriter(name)))
+	p := workerPermissions(name, jsAPI, "", bus.TaskWriterFilter(bus.DaemonWriter(name)))
 	p.Sub.Allow.Add(inbox+".>", bus.TaskSubjects(), bus.WorkFilter(name))
 	return p, nil
 }
@@ -104,7 +104,7 @@ func EdgePermissions(name, hubDomain string) (jwt.Permissions, error) {
 		return jwt.Permissions{}, fmt.Errorf("hub JetStream domain %q: use letters, digits, '-' or '_' (vibergw --js-domain)", hubDomain)
 	}
 	api := DomainAPI(hubDomain)
-	p := workerPermissions(name, api, api+kvKey(bus.DaemonBucket, name), edgeTaskSubjects(name)...)
+	p := workerPermissions(name, api, api, edgeTaskSubjects(name)...)
 	p.Sub.Allow.Add(DaemonInbox(name)+".>", bus.TaskSubjects(), bus.WorkFilter(name))
 	return p, nil
 }
@@ -132,9 +132,10 @@ func edgeTaskSubjects(name string) []string {
 }
 
 // workerPermissions are the publish permissions daemon name needs, with api
-// as the JetStream API prefix, presence as the subject that writes its
-// presence key and tasks as the task-event subjects it may write.
-func workerPermissions(name, api, presence string, tasks ...string) jwt.Permissions {
+// as the JetStream API prefix, kvPut the prefix of its key-value puts (""
+// on the hub, api across a leaf link) and tasks as the task-event subjects
+// it may write.
+func workerPermissions(name, api, kvPut string, tasks ...string) jwt.Permissions {
 	own := bus.DaemonWorkConsumer(name)
 	var p jwt.Permissions
 	p.Pub.Allow.Add(
@@ -142,7 +143,7 @@ func workerPermissions(name, api, presence string, tasks ...string) jwt.Permissi
 		api+"INFO",
 		// Presence: its own key, read everyone's.
 		api+"STREAM.INFO."+kvStream(bus.DaemonBucket),
-		presence,
+		kvPut+kvKey(bus.DaemonBucket, name),
 		api+"DIRECT.GET."+kvStream(bus.DaemonBucket),
 		api+"DIRECT.GET."+kvStream(bus.DaemonBucket)+".>",
 		api+"STREAM.MSG.GET."+kvStream(bus.DaemonBucket),
@@ -169,15 +170,15 @@ func workerPermissions(name, api, presence string, tasks ...string) jwt.Permissi
 		bus.APISubject(bus.APIGroupTask, bus.APITaskCreate),
 		// Memory: the fleet's memory, read for prompts and written by
 		// the memory_update tool (any key: tasks move between daemons).
-		jsAPI+"STREAM.INFO."+kvStream(bus.MemoryBucket),
-		kvKey(bus.MemoryBucket, ">"),
-		jsAPI+"DIRECT.GET."+kvStream(bus.MemoryBucket),
-		jsAPI+"DIRECT.GET."+kvStream(bus.MemoryBucket)+".>",
-		jsAPI+"STREAM.MSG.GET."+kvStream(bus.MemoryBucket),
-		jsAPI+"CONSUMER.CREATE."+kvStream(bus.MemoryBucket)+".*",
-		jsAPI+"CONSUMER.CREATE."+kvStream(bus.MemoryBucket)+".*.>",
-		jsAPI+"CONSUMER.DELETE."+kvStream(bus.MemoryBucket)+".*",
-		jsAPI+"CONSUMER.INFO."+kvStream(bus.MemoryBucket)+".*",
+		api+"STREAM.INFO."+kvStream(bus.MemoryBucket),
+		kvPut+kvKey(bus.MemoryBucket, ">"),
+		api+"DIRECT.GET."+kvStream(bus.MemoryBucket),
+		api+"DIRECT.GET."+kvStream(bus.MemoryBucket)+".>",
+		api+"STREAM.MSG.GET."+kvStream(bus.MemoryBucket),
+		api+"CONSUMER.CREATE."+kvStream(bus.MemoryBucket)+".*",
+		api+"CONSUMER.CREATE."+kvStream(bus.MemoryBucket)+".*.>",
+		api+"CONSUMER.DELETE."+kvStream(bus.MemoryBucket)+".*",
+		api+"CONSUMER.INFO."+kvStream(bus.MemoryBucket)+".*",
 	)
 	p.Pub.Allow.Add(tasks...)
 	return p
