@@ -64,21 +64,30 @@ func TestReorderArgs(t *testing.T) {
 	}
 }
 
+// startGateway runs a gateway (no HTTP listener) on env until the test
+// ends.
+func startGateway(t *testing.T, env *bustest.Env) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	g, err := gateway.New(ctx, gateway.Config{NC: env.Connect(t, "gateway"), HTTPListen: "none", Logger: zerolog.Nop()})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	if err := g.Start(ctx); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); g.Stop() })
+}
+
 // TestCLIFlagsAnywhere runs the real viber command, flags after arguments
 // and connection flags before the command, against a real gateway, and
 // checks what reached the task log.
 func TestCLIFlagsAnywhere(t *testing.T) {
 	t.Parallel()
 	env := bustest.Start(t, "", bus.SetupOptions{})
-	ctx, cancel := context.WithCancel(context.Background())
-	g, err := gateway.New(ctx, gateway.Config{NC: env.Connect(t, "gateway"), HTTPListen: "none", Logger: zerolog.Nop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := g.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); g.Stop() })
+	startGateway(t, env)
 	cl, err := client.New(env.Connect(t, "test"))
 	if err != nil {
 		t.Fatal(err)

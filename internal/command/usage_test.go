@@ -2,18 +2,15 @@ package command
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v2"
 
 	"github.com/viberhq/viber/bus"
 	"github.com/viberhq/viber/bus/bustest"
-	"github.com/viberhq/viber/gateway"
 )
 
 // TestCLIUsage runs `viber usage` against a real gateway holding a task
@@ -21,15 +18,7 @@ import (
 func TestCLIUsage(t *testing.T) {
 	t.Parallel()
 	env := bustest.Start(t, "", bus.SetupOptions{})
-	ctx, cancel := context.WithCancel(context.Background())
-	g, err := gateway.New(ctx, gateway.Config{NC: env.Connect(t, "gateway"), HTTPListen: "none", Logger: zerolog.Nop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := g.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); g.Stop() })
+	startGateway(t, env)
 
 	// One task that ran a turn on custom/m: 1234 tokens in, 56 out, $0.25.
 	actx := bustest.Context(t, 10*time.Second)
