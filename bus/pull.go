@@ -71,12 +71,13 @@ func (m *WorkMsg) Term() error { return m.nc.Publish(m.msg.Reply, []byte("+TERM"
 // Ack acknowledges it without waiting for the server.
 func (m *WorkMsg) Ack() error { return m.nc.Publish(m.msg.Reply, []byte("+ACK")) }
 
-// pullHeartbeat is the longest interval at which the server heartbeats a
-// waiting pull. A pull held by a NATS node that dies (the consumer's
-// leader, or the node the daemon was connected to) gets no answer and no
-// error: two missed heartbeats are how the daemon notices and pulls again
-// from the consumer's new leader.
-const pullHeartbeat = 5 * time.Second
+// DefaultPullHeartbeat is the longest interval at which the server
+// heartbeats a waiting pull unless [PullWork] is given another. A pull
+// held by a NATS node that dies (the consumer's leader, or the node the
+// daemon was connected to) gets no answer and no error: two missed
+// heartbeats are how the daemon notices and pulls again from the
+// consumer's new leader.
+const DefaultPullHeartbeat = 5 * time.Second
 
 // errPullLost means a long pull's heartbeats stopped (a server restart, a
 // cut link): the caller pulls again.
@@ -87,8 +88,9 @@ var errPullLost = errors.New("pull lost: no heartbeat from the server")
 // js (its domain's API for an edge daemon), and calls deliver with each as
 // it arrives (in PullWork's goroutine; deliver must not block). It returns
 // how many it delivered when the wait ends or batch were delivered. A pull
-// of 10 s or more is heartbeated by the server (every third of it, 5 s at
-// most), and one whose heartbeats stop ends with an error.
+// of 10 s or more is heartbeated by the server every third of it, or every
+// heartbeat if that is shorter (0: [DefaultPullHeartbeat]), and one whose
+// heartbeats stop ends with an error.
 //
 // Unlike a fetch given up early, a pull that stop (or ctx) ends loses
 // nothing: PullWork withdraws the request's interest, waits until the
@@ -96,7 +98,7 @@ var errPullLost = errors.New("pull lost: no heartbeat from the server")
 // which reserved room for batch assignments before pulling, runs them
 // (or, stopping, gives them back). So a daemon never holds an assignment
 // it has no slot for, and never leaves one to its ack wait.
-func PullWork(ctx context.Context, js jetstream.JetStream, consumer string, batch int, wait time.Duration, stop <-chan struct{}, deliver func(*WorkMsg)) (int, error) {
+func PullWork(ctx context.Context, js jetstream.JetStream, consumer string, batch int, wait, heartbeat time.Duration, stop <-chan struct{}, deliver func(*WorkMsg)) (int, error) {
 	nc := js.Conn()
 	req := struct {
 		Batch     int           `json:"batch"`
@@ -104,7 +106,10 @@ func PullWork(ctx context.Context, js jetstream.JetStream, consumer string, batc
 		Heartbeat time.Duration `json:"idle_heartbeat,omitempty"`
 	}{Batch: batch, Expires: wait}
 	if wait >= 10*time.Second {
-		req.Heartbeat = min(wait/3, pullHeartbeat)
+		if heartbeat <= 0 {
+			heartbeat = DefaultPullHeartbeat
+		}
+		req.Heartbeat = min(wait/3, heartbeat)
 	}
 	body, err := json.Marshal(req)
 	if err != nil {

@@ -44,9 +44,10 @@ type Config struct {
 	// PullWait is how long an idle daemon's pull for work waits on the
 	// server before it is renewed (default 30 s). An assignment arrives at
 	// once whatever the wait; longer waits cost an idle daemon fewer
-	// requests. The server heartbeats a long pull (every 5 s at most), so
-	// a pull lost with a NATS node (a restart, a node of a cluster dying)
-	// is noticed within two heartbeats and renewed. When only one
+	// requests. The server heartbeats a long pull (every 5 s, or every
+	// Heartbeat when that is longer, at most a third of the wait), so a
+	// pull lost with a NATS node (a restart, a node of a cluster dying) is
+	// noticed within two heartbeats and renewed. When only one
 	// slot is free the shared queue's pull holds it and an assignment
 	// queued for this daemon ends that pull at once (see startPulling).
 	PullWait time.Duration

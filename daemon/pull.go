@@ -161,7 +161,7 @@ func (d *Daemon) ownLoop(ctx context.Context, c jetstream.Consumer) {
 			p.ownPulling.Store(true)
 		}
 		more := false
-		n, err := bus.PullWork(ctx, d.js, name, 1, wait, stop, func(msg *bus.WorkMsg) {
+		n, err := bus.PullWork(ctx, d.js, name, 1, wait, d.pullHeartbeat(), stop, func(msg *bus.WorkMsg) {
 			more = msg.Pending() > 0
 			d.run1(ctx, c, msg)
 		})
@@ -174,6 +174,15 @@ func (d *Daemon) ownLoop(ctx context.Context, c jetstream.Consumer) {
 		}
 		d.pulled(ctx, 1-n, err)
 	}
+}
+
+// pullHeartbeat is how often the server heartbeats a long pull: every 5 s
+// ([bus.DefaultPullHeartbeat]), or every presence heartbeat when that is
+// longer, so that a large fleet that chose a long heartbeat to idle cheaply
+// is not woken more often by its pulls. Two missed beats end a pull lost
+// with a NATS node.
+func (d *Daemon) pullHeartbeat() time.Duration {
+	return max(d.cfg.Heartbeat, bus.DefaultPullHeartbeat)
 }
 
 // anyLoop pulls the shared queue (see pullState).
@@ -195,7 +204,7 @@ func (d *Daemon) anyLoop(ctx context.Context, c jetstream.Consumer) {
 		batch := 1 + d.slots.takeFree(min(extra, maxPullBatch-1))
 		stop := p.anyYield.begin()
 		p.anyPulling.Store(true)
-		n, err := bus.PullWork(ctx, d.js, bus.AnyWorkConsumer, batch, d.cfg.PullWait, stop, func(msg *bus.WorkMsg) {
+		n, err := bus.PullWork(ctx, d.js, bus.AnyWorkConsumer, batch, d.cfg.PullWait, d.pullHeartbeat(), stop, func(msg *bus.WorkMsg) {
 			d.run1(ctx, c, msg)
 		})
 		p.anyPulling.Store(false)

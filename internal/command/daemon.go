@@ -55,7 +55,7 @@ func daemonFlags() []cli.Flag {
 		&cli.IntFlag{Name: "capacity", Usage: "tasks run at once", EnvVars: []string{"VIBER_CAPACITY"}, Value: 4},
 		&cli.IntFlag{Name: "max-child-depth", Usage: "tasks at this depth are not offered the spawn tool (match the gateway's; negative: no spawn)", EnvVars: []string{"VIBER_MAX_CHILD_DEPTH"}, Value: 2},
 		&cli.IntFlag{Name: "memory-file-cap", Usage: "bytes of each memory file shown in the system prompt", EnvVars: []string{"VIBER_MEMORY_FILE_CAP"}, Value: 8 << 10},
-		&cli.DurationFlag{Name: "heartbeat", Usage: "presence interval", EnvVars: []string{"VIBER_HEARTBEAT"}, Value: 5 * time.Second},
+		&cli.DurationFlag{Name: "heartbeat", Usage: "presence interval (longer than 5s, also how often NATS heartbeats an idle pull for work: 15s suits a fleet of a thousand)", EnvVars: []string{"VIBER_HEARTBEAT"}, Value: 5 * time.Second},
 		&cli.DurationFlag{Name: "pull-wait", Usage: "how long an idle pull for work waits on the server before it is renewed", EnvVars: []string{"VIBER_PULL_WAIT"}, Value: daemon.DefaultPullWait},
 		&cli.DurationFlag{Name: "work-ack-wait", Usage: "must match the gateway's --work-ack-wait", EnvVars: []string{"VIBER_WORK_ACK_WAIT"}, Value: bus.DefaultWorkAckWait},
 		&cli.StringFlag{Name: "leaf", Usage: "run as an edge daemon: an embedded NATS leaf node linked to the hub at nats-leaf://HOST:PORT (then --nats-url is not used)", EnvVars: []string{"VIBER_LEAF"}},
