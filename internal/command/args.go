@@ -9,8 +9,10 @@ import (
 )
 
 // Run runs app with args (os.Args) after [ReorderArgs], so flags work
-// anywhere on the line, as people type them.
+// anywhere on the line, as people type them, with the garbage collector's
+// target at [DefaultGOGC] unless GOGC is set.
 func Run(ctx context.Context, app *cli.App, args []string) error {
+	tuneGC()
 	return app.RunContext(ctx, ReorderArgs(app, args))
 }
 
