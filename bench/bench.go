@@ -75,9 +75,18 @@ func (o Options) withDefaults() Options {
 
 // Report is what `viber bench --json` prints.
 type Report struct {
-	RawJSPubPerS   float64 `json:"raw_js_pub_per_s"`
-	AppendPerS     float64 `json:"append_per_s"`
-	AppendRatio    float64 `json:"append_ratio"`
+	RawJSPubPerS float64 `json:"raw_js_pub_per_s"`
+	AppendPerS   float64 `json:"append_per_s"`
+	AppendRatio  float64 `json:"append_ratio"`
+	// RawCASPerS is raw JetStream publishes with what an append needs and
+	// nothing of bus: an event id for de-duplication and a compare-and-set
+	// on the task's subjects, one in flight per task, over as many tasks
+	// as the typed appends: the bound of append_ratio on this server.
+	RawCASPerS float64 `json:"raw_cas_per_s"`
+	// CASRatio is RawCASPerS / RawJSPubPerS: what append_ratio could be at
+	// best; AppendVsCAS is AppendPerS / RawCASPerS: what bus adds to it.
+	CASRatio       float64 `json:"cas_ratio"`
+	AppendVsCAS    float64 `json:"append_vs_cas"`
 	RawOrderedPerS float64 `json:"raw_ordered_per_s"`
 	ReplayPerS     float64 `json:"replay_per_s"`
 	ReplayRatio    float64 `json:"replay_ratio"`
@@ -286,6 +295,22 @@ func appendPhase(ctx context.Context, o Options, r *Report) error {
 	}
 	r.RawJSPubPerS = round(float64(o.AppendEvents) / time.Since(t0).Seconds())
 
+	// Raw compare-and-set publishes, on fresh tasks.
+	heads := make([]uint64, len(tasks))
+	for i := range tasks {
+		tasks[i] = bus.NewID()
+		if heads[i], err = benchTaskHead(ctx, e.log, tasks[i]); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(o.Progress, "raw JetStream compare-and-set publishes: %d messages over %d tasks\n", o.AppendEvents, len(tasks))
+	tc := time.Now()
+	if err := publishCAS(ctx, e.js, tasks, heads, body, o.AppendEvents); err != nil {
+		return err
+	}
+	r.RawCASPerS = round(float64(o.AppendEvents/len(tasks)*len(tasks)) / time.Since(tc).Seconds())
+	r.CASRatio = round(r.RawCASPerS / r.RawJSPubPerS)
+
 	// Fresh tasks for the typed appends, so each starts from a known head.
 	for i := range tasks {
 		tasks[i] = bus.NewID()
@@ -301,7 +326,51 @@ func appendPhase(ctx context.Context, o Options, r *Report) error {
 	}
 	r.AppendPerS = round(float64(n) / time.Since(t1).Seconds())
 	r.AppendRatio = round(r.AppendPerS / r.RawJSPubPerS)
+	r.AppendVsCAS = round(r.AppendPerS / r.RawCASPerS)
 	return nil
+}
+
+// benchTaskHead is benchTask, returning the stream sequence of the task's
+// last event.
+func benchTaskHead(ctx context.Context, log *bus.Log, id string) (uint64, error) {
+	if _, err := log.AppendPayload(ctx, id, bus.GatewaySource("bench"), &bus.Created{Goal: "benchmark"}); err != nil {
+		return 0, err
+	}
+	ev, err := log.AppendPayload(ctx, id, bus.DaemonSource("bench"), &bus.Assigned{Daemon: "bench", Attempt: 1})
+	if err != nil {
+		return 0, err
+	}
+	return ev.StreamSeq, nil
+}
+
+// publishCAS publishes body total times round-robin over tasks as raw
+// JetStream messages with a fresh message id and the expected last
+// sequence of the task's subjects, one writer per task waiting for each
+// acknowledgement (the next needs its sequence): what an append costs the
+// server, without bus's encoding and checks.
+func publishCAS(ctx context.Context, js jetstream.JetStream, tasks []string, heads []uint64, body []byte, total int) error {
+	per := total / len(tasks)
+	var wg sync.WaitGroup
+	errs := make(chan error, len(tasks))
+	for i, id := range tasks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			subject, filter, head := bus.TaskEventSubject(id, bus.DaemonWriter("bench"), bus.TypeMessage), bus.TaskFilter(id), heads[i]
+			for range per {
+				ack, err := js.PublishMsg(ctx, &nats.Msg{Subject: subject, Data: body},
+					jetstream.WithMsgID(bus.NewID()), jetstream.WithExpectLastSequenceForSubject(head, filter))
+				if err != nil {
+					errs <- fmt.Errorf("compare-and-set publish to %s: %w", id, err)
+					return
+				}
+				head = ack.Sequence
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
 }
 
 // benchTask creates a task as a gateway would and claims it as daemon
