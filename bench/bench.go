@@ -376,10 +376,7 @@ func publishCAS(ctx context.Context, js jetstream.JetStream, tasks []string, hea
 // benchTask creates a task as a gateway would and claims it as daemon
 // "bench", so that the events the benchmark appends fit it.
 func benchTask(ctx context.Context, log *bus.Log, id string) error {
-	if _, err := log.AppendPayload(ctx, id, bus.GatewaySource("bench"), &bus.Created{Goal: "benchmark"}); err != nil {
-		return err
-	}
-	_, err := log.AppendPayload(ctx, id, bus.DaemonSource("bench"), &bus.Assigned{Daemon: "bench", Attempt: 1})
+	_, err := benchTaskHead(ctx, log, id)
 	return err
 }
 
