@@ -89,8 +89,15 @@ func (g *Gateway) setupWebhooks(ctx context.Context) error {
 	return nil
 }
 
-// startWebhooks consumes terminal events until the gateway stops.
+// startWebhooks consumes terminal events until the gateway stops. A
+// gateway without a webhook secret does not: it could sign nothing, tasks
+// cannot ask it for notifications, and a gateway with a secret (another
+// one now, or this one restarted with it) delivers what is pending. So a
+// gateway without webhooks costs no delivery and ack per task.
 func (g *Gateway) startWebhooks(ctx context.Context) error {
+	if g.cfg.WebhookSecret == "" {
+		return nil
+	}
 	var cons jetstream.Consumer
 	err := g.retry(ctx, "open the webhook consumer", func(ctx context.Context) (err error) {
 		cons, err = g.js.Consumer(ctx, bus.TaskStream, bus.WebhookConsumer)

@@ -170,3 +170,59 @@ func TestWebhookPrivateNetworkRefused(t *testing.T) {
 		t.Fatalf("the receiver on loopback was called %d times", calls)
 	}
 }
+
+// TestWebhookLeftToAGatewayWithASecret: a gateway without a webhook secret
+// takes no terminal event from the webhook consumer (it could sign
+// nothing, and used to give such deliveries up after its attempts), so a
+// notification waits for a gateway that has one and is delivered once.
+func TestWebhookLeftToAGatewayWithASecret(t *testing.T) {
+	t.Parallel()
+	env := bustest.Start(t, "", bus.SetupOptions{})
+	ctx := bustest.Context(t, 60*time.Second)
+	plain := startGateway(t, env, Config{})
+	rcv := newReceiver(t, 0)
+	// A task that asked for a notification (created with a secret-bearing
+	// gateway's rules; written here as that gateway would).
+	id := bus.NewID()
+	if _, err := env.Log.AppendPayload(ctx, id, bus.GatewaySource("gw-signing"), &bus.Created{Goal: "tell me", Notify: rcv.srv.URL + "/hook"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := plain.CancelTask(ctx, &bus.CancelTaskRequest{ID: id, Reason: "enough"}); err != nil {
+		t.Fatal(err)
+	}
+	pending := func() (uint64, int, error) {
+		c, err := env.JS.Consumer(ctx, bus.TaskStream, bus.WebhookConsumer)
+		if err != nil {
+			return 0, 0, err
+		}
+		info, err := c.Info(ctx)
+		if err != nil {
+			return 0, 0, err
+		}
+		return info.NumPending, info.NumAckPending, nil
+	}
+	eventually(t, 10*time.Second, "the terminal event pending on the webhook consumer, taken by nobody", func() (bool, string) {
+		n, acks, err := pending()
+		if err != nil {
+			return false, err.Error()
+		}
+		return n == 1 && acks == 0, fmt.Sprintf("pending %d, ack pending %d", n, acks)
+	})
+	if calls, _ := rcv.snapshot(); calls != 0 {
+		t.Fatalf("the gateway without a secret made %d deliveries", calls)
+	}
+	signing := startGateway(t, env, Config{WebhookSecret: "s3cret", WebhookAllowPrivate: true})
+	eventually(t, 20*time.Second, "delivered by the gateway with the secret", func() (bool, string) {
+		resp, err := signing.Webhooks(ctx, id)
+		if err != nil {
+			return false, err.Error()
+		}
+		if len(resp.Deliveries) != 1 {
+			return false, fmt.Sprintf("%d deliveries", len(resp.Deliveries))
+		}
+		return resp.Deliveries[0].State == bus.WebhookDelivered, fmt.Sprintf("%+v", resp.Deliveries[0])
+	})
+	if calls, good := rcv.snapshot(); calls != 1 || len(good) != 1 {
+		t.Fatalf("receiver saw %d calls, successes %v; want one delivery", calls, good)
+	}
+}
