@@ -70,20 +70,19 @@ func printUsage(w io.Writer, u *bus.UsageResponse) {
 	}
 	fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\n", "total", u.Total.Tasks, u.Total.Usage.InputTokens, u.Total.Usage.OutputTokens, costText(u.Total))
 	_ = tw.Flush()
-	if len(u.Total.Models) == 0 {
-		return
-	}
-	fmt.Fprintln(w)
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "MODEL\tTASKS\tTOKENS IN\tTOKENS OUT\tCOST")
-	for _, m := range u.Total.Models {
-		name := m.Model
-		if name == "" {
-			name = "(unknown)"
+	if len(u.Total.Models) > 0 {
+		fmt.Fprintln(w)
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "MODEL\tTASKS\tTOKENS IN\tTOKENS OUT\tCOST")
+		for _, m := range u.Total.Models {
+			name := m.Model
+			if name == "" {
+				name = "(unknown)"
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\n", name, m.Tasks, m.Usage.InputTokens, m.Usage.OutputTokens, dollars(m.Usage.CostUSD))
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\n", name, m.Tasks, m.Usage.InputTokens, m.Usage.OutputTokens, dollars(m.Usage.CostUSD))
+		_ = tw.Flush()
 	}
-	_ = tw.Flush()
 	fmt.Fprintf(w, "\nFrom %s to %s (UTC); a task counts on the day it was created.\n", u.From, u.To)
 }
 
