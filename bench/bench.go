@@ -130,6 +130,10 @@ type Targets struct {
 // work since (docs/performance.md).
 var DefaultTargets = Targets{AppendRatio: 0.8, ReplayRatio: 0.9, DispatchP50Ms: 2, DispatchP99Ms: 5, TasksPerS: 2000, CPUMsPerTask: 1}
 
+// Met reports whether figure (a name as in Missed, e.g. "append_ratio")
+// met its target.
+func (r *Report) Met(figure string) bool { return !slices.Contains(r.Missed, figure) }
+
 // missed names the figures of r that miss their targets.
 func (r *Report) missed() []string {
 	t := r.Targets
@@ -266,11 +270,8 @@ func appendPhase(ctx context.Context, o Options, r *Report) error {
 	}
 	defer e.close()
 	tasks := make([]string, o.AppendTasks)
-	for i := range tasks {
-		tasks[i] = bus.NewID()
-		if err := benchTask(ctx, e.log, tasks[i]); err != nil {
-			return err
-		}
+	if _, err := newBenchTasks(ctx, e.log, tasks); err != nil {
+		return err
 	}
 	// The raw side publishes the same bytes a typed event encodes to.
 	sample, err := bus.NewEvent(tasks[0], bus.DaemonSource("bench"), &bus.Message{Role: "assistant", Text: sampleText})
@@ -296,27 +297,22 @@ func appendPhase(ctx context.Context, o Options, r *Report) error {
 	r.RawJSPubPerS = round(float64(o.AppendEvents) / time.Since(t0).Seconds())
 
 	// Raw compare-and-set publishes, on fresh tasks.
-	heads := make([]uint64, len(tasks))
-	for i := range tasks {
-		tasks[i] = bus.NewID()
-		if heads[i], err = benchTaskHead(ctx, e.log, tasks[i]); err != nil {
-			return err
-		}
+	heads, err := newBenchTasks(ctx, e.log, tasks)
+	if err != nil {
+		return err
 	}
 	fmt.Fprintf(o.Progress, "raw JetStream compare-and-set publishes: %d messages over %d tasks\n", o.AppendEvents, len(tasks))
 	tc := time.Now()
-	if err := publishCAS(ctx, e.js, tasks, heads, body, o.AppendEvents); err != nil {
+	nc, err := publishCAS(ctx, e.js, tasks, heads, body, o.AppendEvents)
+	if err != nil {
 		return err
 	}
-	r.RawCASPerS = round(float64(o.AppendEvents/len(tasks)*len(tasks)) / time.Since(tc).Seconds())
+	r.RawCASPerS = round(float64(nc) / time.Since(tc).Seconds())
 	r.CASRatio = round(r.RawCASPerS / r.RawJSPubPerS)
 
 	// Fresh tasks for the typed appends, so each starts from a known head.
-	for i := range tasks {
-		tasks[i] = bus.NewID()
-		if err := benchTask(ctx, e.log, tasks[i]); err != nil {
-			return err
-		}
+	if _, err := newBenchTasks(ctx, e.log, tasks); err != nil {
+		return err
 	}
 	fmt.Fprintf(o.Progress, "typed appends through bus: %d events over %d tasks\n", o.AppendEvents, len(tasks))
 	t1 := time.Now()
@@ -330,25 +326,30 @@ func appendPhase(ctx context.Context, o Options, r *Report) error {
 	return nil
 }
 
-// benchTaskHead is benchTask, returning the stream sequence of the task's
-// last event.
-func benchTaskHead(ctx context.Context, log *bus.Log, id string) (uint64, error) {
-	if _, err := log.AppendPayload(ctx, id, bus.GatewaySource("bench"), &bus.Created{Goal: "benchmark"}); err != nil {
-		return 0, err
+// newBenchTasks gives every slot of tasks a new task, created as a gateway
+// would and claimed by daemon "bench" so that the events the benchmark
+// appends fit it, and returns the stream sequence of each task's last
+// event.
+func newBenchTasks(ctx context.Context, log *bus.Log, tasks []string) ([]uint64, error) {
+	heads := make([]uint64, len(tasks))
+	for i := range tasks {
+		tasks[i] = bus.NewID()
+		if _, err := log.AppendPayload(ctx, tasks[i], bus.GatewaySource("bench"), &bus.Created{Goal: "benchmark"}); err != nil {
+			return nil, err
+		}
+		ev, err := log.AppendPayload(ctx, tasks[i], bus.DaemonSource("bench"), &bus.Assigned{Daemon: "bench", Attempt: 1})
+		if err != nil {
+			return nil, err
+		}
+		heads[i] = ev.StreamSeq
 	}
-	ev, err := log.AppendPayload(ctx, id, bus.DaemonSource("bench"), &bus.Assigned{Daemon: "bench", Attempt: 1})
-	if err != nil {
-		return 0, err
-	}
-	return ev.StreamSeq, nil
+	return heads, nil
 }
 
-// publishCAS publishes body total times round-robin over tasks as raw
-// JetStream messages with a fresh message id and the expected last
-// sequence of the task's subjects, one writer per task waiting for each
-// acknowledgement (the next needs its sequence): what an append costs the
-// server, without bus's encoding and checks.
-func publishCAS(ctx context.Context, js jetstream.JetStream, tasks []string, heads []uint64, body []byte, total int) error {
+// perTask runs write total/len(tasks) times for each task, one goroutine
+// per task (one writer each, every write waiting for the one before), and
+// returns how many writes it made.
+func perTask(tasks []string, total int, write func(i int, id string) error) (int, error) {
 	per := total / len(tasks)
 	var wg sync.WaitGroup
 	errs := make(chan error, len(tasks))
@@ -356,42 +357,8 @@ func publishCAS(ctx context.Context, js jetstream.JetStream, tasks []string, hea
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			subject, filter, head := bus.TaskEventSubject(id, bus.DaemonWriter("bench"), bus.TypeMessage), bus.TaskFilter(id), heads[i]
 			for range per {
-				ack, err := js.PublishMsg(ctx, &nats.Msg{Subject: subject, Data: body},
-					jetstream.WithMsgID(bus.NewID()), jetstream.WithExpectLastSequenceForSubject(head, filter))
-				if err != nil {
-					errs <- fmt.Errorf("compare-and-set publish to %s: %w", id, err)
-					return
-				}
-				head = ack.Sequence
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	return <-errs
-}
-
-// benchTask creates a task as a gateway would and claims it as daemon
-// "bench", so that the events the benchmark appends fit it.
-func benchTask(ctx context.Context, log *bus.Log, id string) error {
-	_, err := benchTaskHead(ctx, log, id)
-	return err
-}
-
-// appendTyped appends events round-robin over tasks, one writer per task,
-// every append waiting for its acknowledgement (as the daemon does).
-func appendTyped(ctx context.Context, log *bus.Log, tasks []string, total int) (int, error) {
-	per := total / len(tasks)
-	var wg sync.WaitGroup
-	errs := make(chan error, len(tasks))
-	for _, id := range tasks {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for range per {
-				if _, err := log.AppendPayload(ctx, id, bus.DaemonSource("bench"), &bus.Message{Role: "assistant", Text: sampleText}); err != nil {
+				if err := write(i, id); err != nil {
 					errs <- err
 					return
 				}
@@ -404,6 +371,32 @@ func appendTyped(ctx context.Context, log *bus.Log, tasks []string, total int) (
 		return 0, err
 	}
 	return per * len(tasks), nil
+}
+
+// publishCAS publishes body round-robin over tasks as raw JetStream
+// messages with a fresh message id and the expected last sequence of the
+// task's subjects (heads holds each task's), waiting for each
+// acknowledgement (the next needs its sequence): what an append costs the
+// server, without bus's encoding and checks.
+func publishCAS(ctx context.Context, js jetstream.JetStream, tasks []string, heads []uint64, body []byte, total int) (int, error) {
+	return perTask(tasks, total, func(i int, id string) error {
+		ack, err := js.PublishMsg(ctx, &nats.Msg{Subject: bus.TaskEventSubject(id, bus.DaemonWriter("bench"), bus.TypeMessage), Data: body},
+			jetstream.WithMsgID(bus.NewID()), jetstream.WithExpectLastSequenceForSubject(heads[i], bus.TaskFilter(id)))
+		if err != nil {
+			return fmt.Errorf("compare-and-set publish to %s: %w", id, err)
+		}
+		heads[i] = ack.Sequence // only this task's goroutine touches heads[i]
+		return nil
+	})
+}
+
+// appendTyped appends events round-robin over tasks, one writer per task,
+// every append waiting for its acknowledgement (as the daemon does).
+func appendTyped(ctx context.Context, log *bus.Log, tasks []string, total int) (int, error) {
+	return perTask(tasks, total, func(_ int, id string) error {
+		_, err := log.AppendPayload(ctx, id, bus.DaemonSource("bench"), &bus.Message{Role: "assistant", Text: sampleText})
+		return err
+	})
 }
 
 func replayPhase(ctx context.Context, o Options, r *Report) error {
