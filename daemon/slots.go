@@ -77,12 +77,7 @@ func (s *slotSet) take() {
 }
 
 // release gives a slot back, to the next waiter if there is one.
-func (s *slotSet) release() {
-	s.mu.Lock()
-	s.used--
-	s.dispatch()
-	s.mu.Unlock()
-}
+func (s *slotSet) release() { s.releaseN(1) }
 
 // dispatch hands free slots to waiters, urgent ones first; s.mu is held.
 func (s *slotSet) dispatch() {

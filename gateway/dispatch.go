@@ -120,7 +120,9 @@ func (g *Gateway) createTask(ctx context.Context, req *bus.CreateTaskRequest, id
 		}
 		return nil, fmt.Errorf("create task: %w", err)
 	}
-	g.notifyOf.put(id, created.Notify)
+	if g.cfg.WebhookSecret != "" { // only such a gateway delivers (startWebhooks)
+		g.notifyOf.put(id, created.Notify)
+	}
 	if err := g.assign(ctx, id, target, ev.Seq, ev.StreamSeq); err != nil {
 		// The sweeper queues it later; the task is safely in the log.
 		g.log.Warn().Err(err).Str("task", id).Msg("queueing assignment failed; the sweeper will retry")

@@ -89,13 +89,6 @@ func (g *Gateway) stopProjector() {
 	}
 }
 
-// projectorHeartbeat is how often the server heartbeats the projector's
-// waiting pull. Pulls held by a NATS node that dies (the consumer's leader
-// on a cluster, or the node the gateway is connected to) are lost without
-// an error: two missed heartbeats end the iterator, and the projector
-// pulls again, from the consumer's new leader.
-const projectorHeartbeat = 5 * time.Second
-
 // projectBatch bounds how many messages are folded before their summaries
 // are written and the messages acknowledged.
 const projectBatch = 256
@@ -118,7 +111,10 @@ const maxProjections = 8192
 func (g *Gateway) project(ctx context.Context, cons jetstream.Consumer, target uint64, caughtUp bool) {
 	cache := projections{}
 	for ctx.Err() == nil {
-		it, err := cons.Messages(jetstream.PullMaxMessages(projectBatch), jetstream.PullHeartbeat(projectorHeartbeat))
+		// Heartbeated like a daemon's pull: a pull held by a NATS node that
+		// dies is lost without an error; two missed beats end the iterator and
+		// the projector pulls again, from the consumer's new leader.
+		it, err := cons.Messages(jetstream.PullMaxMessages(projectBatch), jetstream.PullHeartbeat(bus.DefaultPullHeartbeat))
 		if err != nil {
 			g.log.Warn().Err(err).Msg("projector: cannot consume, retrying")
 			sleep(ctx, time.Second)
