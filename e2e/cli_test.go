@@ -475,7 +475,19 @@ func TestCLIEdgeDaemon(t *testing.T) {
 	close(release)
 	time.Sleep(3 * time.Second)
 	proxy.Heal()
-	stdout, stderr, code = run(t, base, "viber", "task", "watch", "--json", id)
+	if got := watchTypes(t, base, id); got != "created assigned started message completed" {
+		t.Fatalf("hub log after the cut: %s\n%s", got, edge.out.String())
+	}
+	edge.stop(t)
+	gw.stop(t)
+}
+
+// watchTypes runs `viber task watch --json id` with env, checks that the
+// events come with seq 1, 2, … and no event twice, and returns their types
+// joined by spaces.
+func watchTypes(t *testing.T, env []string, id string) string {
+	t.Helper()
+	stdout, stderr, code := run(t, env, "viber", "task", "watch", "--json", id)
 	if code != 0 {
 		t.Fatalf("watch: %d %s", code, stderr)
 	}
@@ -492,9 +504,5 @@ func TestCLIEdgeDaemon(t *testing.T) {
 		seen[ev.ID] = true
 		types = append(types, ev.Type.Short())
 	}
-	if got := strings.Join(types, " "); got != "created assigned started message completed" {
-		t.Fatalf("hub log after the cut: %s\n%s", got, edge.out.String())
-	}
-	edge.stop(t)
-	gw.stop(t)
+	return strings.Join(types, " ")
 }

@@ -125,11 +125,7 @@ func TestEdgeLinkCutMidTask(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-fake.Arrived():
-	case <-time.After(20 * time.Second):
-		t.Fatal("the edge never called the model")
-	}
+	waitModelCall(t, fake)
 	proxy.Cut()
 	once.Do(func() { close(release) }) // the model answers while the link is down
 	time.Sleep(3 * time.Second)
@@ -169,11 +165,7 @@ func TestEdgeKeepsRunningWhileCut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-fake.Arrived():
-	case <-time.After(20 * time.Second):
-		t.Fatal("the edge never called the model")
-	}
+	waitModelCall(t, fake)
 	proxy.Cut()
 	close(release)
 	// The edge keeps working while cut off.
@@ -225,11 +217,7 @@ func TestEdgeKeptEventsSurviveRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-fake.Arrived():
-	case <-time.After(20 * time.Second):
-		t.Fatal("the edge never called the model")
-	}
+	waitModelCall(t, fake)
 	er.proxy.Cut()
 	close(release)
 	deadline := time.Now().Add(15 * time.Second)
@@ -262,6 +250,16 @@ func TestEdgeKeptEventsSurviveRestart(t *testing.T) {
 		t.Fatal("the tool ran again after the restart")
 	}
 	t.Logf("hub log: %s", types(events))
+}
+
+// waitModelCall waits until the edge daemon calls fake's model.
+func waitModelCall(t *testing.T, fake *openaitest.Server) {
+	t.Helper()
+	select {
+	case <-fake.Arrived():
+	case <-time.After(20 * time.Second):
+		t.Fatal("the edge never called the model")
+	}
 }
 
 // edgeSystem starts a hub (NATS with domain hub and a leaf listener behind a

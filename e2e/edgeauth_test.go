@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"path/filepath"
 	"runtime"
@@ -87,24 +86,7 @@ func TestAuthEdgeDaemon(t *testing.T) {
 	close(release)
 	time.Sleep(3 * time.Second)
 	proxy.Heal()
-	stdout, stderr, code = run(t, cli, "viber", "task", "watch", "--json", id)
-	if code != 0 {
-		t.Fatalf("watch: %d %s", code, stderr)
-	}
-	var types []string
-	seen := map[string]bool{}
-	for i, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
-		var ev bus.Event
-		if err := json.Unmarshal([]byte(line), &ev); err != nil {
-			t.Fatal(err)
-		}
-		if ev.Seq != uint64(i+1) || seen[ev.ID] {
-			t.Fatalf("event %d: seq %d, seen before %v:\n%s", i, ev.Seq, seen[ev.ID], stdout)
-		}
-		seen[ev.ID] = true
-		types = append(types, ev.Type.Short())
-	}
-	if got := strings.Join(types, " "); got != "created assigned started message completed" {
+	if got := watchTypes(t, cli, id); got != "created assigned started message completed" {
 		t.Fatalf("hub log after the cut: %s\n%s", got, edge.out.String())
 	}
 
