@@ -69,7 +69,7 @@ then a backlog drained, every task's log checked for exactly one run:
 				childNATS = bench.ProfiledChildNATS(f + ".nats")
 			}
 			if c.Int("daemons") > 0 {
-				return benchFleet(ctx, c, progress)
+				return benchFleet(ctx, c, progress, childNATS)
 			}
 			r, err := bench.Run(ctx, bench.Options{
 				AppendEvents: c.Int("events"), AppendTasks: c.Int("tasks"), ReplayEvents: c.Int("events"),
@@ -99,11 +99,12 @@ then a backlog drained, every task's log checked for exactly one run:
 }
 
 // benchFleet runs `viber bench --daemons N`.
-func benchFleet(ctx context.Context, c *cli.Context, progress io.Writer) error {
+func benchFleet(ctx context.Context, c *cli.Context, progress io.Writer, nats func(context.Context, string) (*bench.NATS, error)) error {
 	r, err := bench.RunFleet(ctx, bench.FleetOptions{
 		Daemons: c.Int("daemons"), Backlog: c.Int("backlog"), Capacity: c.Int("capacity"),
 		Heartbeat: c.Duration("heartbeat"), PullWait: c.Duration("pull-wait"), Idle: c.Duration("idle"),
 		Dispatch: min(c.Int("dispatch"), 200), Dir: c.String("dir"), Progress: progress,
+		NATS: nats,
 	})
 	if err != nil {
 		return userError(err)
